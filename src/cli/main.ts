@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The `nvrelay` command. Each command lives in its own file and registers itself on the
+ * program; to add one, write src/cli/<name>.ts exporting `register<Name>(program)` and list
+ * it in `commands` below.
+ *
+ * Exit codes: 0 success; 1 a typed error (printed as `nvrelay: <message> (<code>)`) or a
+ * command's own failure verdict; 2 bad usage.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerCheck } from './check.js';
+import { registerDemo } from './demo.js';
+import { registerInit } from './init.js';
+import { registerInspect } from './inspect.js';
+
+const commands: Array<(program: Command) => void> = [
+  registerInit,
+  registerInspect,
+  registerCheck,
+  registerDemo,
+];
+
+export const exitUsage = 2;
+export const exitFailure = 1;
+
+function buildProgram(): Command {
+  const program = new Command('nvrelay')
+    .description('persistent and reliable delivery of event messages over NVRAM')
+    .exitOverride() // inherited by the commands registered below
+    .showHelpAfterError('(run with --help for usage)');
+  for (const register of commands) register(program);
+  return program;
+}
+
+/** Typed errors carry a stable string `code` (NvramError and the runtime's own). */
+function isTyped(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has already printed the usage problem (or the help / version text asked for)
+      process.exitCode = error.exitCode === 0 ? 0 : exitUsage;
+      return;
+    }
+    if (isTyped(error)) {
+      process.stderr.write(`nvrelay: ${error.message} (${error.code})\n`);
+      process.exitCode = exitFailure;
+      return;
+    }
+    throw error; // a bug: let Node print the stack
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,379 @@
+/**
+ * DirectNvram: the production device (SPEC 3, "direct mode"). The device file is mapped
+ * MAP_SHARED by the addon; loads and stores are plain typed-array accesses on that mapping from
+ * TypeScript, with a cheap inline bounds/alignment check and no native call. Only `persist` /
+ * `fence` in 'power' durability cross into native (msync).
+ *
+ * Why 'process' durability needs no native call in persist: the mapping *is* the page cache of
+ * the file. A store instruction that has retired is in the CPU's store buffer or cache, and on
+ * x86 (TSO) the store buffer drains in program order and is never discarded, whatever happens
+ * to the process: kill -9 tears down the address space but not the pages, which the kernel
+ * writes back later. A single JS thread observes its own stores in program order, so there is
+ * no other observer to order against. Hence persist = validated no-op: after a store returns,
+ * the data survives a process crash (not a power cut: that is what 'power' durability is for).
+ */
+import type {
+  Durability,
+  HeaderInfo,
+  NativeDirectDevice,
+  SectionInfo,
+  SectionSpec,
+} from './addon-api.js';
+import { addon } from './addon.js';
+import {
+  failAccess,
+  fail,
+  headerBytes,
+  pageBytes,
+  requireBoolean,
+  requireBytes,
+  requireCount,
+  requireLayout,
+  requireOptions,
+  requirePath,
+  requireRange,
+  requireU32Value,
+  requireWordValue,
+  describe,
+  type Site,
+} from './arguments.js';
+import type { NvramDevice } from './device.js';
+import { SectionTable } from './section-table.js';
+
+export interface DirectFormatOptions {
+  /** Device size in bytes, a positive multiple of 4096. */
+  sizeBytes: number;
+  /** Laid out in order after the header page, each rounded up to 4096 bytes. */
+  sections?: SectionSpec[];
+  /** Overwrite an existing file (default false: NVRAM_FILE_EXISTS). */
+  force?: boolean;
+}
+
+export interface DirectOpenOptions {
+  /** 'process' (default): persist is a fence; 'power': persist also msyncs the touched pages. */
+  durability?: Durability;
+}
+
+const twoTo32 = 2 ** 32;
+/** Pending msync ranges kept apart before they are merged into one (power durability). */
+const flushRangesMax = 8;
+
+assertLittleEndian();
+
+export class DirectNvram implements NvramDevice {
+  readonly kind = 'direct' as const;
+  readonly sizeBytes: number;
+  readonly header: HeaderInfo;
+  readonly path: string;
+  readonly durability: Durability;
+
+  readonly #native: NativeDirectDevice;
+  readonly #sections: SectionTable;
+  #u8: Uint8Array;
+  #u32: Uint32Array;
+  /** Whole-word view: one element store = one 8-byte store instruction (word atomicity). */
+  #f64: Float64Array;
+  readonly #scratchF64 = new Float64Array(1);
+  readonly #scratchU32 = new Uint32Array(this.#scratchF64.buffer);
+  /** Largest valid offset for a 4- and 8-byte load; -1 once closed, so the fast check fails. */
+  #loadLast4: number;
+  #loadLast8: number;
+  /** The same for stores, which may not touch the header page. */
+  #storeLast4: number;
+  #storeLast8: number;
+  /** sizeBytes, or -1 once closed (the byte-range fast checks compare against it). */
+  #accessEnd: number;
+  #closed = false;
+  /** Page-aligned [start, end) ranges flushed but not yet fenced ('power' durability only). */
+  #flushed: Array<[number, number]> = [];
+
+  /** Formats `path` as a device (file mode 0600). Returns the header written. */
+  static format(path: string, options: DirectFormatOptions): HeaderInfo {
+    const site = { label: String(path), method: 'format' };
+    const file = requirePath(site, path);
+    const fields = requireOptions(site, options, ['sizeBytes', 'sections', 'force']);
+    if (options === undefined) fail(site, 'NVRAM_BAD_ARGUMENT', 'options {sizeBytes} are required');
+    const sections = requireLayout(site, fields['sizeBytes'], fields['sections'] ?? []);
+    const force = requireBoolean(site, 'force', fields['force'] ?? false);
+    return addon.format(file, fields['sizeBytes'] as number, sections, force);
+  }
+
+  /**
+   * Opens a formatted device for writing: validates the header, takes the advisory lock
+   * (NVRAM_LOCKED if another process holds it), maps it and counts a boot.
+   */
+  static open(path: string, options?: DirectOpenOptions): DirectNvram {
+    const site = { label: String(path), method: 'open' };
+    const file = requirePath(site, path);
+    const fields = requireOptions(site, options, ['durability']);
+    const durability = fields['durability'] ?? 'process';
+    if (durability !== 'process' && durability !== 'power') {
+      fail(
+        site,
+        'NVRAM_BAD_ARGUMENT',
+        `durability must be 'process' or 'power', got ${describe(durability)}`,
+      );
+    }
+    return new DirectNvram(new addon.DirectDevice(file, durability));
+  }
+
+  private constructor(native: NativeDirectDevice) {
+    this.#native = native;
+    this.header = native.header;
+    this.path = native.path;
+    this.durability = native.durability;
+    this.sizeBytes = native.header.sizeBytes;
+    this.#sections = new SectionTable(this.header, this.path);
+    this.#u8 = new Uint8Array(native.buffer);
+    this.#u32 = new Uint32Array(native.buffer);
+    this.#f64 = new Float64Array(native.buffer);
+    assert(this.#u8.length === this.sizeBytes, `${this.path}: mapping size differs from header`);
+    this.#loadLast4 = this.sizeBytes - 4;
+    this.#loadLast8 = this.sizeBytes - 8;
+    this.#storeLast4 = this.sizeBytes - 4;
+    this.#storeLast8 = this.sizeBytes - 8;
+    this.#accessEnd = this.sizeBytes;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  section(name: string): SectionInfo {
+    this.#checkOpen('section');
+    return this.#sections.find(name, 'section');
+  }
+
+  /** A zero-copy view of the named section, straight onto the mapping (empty after close). */
+  sectionBytes(name: string): Uint8Array {
+    this.#checkOpen('sectionBytes');
+    const section = this.#sections.find(name, 'sectionBytes');
+    return new Uint8Array(this.#native.buffer, section.offset, section.length);
+  }
+
+  loadU32(offset: number): number {
+    if (
+      typeof offset !== 'number' ||
+      offset % 4 !== 0 ||
+      !(offset >= 0) ||
+      offset > this.#loadLast4
+    ) {
+      this.#failAccess('loadU32', offset, 4, 4, 0);
+    }
+    return this.#u32[offset / 4] as number;
+  }
+
+  loadU64(offset: number): number {
+    if (
+      typeof offset !== 'number' ||
+      offset % 8 !== 0 ||
+      !(offset >= 0) ||
+      offset > this.#loadLast8
+    ) {
+      this.#failAccess('loadU64', offset, 8, 8, 0);
+    }
+    const index = offset / 4;
+    // A word >= 2^53 (corrupt media) comes back rounded but still >= 2^53, so range checks reject it.
+    return (this.#u32[index + 1] as number) * twoTo32 + (this.#u32[index] as number);
+  }
+
+  loadBytes(offset: number, target: Uint8Array): void {
+    if (!(target instanceof Uint8Array)) this.#failBytes('loadBytes', 'target', target);
+    const length = target.length;
+    if (
+      typeof offset !== 'number' ||
+      !Number.isInteger(offset) ||
+      !(offset >= 0) ||
+      offset + length > this.#accessEnd
+    ) {
+      this.#failAccess('loadBytes', offset, length, 1, 0);
+    }
+    target.set(this.#u8.subarray(offset, offset + length));
+  }
+
+  storeU32(offset: number, value: number): void {
+    if (
+      typeof offset !== 'number' ||
+      offset % 4 !== 0 ||
+      !(offset >= headerBytes) ||
+      offset > this.#storeLast4
+    ) {
+      this.#failAccess('storeU32', offset, 4, 4, headerBytes);
+    }
+    if (typeof value !== 'number' || !(value >>> 0 === value)) {
+      requireU32Value({ label: this.path, method: 'storeU32' }, value);
+    }
+    this.#u32[offset / 4] = value;
+  }
+
+  storeU64(offset: number, value: number): void {
+    if (
+      typeof offset !== 'number' ||
+      offset % 8 !== 0 ||
+      !(offset >= headerBytes) ||
+      offset > this.#storeLast8
+    ) {
+      this.#failAccess('storeU64', offset, 8, 8, headerBytes);
+    }
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      requireWordValue({ label: this.path, method: 'storeU64' }, value);
+    }
+    // One 8-byte store (a double whose bit pattern is the word), not two 4-byte halves, so the
+    // kernel's writeback of the page can never see half a word (SPEC 3: a word never tears).
+    // Values < 2^53 have a zero top exponent bit, so the pattern is never a NaN and copies exactly.
+    this.#scratchU32[0] = value % twoTo32;
+    this.#scratchU32[1] = (value - (value % twoTo32)) / twoTo32;
+    this.#f64[offset / 8] = this.#scratchF64[0] as number;
+  }
+
+  storeBytes(offset: number, source: Uint8Array, start?: number, end?: number): void {
+    if (!(source instanceof Uint8Array)) this.#failBytes('storeBytes', 'source', source);
+    const from = start === undefined ? 0 : start;
+    const to = end === undefined ? source.length : end;
+    if (
+      !Number.isInteger(from) ||
+      !Number.isInteger(to) ||
+      !(from >= 0 && from <= to && to <= source.length)
+    ) {
+      this.#failSlice('storeBytes', source, start, end);
+    }
+    const length = to - from;
+    if (
+      typeof offset !== 'number' ||
+      !Number.isInteger(offset) ||
+      !(offset >= headerBytes) ||
+      offset + length > this.#accessEnd
+    ) {
+      this.#checkEmptyStore(offset, length); // throws unless it is a harmless empty store
+      return;
+    }
+    this.#u8.set(from === 0 && to === source.length ? source : source.subarray(from, to), offset);
+  }
+
+  flush(offset: number, length: number): void {
+    this.#checkRange('flush', offset, length);
+    if (this.durability === 'power' && length > 0) this.#noteFlushed(offset, length);
+  }
+
+  fence(): void {
+    this.#checkOpen('fence');
+    if (this.durability !== 'power') return; // see the file comment: no fence needed for kill -9
+    for (const [start, end] of this.#flushed) this.#native.msync(start, end - start);
+    this.#flushed = [];
+  }
+
+  persist(offset: number, length: number): void {
+    this.#checkRange('persist', offset, length);
+    if (this.durability !== 'power' || length === 0) return;
+    if (this.#flushed.length > 0) {
+      this.flush(offset, length);
+      this.fence();
+      return;
+    }
+    this.#native.msync(offset, length); // native rounds out to whole pages
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Every fast check compares against these; -1 sends every access to the slow path,
+    // which reports NVRAM_CLOSED.
+    this.#loadLast4 = this.#loadLast8 = this.#storeLast4 = this.#storeLast8 = this.#accessEnd = -1;
+    this.#flushed = [];
+    this.#native.close();
+    this.#u8 = new Uint8Array(0);
+    this.#u32 = new Uint32Array(0);
+    this.#f64 = new Float64Array(0);
+  }
+
+  #site(method: string): Site {
+    return { label: this.path, method };
+  }
+
+  #checkOpen(method: string): void {
+    if (this.#closed) fail(this.#site(method), 'NVRAM_CLOSED', 'the device is closed');
+  }
+
+  #checkRange(method: string, offset: number, length: number): void {
+    this.#checkOpen(method);
+    if (
+      typeof offset !== 'number' ||
+      typeof length !== 'number' ||
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      !(offset >= headerBytes) ||
+      !(length >= 0) ||
+      offset + length > this.sizeBytes
+    ) {
+      requireRange(this.#site(method), offset, length, headerBytes, this.sizeBytes);
+    }
+  }
+
+  #failAccess(
+    method: string,
+    offset: unknown,
+    length: number,
+    alignment: number,
+    lowest: number,
+  ): never {
+    this.#checkOpen(method);
+    return failAccess(this.#site(method), offset, length, alignment, lowest, this.sizeBytes);
+  }
+
+  #failBytes(method: string, name: string, value: unknown): never {
+    this.#checkOpen(method);
+    requireBytes(this.#site(method), name, value);
+    throw new Error(`${this.path}: ${method}: ${name} passed its check (bug)`);
+  }
+
+  /** Slow path of storeBytes: an empty store at a valid offset is a no-op; all else throws. */
+  #checkEmptyStore(offset: unknown, length: number): void {
+    this.#checkOpen('storeBytes');
+    const at = requireCount(this.#site('storeBytes'), 'offset', offset);
+    if (length === 0 && at <= this.sizeBytes) return;
+    failAccess(this.#site('storeBytes'), at, length, 1, headerBytes, this.sizeBytes);
+  }
+
+  #failSlice(method: string, source: Uint8Array, start: unknown, end: unknown): never {
+    this.#checkOpen(method);
+    const site = this.#site(method);
+    const from = start === undefined ? 0 : requireCount(site, 'start', start);
+    const to = end === undefined ? source.length : requireCount(site, 'end', end);
+    fail(
+      site,
+      'NVRAM_OUT_OF_RANGE',
+      `[start, end) = [${from}, ${to}) is not inside the ${source.length}-byte source`,
+    );
+  }
+
+  /** Records a page-aligned range for the next fence, keeping at most flushRangesMax ranges. */
+  #noteFlushed(offset: number, length: number): void {
+    const start = Math.floor(offset / pageBytes) * pageBytes;
+    const end = Math.min(this.sizeBytes, Math.ceil((offset + length) / pageBytes) * pageBytes);
+    for (const range of this.#flushed) {
+      if (start <= range[1] && end >= range[0]) {
+        range[0] = Math.min(range[0], start);
+        range[1] = Math.max(range[1], end);
+        return;
+      }
+    }
+    this.#flushed.push([start, end]);
+    if (this.#flushed.length > flushRangesMax) {
+      const low = Math.min(...this.#flushed.map((range) => range[0]));
+      const high = Math.max(...this.#flushed.map((range) => range[1]));
+      this.#flushed = [[low, high]];
+    }
+  }
+}
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+/** Typed-array word views assume the host byte order is the device's (little-endian). */
+function assertLittleEndian(): void {
+  assert(
+    new Uint8Array(new Uint16Array([1]).buffer)[0] === 1,
+    'nvrelay needs a little-endian host',
+  );
+}
