@@ -1,0 +1,224 @@
+// direct_device.cpp -- see direct_device.h.
+#include "direct_device.h"
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "header.h"
+
+namespace nvram {
+
+namespace {
+
+[[noreturn]] void failErrno(const std::string& label, const std::string& call, int error) {
+  fail(Code::io, label, call + " failed: " + std::strerror(error));
+}
+
+// Closes a descriptor on every exit path unless released.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+void lockExclusive(int fd, const std::string& label) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int error = errno;
+    if (error == EWOULDBLOCK) {
+      fail(Code::locked, label, "device is open for writing elsewhere (advisory lock held)");
+    }
+    failErrno(label, "flock", error);
+  }
+}
+
+uint64_t regularFileSize(int fd, const std::string& label) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) failErrno(label, "fstat", errno);
+  if (!S_ISREG(st.st_mode)) fail(Code::io, label, "not a regular file");
+  return static_cast<uint64_t>(st.st_size);
+}
+
+void readFully(int fd, uint8_t* out, uint64_t length, const std::string& label) {
+  uint64_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) failErrno(label, "pread", errno);
+    if (n == 0) fail(Code::truncated, label, "file ended while reading the header");
+    done += static_cast<uint64_t>(n);
+  }
+}
+
+void writeFully(int fd, const uint8_t* data, uint64_t length, const std::string& label) {
+  uint64_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pwrite(fd, data + done, length - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) failErrno(label, "pwrite", errno);
+    done += static_cast<uint64_t>(n);
+  }
+}
+
+uint64_t systemPageBytes() {
+  long n = ::sysconf(_SC_PAGESIZE);
+  return n > 0 ? static_cast<uint64_t>(n) : pageBytes;
+}
+
+// The directory entry of a new file is durable only once its directory is fsynced.
+void syncParentDirectory(const std::string& path) {
+  std::vector<char> copy(path.begin(), path.end());
+  copy.push_back('\0');
+  int dir = ::open(::dirname(copy.data()), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) failErrno(path, "open of the parent directory", errno);
+  FileDescriptor guard(dir);
+  if (::fsync(dir) != 0) failErrno(path, "fsync of the parent directory", errno);
+}
+
+}  // namespace
+
+void Mapping::unmap() {
+  if (address_ != nullptr) {
+    ::munmap(address_, length_);
+    address_ = nullptr;
+  }
+}
+
+uint64_t randomDeviceId() {
+  uint64_t id = 0;
+  while (id == 0) {
+    ssize_t n = ::getrandom(&id, sizeof id, 0);
+    if (n != static_cast<ssize_t>(sizeof id)) {
+      if (n < 0 && errno != EINTR) failErrno("memory", "getrandom", errno);
+      id = 0;
+    }
+  }
+  return id;
+}
+
+DirectDevice::DirectDevice(const std::string& path, Durability durability)
+    : path_(path), durability_(durability) {
+  FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (fd.get() < 0) {
+    int error = errno;
+    if (error == ENOENT) fail(Code::fileMissing, path, "no such device file");
+    failErrno(path, "open", error);
+  }
+  uint64_t fileBytes = regularFileSize(fd.get(), path);
+  lockExclusive(fd.get(), path);
+  if (fileBytes < headerBytes) {
+    fail(Code::truncated, path,
+         "file is " + std::to_string(fileBytes) + " bytes, shorter than the " +
+             std::to_string(headerBytes) + "-byte header");
+  }
+  std::vector<uint8_t> page(headerBytes);
+  readFully(fd.get(), page.data(), headerBytes, path);
+  header_ = header::parse(page.data(), fileBytes, path);  // nothing written before this
+  void* address = ::mmap(nullptr, fileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (address == MAP_FAILED) failErrno(path, "mmap", errno);
+  mapping_ = std::make_shared<Mapping>(static_cast<uint8_t*>(address), fileBytes);
+  fd_ = fd.release();
+  try {
+    boot();
+  } catch (...) {
+    close();
+    throw;
+  }
+}
+
+// Without close (e.g. the JS object was collected) the lock is released but the mapping
+// is left to its last owner: a JS view may still reference it.
+DirectDevice::~DirectDevice() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  mapping_.reset();
+}
+
+// The device's own two-slot boot counter update (docs/ARCHITECTURE.md), durable on return.
+void DirectDevice::boot() {
+  uint8_t* base = mapping_->address();
+  header::BootSlotStore store = header::nextBoot(base, header_.deviceId);
+  std::memcpy(base + store.offset, store.bytes, sizeof store.bytes);
+  if (::msync(base, headerBytes, MS_SYNC) != 0) failErrno(path_, "msync of the header", errno);
+  header_.bootCount = header::bootCount(base, header_.deviceId);
+  verify(header_.bootCount == store.bootCount, "boot slot reads back");
+}
+
+void DirectDevice::msync(uint64_t offset, uint64_t length) {
+  if (closed()) fail(Code::closed, path_, "device is closed");
+  checkRange(offset, length, mapping_->length(), path_);
+  if (length == 0) return;
+  uint64_t page = systemPageBytes();
+  uint64_t start = offset / page * page;
+  uint64_t end = (offset + length + page - 1) / page * page;
+  if (end > mapping_->length()) end = mapping_->length();
+  if (::msync(mapping_->address() + start, end - start, MS_SYNC) != 0) {
+    failErrno(path_, "msync", errno);
+  }
+}
+
+void DirectDevice::close() {
+  if (closed()) return;
+  if (mapping_) mapping_->unmap();
+  mapping_.reset();
+  ::close(fd_);  // releases the flock
+  fd_ = -1;
+}
+
+HeaderInfo formatFile(const std::string& path, uint64_t sizeBytes,
+                      const std::vector<SectionSpec>& specs, bool force) {
+  // Every argument is validated before anything is created.
+  std::vector<SectionInfo> sections = header::layoutSections(sizeBytes, specs, path);
+  std::vector<uint8_t> page(headerBytes);
+  HeaderInfo info = header::format(page.data(), sizeBytes, randomDeviceId(), sections);
+
+  bool created = true;
+  int raw = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (raw < 0 && errno == EEXIST) {
+    if (!force) fail(Code::fileExists, path, "file exists (format refuses to overwrite it)");
+    created = false;
+    raw = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  }
+  if (raw < 0) failErrno(path, created ? "create" : "open", errno);
+  FileDescriptor fd(raw);
+  try {
+    regularFileSize(fd.get(), path);
+    lockExclusive(fd.get(), path);  // never reformat a device open elsewhere
+    if (!created) {
+      if (::ftruncate(fd.get(), 0) != 0) failErrno(path, "ftruncate", errno);
+      if (::fchmod(fd.get(), 0600) != 0) failErrno(path, "fchmod", errno);
+    }
+    if (::ftruncate(fd.get(), static_cast<off_t>(sizeBytes)) != 0) {
+      failErrno(path, "ftruncate", errno);
+    }
+    writeFully(fd.get(), page.data(), headerBytes, path);
+    if (::fsync(fd.get()) != 0) failErrno(path, "fsync", errno);
+    syncParentDirectory(path);
+  } catch (...) {
+    if (created) ::unlink(path.c_str());
+    throw;
+  }
+  return info;
+}
+
+}  // namespace nvram

@@ -1,0 +1,152 @@
+// traced_device.h -- the persistency model of SPEC section 3, in memory (traced mode).
+//
+// Every store, flush and fence is an instruction with a global index. The device keeps
+//   - the volatile image: what loads see (every store lands here at once);
+//   - the durable image: what survives any power cut;
+//   - the non-durable word-stores, in global program order: one per aligned 8-byte word a
+//     store instruction touched (ascending address order within the instruction), holding
+//     the word's full content after the store (a partial word is merged with the bytes
+//     around it), and a state, pending (stored) or flushing (flushed, not yet fenced);
+//   - per 64-byte line, the list of its non-durable word-stores in program order, so that
+//     flush(range) costs in proportion to the lines touched. Within a line the flushing
+//     stores always precede the pending ones, so a fence retires a prefix of every line.
+// fence() makes every flushing store durable (applies it to the durable image).
+//
+// A post-crash image is the durable image plus a survivor set of non-durable word-stores
+// applied in program order. The models decide which survivor sets are allowed:
+//   px86    per line a prefix of its list: imageCount = product over lines of (n_line + 1).
+//           Image index = mixed-radix number, one digit per line with stores, lowest
+//           address = least significant digit; the digit is how many of that line's stores
+//           survive.
+//   relaxed any subset: imageCount = 2^n; bit i of the index keeps the i-th store.
+//   eadr    a prefix in global program order: imageCount = n + 1; the index is its length.
+// Index 0 is "nothing survived" (the durable image), imageCount - 1 "everything survived".
+//
+// Power cut: setPowerCut(k) makes the call that would be instruction k throw PowerCut(k)
+// instead of running; the device is then powered off for good and every later instruction
+// throws PowerCut(k) too. Arguments are validated before the power check, so a call with
+// bad arguments is not an instruction and throws its own error.
+// Word-store ids are dense and stable for the life of the device (ascending = program
+// order). The size must be a positive multiple of 64 (lines), at most 2^40 bytes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nvram.h"
+
+namespace nvram {
+
+// A recorded instruction trace: kinds 0 store, 1 flush, 2 fence.
+struct Trace {
+  std::vector<uint8_t> kinds;
+  std::vector<uint64_t> offsets;
+  std::vector<uint64_t> lengths;
+  std::vector<uint64_t> dataOffsets;
+  std::vector<uint8_t> data;
+};
+
+// A trace handed in from outside (numbers still unchecked doubles).
+struct TraceView {
+  const uint8_t* kinds;
+  const double* offsets;
+  const double* lengths;
+  const double* dataOffsets;
+  uint64_t count;  // instructions; every array above holds at least this many
+  const uint8_t* data;
+  uint64_t dataBytes;
+};
+
+enum class StoreState : uint8_t { pending = 0, flushing = 1, durable = 2 };
+
+class TracedDevice {
+ public:
+  TracedDevice(const uint8_t* image, uint64_t sizeBytes, bool record);
+
+  uint64_t sizeBytes() const { return size_; }
+  // The volatile image, shared with whoever exposes it (the JS ArrayBuffer).
+  const std::shared_ptr<uint8_t>& volatileImage() const { return volatile_; }
+  uint64_t instructionCount() const { return instructions_; }
+  bool poweredOff() const { return poweredOff_; }
+  bool recording() const { return record_; }
+
+  // k = -1 clears the cut point; otherwise k >= instructionCount (NVRAM_BAD_ARGUMENT).
+  void setPowerCut(double k);
+  void store(uint64_t offset, const uint8_t* bytes, uint64_t length);
+  void flush(uint64_t offset, uint64_t length);
+  void fence();
+
+  double imageCount(Model model) const;
+  uint64_t nonDurableCount() const { return alive_; }
+  // Fills arrays of nonDurableCount() elements, in program order.
+  void nonDurableStores(double* ids, double* instructions, double* offsets, uint8_t* states) const;
+  // Survivor ids in program order; the vector is reused by the next call.
+  const std::vector<double>& survivorsByIndex(Model model, double index);
+  const std::vector<double>& survivorsBySeed(Model model, double seed);
+  bool allows(Model model, const double* ids, uint64_t count);
+  void buildImage(const double* ids, uint64_t count, uint8_t* out, uint64_t outBytes);
+  void buildDurableImage(uint8_t* out, uint64_t outBytes) const;
+
+  void flipBits(uint64_t offset, uint64_t length, uint64_t count, double seed);
+  void loseDevice();
+  uint64_t boot();
+
+  const Trace& trace() const;
+  void applyTrace(const TraceView& trace, uint64_t from, uint64_t to);
+
+ private:
+  static constexpr uint32_t none = UINT32_MAX;
+
+  struct WordStore {
+    uint64_t id;
+    uint64_t instruction;
+    uint64_t offset;  // of the word
+    uint64_t value;   // the word's full content after the store
+    uint32_t nextInLine;
+    StoreState state;
+    uint8_t mark;  // scratch for allows()
+  };
+
+  struct Line {
+    uint32_t head = none;          // oldest non-durable store of the line
+    uint32_t tail = none;          // newest
+    uint32_t firstPending = none;  // first store not yet flushed
+    uint32_t count = 0;            // non-durable stores of the line
+    uint32_t dirtyIndex = none;    // position in dirtyLines_
+  };
+
+  void beginInstruction();
+  void addWordStore(uint64_t offset, uint64_t value);
+  void flushLine(uint32_t line);
+  void retire(uint32_t index);
+  void compact();
+  void checkImageBytes(uint64_t outBytes) const;
+  bool resolve(const double* ids, uint64_t count, bool strict);
+  const std::vector<uint32_t>& sortedDirtyLines();
+  const std::vector<double>& survivorIds();
+  void validateTrace(const TraceView& trace, uint64_t from, uint64_t to) const;
+
+  uint64_t size_;
+  bool record_;
+  std::shared_ptr<uint8_t> volatile_;
+  std::shared_ptr<uint8_t> durable_;
+  uint64_t instructions_ = 0;
+  uint64_t cutAt_ = UINT64_MAX;  // none
+  bool poweredOff_ = false;
+
+  std::vector<WordStore> entries_;  // program order; retired (durable) ones until compacted
+  uint64_t alive_ = 0;              // non-durable entries
+  uint64_t nextId_ = 0;
+  std::vector<Line> lines_;
+  std::vector<uint32_t> dirtyLines_;  // lines with count > 0, unordered
+  std::vector<uint32_t> flushing_;    // entry indices in flushing state, per line in order
+
+  // Scratch, reused so that the hot paths allocate nothing once warm.
+  std::vector<uint32_t> scratchLines_;
+  std::vector<uint32_t> scratchEntries_;
+  std::vector<double> scratchIds_;
+  Trace trace_;
+};
+
+}  // namespace nvram
