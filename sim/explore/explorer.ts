@@ -1,0 +1,298 @@
+/**
+ * The crash-state explorer (issue 4). It records the workload's trace once, then walks the cut
+ * points in ascending order on a second traced device (the *cursor*) that it advances with
+ * `applyTrace`, never re-running the workload. At each cut it builds the post-crash images the
+ * model allows (candidates.ts), skips those equivalent to a state already explored
+ * (state-index.ts), reboots the others, runs recovery with load recording on, and checks the
+ * outcome. With depth D > 1 it also records each recovery and crashes it in turn (SPEC 4.6:
+ * recovery is restartable), down to D power cuts in a row.
+ */
+import type { PersistencyModel } from '../../src/nvram/addon-api.js';
+import { TracedNvram } from '../../src/nvram/traced.js';
+import { assert } from '../assert.js';
+import { encodePlan, type CrashPlan, type CrashStep, type WorkloadParams } from '../plan.js';
+import { deriveSeed, Prng } from '../prng.js';
+import {
+  canonicalJson,
+  thrownFinding,
+  toFindings,
+  type CrashSubject,
+  type Finding,
+} from '../subject.js';
+import { imagesAtCut } from './candidates.js';
+import {
+  epochOf,
+  marksBefore,
+  recordWorkload,
+  runRecovery,
+  type StageRecording,
+} from './recording.js';
+import { addBitmap, addWords, footprintWords, StateIndex } from './state-index.js';
+
+export interface ExploreOptions {
+  model: PersistencyModel;
+  /** Every cut point, or a seeded sample of this many. */
+  cuts: 'all' | number;
+  /** Enumerate every image when a cut has at most this many, else sample this many. */
+  imagesPerCut: number;
+  /** Power cuts in a row: 1 = crash the workload; 2 = also crash the first recovery; ... */
+  depth: number;
+  seed: number;
+  /** False explores every visited image (for showing that pruning loses no outcome). */
+  prune: boolean;
+  /** Keep the set of distinct outcomes (epoch, recovered value, findings). */
+  collectOutcomes: boolean;
+  /** Violations reported in full (with plans); the rest are only counted. */
+  violationsMax: number;
+}
+
+export const defaultExploreOptions: ExploreOptions = {
+  model: 'px86',
+  cuts: 'all',
+  imagesPerCut: 64,
+  depth: 1,
+  seed: 1,
+  prune: true,
+  collectOutcomes: false,
+  violationsMax: 20,
+};
+
+export interface ViolationReport extends Finding {
+  plan: CrashPlan;
+  token: string;
+}
+
+export interface ExploreCounts {
+  /** Instructions of the workload. */
+  instructions: number;
+  /** Cut points visited in the workload (first level). */
+  cuts: number;
+  /** Images the model allows at the cuts visited, nested crashes included: no pruning, no sampling. */
+  naiveStates: number;
+  /** Images built and looked up. */
+  imagesVisited: number;
+  /** Crash states explored: rebooted, recovered and checked. */
+  crashStates: number;
+  /** Images found equivalent to an explored state. */
+  prunedStates: number;
+  /** Explored states with at least one finding. */
+  violationStates: number;
+}
+
+export interface ExploreProgress {
+  cutsDone: number;
+  cutsTotal: number;
+  crashStates: number;
+}
+
+export interface ExploreIdentity {
+  workload: string;
+  params: WorkloadParams;
+}
+
+interface StagePath<M> {
+  /** 1 for the workload's cuts, 2 for the first recovery's, ... */
+  level: number;
+  steps: CrashStep[];
+  epoch: string;
+  /** Marks of the stages above that a power cut interrupted (the workload's first). */
+  interrupted: M[][];
+}
+
+interface ExploredState {
+  footprint: Uint8Array;
+  naiveStates: number;
+}
+
+export class Explorer<R, M> {
+  readonly counts: ExploreCounts = {
+    instructions: 0,
+    cuts: 0,
+    naiveStates: 0,
+    imagesVisited: 0,
+    crashStates: 0,
+    prunedStates: 0,
+    violationStates: 0,
+  };
+  readonly violations: ViolationReport[] = [];
+  readonly outcomes = new Set<string>();
+  readonly options: ExploreOptions;
+  readonly #index = new StateIndex();
+
+  constructor(
+    readonly subject: CrashSubject<R, M>,
+    options: Partial<ExploreOptions> = {},
+    readonly identity: ExploreIdentity = { workload: subject.name, params: {} },
+    readonly onProgress?: (progress: ExploreProgress) => void,
+  ) {
+    this.options = { ...defaultExploreOptions, ...options };
+    assert(this.options.depth >= 1, 'depth is at least 1');
+  }
+
+  /** Explores the workload's cut points (or only `cutList`, for one worker's share). */
+  run(cutList?: readonly number[]): void {
+    const recording = recordWorkload(this.subject);
+    this.counts.instructions = recording.instructions;
+    const cuts =
+      cutList ?? chooseCuts(recording.instructions, this.options.cuts, this.options.seed);
+    this.counts.cuts += cuts.length;
+    const root: StagePath<M> = { level: 1, steps: [], epoch: '', interrupted: [] };
+    this.counts.naiveStates += this.#exploreStage(recording, cuts, root, undefined);
+  }
+
+  /** Explores one stage's cuts; returns its naive state count. Grows `footprint` if given. */
+  #exploreStage(
+    recording: StageRecording<M>,
+    cuts: readonly number[],
+    path: StagePath<M>,
+    footprint: Uint8Array | undefined,
+  ): number {
+    const cursor = TracedNvram.fromImage(recording.start, { boot: false });
+    const scratch = new Uint8Array(cursor.sizeBytes);
+    const words = new Uint32Array(scratch.buffer);
+    const { model, imagesPerCut, seed, prune } = this.options;
+    let naive = 0;
+    for (let c = 0; c < cuts.length; c++) {
+      const cut = cuts[c] as number;
+      assert(
+        cut >= cursor.instructionCount && cut <= recording.instructions,
+        'cuts ascend within the trace',
+      );
+      cursor.applyTrace(recording.trace, cursor.instructionCount, cut);
+      const marks = marksBefore(recording.marks, cut);
+      const epoch = epochOf(path.epoch, path.level, marks);
+      const images = imagesAtCut(cursor, model, imagesPerCut, deriveSeed(seed, path.level, cut));
+      naive += images.count - images.survivors.length;
+      for (const survivors of images.survivors) {
+        this.counts.imagesVisited++;
+        cursor.buildImage(survivors, scratch);
+        const hit = prune ? this.#index.find(words, epoch) : undefined;
+        if (hit !== undefined) {
+          this.counts.prunedStates++;
+          naive += hit.state.naiveStates;
+          if (footprint !== undefined) addWords(footprint, hit.group.words);
+          if (this.options.collectOutcomes) this.outcomes.add(hit.state.outcome);
+          continue;
+        }
+        const step = { cut, survivors: Array.from(survivors) };
+        const state = this.#exploreState(scratch, step, marks, epoch, path);
+        naive += state.naiveStates;
+        if (footprint !== undefined) addBitmap(footprint, state.footprint);
+      }
+      if (path.level === 1) this.#reportProgress(c + 1, cuts.length);
+    }
+    cursor.close();
+    return naive;
+  }
+
+  /** Reboots one crash image, recovers, checks, and (below the depth) crashes recovery too. */
+  #exploreState(
+    image: Uint8Array,
+    step: CrashStep,
+    marks: M[],
+    epoch: string,
+    path: StagePath<M>,
+  ): ExploredState {
+    const deeper = path.level < this.options.depth;
+    const run = runRecovery(this.subject, image, deeper);
+    this.counts.crashStates++;
+    const steps = [...path.steps, step];
+    const interrupted = [...path.interrupted, marks];
+    const findings = run.threw
+      ? [thrownFinding('recovery completes', run.error)]
+      : this.#check(
+          run.recovered as R,
+          interrupted,
+          run.marks.map((mark) => mark.value),
+        );
+    if (findings.length > 0) this.#recordViolations(findings, steps);
+    const outcome = this.options.collectOutcomes
+      ? outcomeKeyOf(this.subject, epoch, run, findings)
+      : '';
+    if (this.options.collectOutcomes) this.outcomes.add(outcome);
+    const footprint = run.loads;
+    let naiveStates = 1;
+    if (deeper && run.recording !== undefined) {
+      const nested = run.recording;
+      const cuts = chooseCuts(
+        nested.instructions,
+        this.options.cuts,
+        deriveSeed(this.options.seed, ...step.survivors, step.cut),
+      );
+      const below: StagePath<M> = { level: path.level + 1, steps, epoch, interrupted };
+      naiveStates += this.#exploreStage(nested, cuts, below, footprint);
+    }
+    if (this.options.prune) {
+      this.#index.add(
+        new Uint32Array(image.buffer, image.byteOffset, image.length / 4),
+        footprintWords(footprint),
+        epoch,
+        {
+          naiveStates,
+          outcome,
+        },
+      );
+    }
+    return { footprint, naiveStates };
+  }
+
+  #check(recovered: R, interrupted: M[][], recoveryMarks: M[]): Finding[] {
+    try {
+      return toFindings(
+        this.subject.check({
+          recovered,
+          marks: interrupted[0] ?? [],
+          interruptedMarks: interrupted.slice(1),
+          recoveryMarks,
+        }),
+      );
+    } catch (error) {
+      return [thrownFinding('check', error)];
+    }
+  }
+
+  #recordViolations(findings: Finding[], steps: CrashStep[]): void {
+    this.counts.violationStates++;
+    if (this.violations.length >= this.options.violationsMax) return;
+    const plan: CrashPlan = { ...this.identity, model: this.options.model, steps };
+    const token = encodePlan(plan);
+    for (const finding of findings) {
+      if (this.violations.length >= this.options.violationsMax) break;
+      this.violations.push({ ...finding, plan, token });
+    }
+  }
+
+  #reportProgress(cutsDone: number, cutsTotal: number): void {
+    this.onProgress?.({ cutsDone, cutsTotal, crashStates: this.counts.crashStates });
+  }
+}
+
+/** Every cut point 0..instructions, or `count` of them drawn with `seed`, ascending. */
+export function chooseCuts(instructions: number, cuts: 'all' | number, seed: number): number[] {
+  const points = instructions + 1;
+  if (cuts === 'all' || cuts >= points) return Array.from({ length: points }, (_, k) => k);
+  assert(Number.isSafeInteger(cuts) && cuts > 0, 'a positive cut count');
+  const prng = new Prng(seed);
+  const chosen = new Set<number>();
+  // Floyd's algorithm: `cuts` distinct points in `cuts` draws.
+  for (let j = points - cuts; j < points; j++) {
+    const t = prng.below(j + 1);
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+function outcomeKeyOf<R, M>(
+  subject: CrashSubject<R, M>,
+  epoch: string,
+  run: { recovered: R | undefined; threw: boolean; marks: { value: M }[] },
+  findings: Finding[],
+): string {
+  const recovered = run.threw
+    ? 'threw'
+    : subject.outcomeKey !== undefined
+      ? subject.outcomeKey(run.recovered as R)
+      : canonicalJson(run.recovered);
+  const marks = canonicalJson(run.marks.map((mark) => mark.value));
+  return `${epoch}#${recovered}#${marks}#${findings.map((f) => `${f.invariant}:${f.message}`).join('|')}`;
+}

@@ -1,0 +1,125 @@
+/**
+ * Recording a stage once (issue 4: the explorer never re-runs a workload per cut): the image the
+ * stage started from, its instruction trace and its marks. A stage is the workload, or one run
+ * of recovery on a rebooted crash image (for nested crashes).
+ */
+import type { TraceLog } from '../../src/nvram/addon-api.js';
+import type { NvramDevice } from '../../src/nvram/device.js';
+import { TracedNvram } from '../../src/nvram/traced.js';
+import { assert } from '../assert.js';
+import { canonicalJson, type CrashSubject, type StageContext } from '../subject.js';
+
+export interface Mark<M> {
+  /** The instruction counter when the mark was made: it is seen by cuts k >= at. */
+  at: number;
+  value: M;
+}
+
+export interface StageRecording<M> {
+  /** The image the stage started from (volatile equals durable there). */
+  start: Uint8Array;
+  trace: TraceLog;
+  instructions: number;
+  marks: Mark<M>[];
+}
+
+/** Lets replay watch the device (explain/sites.ts); the explorer passes it through. */
+export type DeviceWrapper = (device: TracedNvram) => NvramDevice;
+
+/** The default device id of crash subjects: the same image on every machine. */
+export const subjectDeviceId = 1n;
+
+/** Formats the subject's device and runs its workload once with the trace recorded. */
+export function recordWorkload<R, M>(
+  subject: CrashSubject<R, M>,
+  wrap: DeviceWrapper = (device) => device,
+): StageRecording<M> {
+  const { sizeBytes, sections, deviceId } = subject.format;
+  const device = TracedNvram.format(sizeBytes, sections, {
+    deviceId: deviceId ?? subjectDeviceId,
+    record: true,
+  });
+  const start = new Uint8Array(device.native.buffer).slice();
+  const marks: Mark<M>[] = [];
+  subject.workload(wrap(device), markingContext(device, marks));
+  assert(!device.poweredOff, 'the recorded workload runs without a power cut');
+  const recording = {
+    start,
+    trace: device.exportTrace(),
+    instructions: device.instructionCount,
+    marks,
+  };
+  device.close();
+  return recording;
+}
+
+export interface RecoveryRun<R, M> {
+  recovered: R | undefined;
+  /** What recovery threw, if it did not complete. */
+  error: unknown;
+  threw: boolean;
+  /** One byte per device word: 1 = recovery loaded it. */
+  loads: Uint8Array;
+  marks: Mark<M>[];
+  /** Present when recorded for nested crashes: the stage recovery ran as. */
+  recording?: StageRecording<M>;
+}
+
+/** Reboots a crash image (boot counter + 1) and runs the subject's recovery on it. */
+export function runRecovery<R, M>(
+  subject: CrashSubject<R, M>,
+  image: Uint8Array,
+  record: boolean,
+  wrap: DeviceWrapper = (device) => device,
+): RecoveryRun<R, M> {
+  const device = TracedNvram.fromImage(image, { record, boot: true });
+  const start = record ? new Uint8Array(device.native.buffer).slice() : undefined;
+  const marks: Mark<M>[] = [];
+  let recovered: R | undefined;
+  let error: unknown;
+  let threw = false;
+  device.startLoadRecording();
+  try {
+    recovered = subject.recover(wrap(device), markingContext(device, marks));
+  } catch (thrown) {
+    error = thrown;
+    threw = true;
+  }
+  const loads = device.stopLoadRecording();
+  const run: RecoveryRun<R, M> = { recovered, error, threw, loads, marks };
+  if (start !== undefined) {
+    run.recording = {
+      start,
+      trace: device.exportTrace(),
+      instructions: device.instructionCount,
+      marks,
+    };
+  }
+  device.close();
+  return run;
+}
+
+/** The marks made before instruction `cut` ran. */
+export function marksBefore<M>(marks: readonly Mark<M>[], cut: number): M[] {
+  const seen: M[] = [];
+  for (const mark of marks) {
+    if (mark.at > cut) break;
+    seen.push(mark.value);
+  }
+  return seen;
+}
+
+/** The epoch of a cut: which marks the checker sees (see state-index.ts). */
+export function epochOf<M>(parentEpoch: string, level: number, marks: readonly M[]): string {
+  // Level 1 marks are a prefix of one fixed list: their count names them exactly.
+  const own = level === 1 ? String(marks.length) : canonicalJson(marks);
+  return `${parentEpoch}/${own}`;
+}
+
+function markingContext<M>(device: TracedNvram, marks: Mark<M>[]): StageContext<M> {
+  return {
+    mark(value: M): void {
+      marks.push({ at: device.instructionCount, value });
+    },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * Pruning that keeps every distinct outcome (issue 4).
+ *
+ * Recovery is deterministic and depends only on the device, so its whole execution is fixed by
+ * the values of the words it loads. If a crash image agrees with an already explored image on
+ * every word that image's recovery loaded (its *footprint*), recovery runs identically on both:
+ * same loads, same stores, same result. Such an image is the same crash state and is not run
+ * again. This also deduplicates identical images (across cuts too), since equal images agree
+ * on every footprint.
+ *
+ * The checker also sees the marks made before the cut, so states are only merged within one
+ * *epoch* (same marks). For nested crashes a state's footprint is the union of the loads of its
+ * whole sub-exploration, including the footprints of the states that pruned images inside it:
+ * then an image that agrees with it on the footprint has an isomorphic sub-exploration with the
+ * same outcomes.
+ *
+ * Index layout: states are grouped by footprint (recovery tends to read the same words over and
+ * over); each group holds, per epoch, a set of 53-bit hashes of the footprint words' values.
+ * A hash collision could merge two different states, so the hash is two independent 32-bit
+ * lanes; at 10^7 states the chance of any collision is about 10^-2 of 10^-6.
+ */
+import { assert } from '../assert.js';
+
+export interface IndexedState {
+  /** Naive crash states below and including this state (nested crashes), for the naive count. */
+  naiveStates: number;
+  /** The outcome key, so that pruned images still count towards the outcome set. */
+  outcome: string;
+}
+
+export interface FootprintGroup {
+  /** Word indices (offset / 8), ascending. */
+  readonly words: Int32Array;
+  readonly byEpoch: Map<string, Map<number, IndexedState>>;
+}
+
+export interface IndexHit {
+  group: FootprintGroup;
+  state: IndexedState;
+}
+
+/** How many of the most recently used groups a lookup tries (older ones only cost time). */
+const groupsProbedMax = 12;
+
+export class StateIndex {
+  /** Most recently used first. */
+  readonly #groups: FootprintGroup[] = [];
+  readonly #bySignature = new Map<number, FootprintGroup[]>();
+  #states = 0;
+
+  get states(): number {
+    return this.#states;
+  }
+
+  get groups(): number {
+    return this.#groups.length;
+  }
+
+  /** An explored state equivalent to `image` in `epoch`, if any. */
+  find(image: Uint32Array, epoch: string): IndexHit | undefined {
+    const probed = Math.min(this.#groups.length, groupsProbedMax);
+    for (let g = 0; g < probed; g++) {
+      const group = this.#groups[g] as FootprintGroup;
+      const hashes = group.byEpoch.get(epoch);
+      if (hashes === undefined) continue;
+      const state = hashes.get(footprintHash(image, group.words));
+      if (state === undefined) continue;
+      if (g > 0) this.#promote(g);
+      return { group, state };
+    }
+    return undefined;
+  }
+
+  /** Records an explored state: `image` with footprint `words` in `epoch`. */
+  add(image: Uint32Array, words: Int32Array, epoch: string, state: IndexedState): FootprintGroup {
+    const group = this.#groupOf(words);
+    let hashes = group.byEpoch.get(epoch);
+    if (hashes === undefined) {
+      hashes = new Map();
+      group.byEpoch.set(epoch, hashes);
+    }
+    hashes.set(footprintHash(image, group.words), state);
+    this.#states++;
+    return group;
+  }
+
+  #groupOf(words: Int32Array): FootprintGroup {
+    const signature = wordsSignature(words);
+    const candidates = this.#bySignature.get(signature) ?? [];
+    let group = candidates.find((candidate) => sameWords(candidate.words, words));
+    if (group === undefined) {
+      group = { words, byEpoch: new Map() };
+      candidates.push(group);
+      this.#bySignature.set(signature, candidates);
+      this.#groups.unshift(group);
+      return group;
+    }
+    const at = this.#groups.indexOf(group);
+    assert(at >= 0, 'a footprint group is listed');
+    if (at > 0) this.#promote(at);
+    return group;
+  }
+
+  #promote(at: number): void {
+    const [group] = this.#groups.splice(at, 1);
+    this.#groups.unshift(group as FootprintGroup);
+  }
+}
+
+/** The words marked in a per-word bitmap (1 byte per word), ascending. */
+export function footprintWords(bitmap: Uint8Array): Int32Array {
+  let count = 0;
+  for (let w = 0; w < bitmap.length; w++) if (bitmap[w] !== 0) count++;
+  const words = new Int32Array(count);
+  let next = 0;
+  for (let w = 0; w < bitmap.length; w++) if (bitmap[w] !== 0) words[next++] = w;
+  return words;
+}
+
+/** ORs a group's words into a per-word bitmap (a parent state's footprint grows by them). */
+export function addWords(bitmap: Uint8Array, words: Int32Array): void {
+  for (let i = 0; i < words.length; i++) bitmap[words[i] as number] = 1;
+}
+
+/** ORs `source` into `target` (both per-word bitmaps of one device). */
+export function addBitmap(target: Uint8Array, source: Uint8Array): void {
+  assert(target.length === source.length, 'footprint bitmaps of one device');
+  for (let w = 0; w < source.length; w++) if (source[w] !== 0) target[w] = 1;
+}
+
+/** Two-lane hash of the values of `words` in `image` (a Uint32Array view), as a 53-bit number. */
+export function footprintHash(image: Uint32Array, words: Int32Array): number {
+  let h1 = 0x9e3779b9 ^ words.length;
+  let h2 = 0x85ebca6b ^ Math.imul(words.length, 0x27d4eb2d);
+  for (let i = 0; i < words.length; i++) {
+    const at = (words[i] as number) * 2;
+    const low = image[at] as number;
+    const high = image[at + 1] as number;
+    h1 = Math.imul(h1 ^ low, 0x01000193);
+    h1 = Math.imul(h1 ^ high, 0x01000193);
+    h1 ^= h1 >>> 13;
+    h2 = Math.imul((h2 << 5) | (h2 >>> 27), 0x9e3779b1) ^ low;
+    h2 = Math.imul(h2 ^ (high + i), 0x85ebca77);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x7feb352d);
+  h2 = Math.imul(h2 ^ (h2 >>> 15), 0x846ca68b);
+  return (h1 >>> 0) * 0x20_0000 + ((h2 ^ (h2 >>> 16)) >>> 11);
+}
+
+function wordsSignature(words: Int32Array): number {
+  let h = 0x811c9dc5 ^ words.length;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ (words[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,156 @@
+/**
+ * Replaying a crash plan (issue 4, reproduction): re-runs exactly one crash state, byte for
+ * byte, and keeps what explains it: each stage's trace with the source site of every
+ * instruction, the non-durable word-stores at each cut and which of them survived, and the
+ * crash image next to the durable image.
+ */
+import type { TraceLog, WordStoreList } from '../src/nvram/addon-api.js';
+import { TracedNvram } from '../src/nvram/traced.js';
+import { SiteRecordingDevice } from './explain/sites.js';
+import {
+  marksBefore,
+  recordWorkload,
+  runRecovery,
+  type DeviceWrapper,
+  type StageRecording,
+} from './explore/recording.js';
+import { CrashPlanError, type CrashPlan } from './plan.js';
+import { thrownFinding, toFindings, type CrashSubject, type Finding } from './subject.js';
+
+export interface ReplayedStage {
+  /** 'workload' or 'recovery 1', 'recovery 2', ... */
+  name: string;
+  trace: TraceLog;
+  instructions: number;
+  sites: string[];
+  cut: number;
+  /** The non-durable word-stores at the cut. */
+  pending: WordStoreList;
+  survivors: Set<number>;
+  crashImage: Uint8Array;
+  durableImage: Uint8Array;
+}
+
+export interface ReplayResult<R> {
+  plan: CrashPlan;
+  stages: ReplayedStage[];
+  recovered: R | undefined;
+  findings: Finding[];
+}
+
+export interface ReplayOptions {
+  /** Record the source site of every instruction (slow; default true). */
+  sites?: boolean;
+}
+
+export function replayPlan<R, M>(
+  subject: CrashSubject<R, M>,
+  plan: CrashPlan,
+  options: ReplayOptions = {},
+): ReplayResult<R> {
+  const withSites = options.sites ?? true;
+  const siteRecorder = withSites ? recordingSites : noSites;
+  const stages: ReplayedStage[] = [];
+  const interrupted: M[][] = [];
+  let sites = siteRecorder();
+  let recording: StageRecording<M> = recordWorkload(subject, sites.wrap);
+  for (let s = 0; ; s++) {
+    const step = plan.steps[s];
+    if (step === undefined) throw new CrashPlanError('plan has no steps');
+    const name = s === 0 ? 'workload' : `recovery ${s}`;
+    const stage = crashStage(name, recording, sites.sites(), plan, s);
+    stages.push(stage);
+    interrupted.push(marksBefore(recording.marks, step.cut));
+    const last = s === plan.steps.length - 1;
+    sites = siteRecorder();
+    const run = runRecovery(subject, stage.crashImage, !last, sites.wrap);
+    if (!last) {
+      if (run.recording === undefined)
+        throw new CrashPlanError(`${name}: recovery was not recorded`);
+      recording = run.recording;
+      continue;
+    }
+    const findings = run.threw
+      ? [thrownFinding('recovery completes', run.error)]
+      : checkOutcome(
+          subject,
+          run.recovered as R,
+          interrupted,
+          run.marks.map((mark) => mark.value),
+        );
+    return { plan, stages, recovered: run.recovered, findings };
+  }
+}
+
+function crashStage<M>(
+  name: string,
+  recording: StageRecording<M>,
+  sites: string[],
+  plan: CrashPlan,
+  s: number,
+): ReplayedStage {
+  const step = plan.steps[s] as CrashPlan['steps'][number];
+  if (step.cut > recording.instructions) {
+    throw new CrashPlanError(
+      `step ${s}: cut ${step.cut} is past the end of the ${name} (${recording.instructions} instructions)`,
+    );
+  }
+  const cursor = TracedNvram.fromImage(recording.start, { boot: false });
+  cursor.applyTrace(recording.trace, 0, step.cut);
+  const survivors = Float64Array.from(step.survivors);
+  if (!cursor.allows(plan.model, survivors)) {
+    throw new CrashPlanError(
+      `step ${s}: the ${plan.model} model does not allow these surviving word-stores`,
+    );
+  }
+  const stage: ReplayedStage = {
+    name,
+    trace: recording.trace,
+    instructions: recording.instructions,
+    sites,
+    cut: step.cut,
+    pending: cursor.pendingStores(),
+    survivors: new Set(step.survivors),
+    crashImage: cursor.buildImage(survivors),
+    durableImage: cursor.buildDurableImage(),
+  };
+  cursor.close();
+  return stage;
+}
+
+function checkOutcome<R, M>(
+  subject: CrashSubject<R, M>,
+  recovered: R,
+  interrupted: M[][],
+  recoveryMarks: M[],
+): Finding[] {
+  try {
+    return toFindings(
+      subject.check({
+        recovered,
+        marks: interrupted[0] ?? [],
+        interruptedMarks: interrupted.slice(1),
+        recoveryMarks,
+      }),
+    );
+  } catch (error) {
+    return [thrownFinding('check', error)];
+  }
+}
+
+interface SiteRecorder {
+  wrap: DeviceWrapper;
+  sites: () => string[];
+}
+
+function noSites(): SiteRecorder {
+  return { wrap: (traced) => traced, sites: () => [] };
+}
+
+function recordingSites(): SiteRecorder {
+  let device: SiteRecordingDevice | undefined;
+  return {
+    wrap: (traced) => (device = new SiteRecordingDevice(traced)),
+    sites: () => device?.sites ?? [],
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * What the crash lab tests: a *crash subject* is any persistent structure written against the
+ * `NvramDevice` interface, described by four parts (issue 4, harness API):
+ *
+ *   format    the device geometry (size and named sections);
+ *   workload  what runs before the power cut, on a freshly formatted device;
+ *   recover   what runs after the reboot, on the post-crash image; returns what it recovered;
+ *   check     judges one crash state: what recovery returned against what the workload had
+ *             been told before the cut (its *marks*). Returns findings, or throws.
+ *
+ * Marks are how a workload says "this became true here" (an append was acknowledged, a
+ * confirmation was made durable). The lab stamps each mark with the instruction counter, and
+ * the checker of a crash state at cut k sees exactly the marks made before instruction k ran.
+ *
+ * Both `workload` and `recover` must be deterministic, and `recover` must depend only on the
+ * device: the lab records a workload's trace once and replays it, and it prunes crash images
+ * that differ only in words recovery never loaded.
+ */
+import type { SectionSpec } from '../src/nvram/addon-api.js';
+import type { NvramDevice } from '../src/nvram/device.js';
+
+export interface DeviceFormat {
+  sizeBytes: number;
+  sections: SectionSpec[];
+  /** Default 1: the same image on every machine, so that plans replay byte for byte. */
+  deviceId?: bigint;
+}
+
+export interface StageContext<M> {
+  /** Records that `value` became true at this point of the program (see the file comment). */
+  mark(value: M): void;
+}
+
+/** One crash state as the checker sees it. */
+export interface CrashOutcome<R, M> {
+  /** What the final, completed recovery returned. */
+  recovered: R;
+  /** The workload's marks made before the (first) power cut. */
+  marks: readonly M[];
+  /** For nested crashes: the marks each interrupted recovery made before its power cut. */
+  interruptedMarks: readonly (readonly M[])[];
+  /** The marks the final recovery made. */
+  recoveryMarks: readonly M[];
+}
+
+/** One broken invariant. `invariant` names it (SPEC 4 number or the subject's own name). */
+export interface Finding {
+  invariant: string;
+  message: string;
+  /** Event sequence numbers (or other item identities) involved, when the subject has them. */
+  sequences?: number[];
+}
+
+export type CheckResult = void | undefined | string | Finding | readonly (string | Finding)[];
+
+export interface CrashSubject<R = unknown, M = unknown> {
+  /** Names the subject in plans and reports. */
+  readonly name: string;
+  readonly format: DeviceFormat;
+  workload(device: NvramDevice, context: StageContext<M>): void;
+  recover(device: NvramDevice, context: StageContext<M>): R;
+  check(outcome: CrashOutcome<R, M>): CheckResult;
+  /** A canonical string of a recovered value (default: JSON with bigint support). */
+  outcomeKey?(recovered: R): string;
+}
+
+/** Normalises what `check` returned (or threw) into findings. */
+export function toFindings(result: CheckResult): Finding[] {
+  if (result === undefined || result === null) return [];
+  const items = Array.isArray(result) ? result : [result];
+  return (items as (string | Finding)[]).map((item) =>
+    typeof item === 'string' ? { invariant: 'check', message: item } : item,
+  );
+}
+
+/** A thrown error as a finding: the check (or recovery) itself failed on this state. */
+export function thrownFinding(invariant: string, error: unknown): Finding {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { invariant, message };
+}
+
+/** JSON that also prints bigints and typed arrays: the default outcome key. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'bigint') return `${item}n`;
+    if (ArrayBuffer.isView(item)) return Array.from(item as Uint8Array);
+    return item;
+  });
+}
