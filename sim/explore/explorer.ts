@@ -118,23 +118,34 @@ export class Explorer<R, M> {
   readonly outcomes = new Set<string>();
   readonly options: ExploreOptions;
   readonly #index = new StateIndex();
+  #recording: StageRecording<M> | undefined;
 
   constructor(
     readonly subject: CrashSubject<R, M>,
     options: Partial<ExploreOptions> = {},
     readonly identity: ExploreIdentity = { workload: subject.name, params: {} },
-    readonly onProgress?: (progress: ExploreProgress) => void,
+    public onProgress?: (progress: ExploreProgress) => void,
   ) {
     this.options = { ...defaultExploreOptions, ...options };
     assert(this.options.depth >= 1, 'depth is at least 1');
   }
 
-  /** Explores the workload's cut points (or only `cutList`, for one worker's share). */
+  /** The workload's recording, made once. */
+  get recording(): StageRecording<M> {
+    this.#recording ??= recordWorkload(this.subject);
+    this.counts.instructions = this.#recording.instructions;
+    return this.#recording;
+  }
+
+  /** The first-level cut points the options ask for. */
+  cutPoints(): number[] {
+    return chooseCuts(this.recording.instructions, this.options.cuts, this.options.seed);
+  }
+
+  /** Explores the workload's cut points (or only `cutList`: one worker's share, ascending). */
   run(cutList?: readonly number[]): void {
-    const recording = recordWorkload(this.subject);
-    this.counts.instructions = recording.instructions;
-    const cuts =
-      cutList ?? chooseCuts(recording.instructions, this.options.cuts, this.options.seed);
+    const recording = this.recording;
+    const cuts = cutList ?? this.cutPoints();
     this.counts.cuts += cuts.length;
     const root: StagePath<M> = { level: 1, steps: [], epoch: '', interrupted: [] };
     this.counts.naiveStates += this.#exploreStage(recording, cuts, root, undefined);

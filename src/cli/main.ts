@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.js';
+import { registerCrashtest } from './crashtest.js';
 import { registerDemo } from './demo.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
@@ -18,6 +19,7 @@ const commands: Array<(program: Command) => void> = [
   registerInspect,
   registerCheck,
   registerDemo,
+  registerCrashtest,
 ];
 
 export const exitUsage = 2;

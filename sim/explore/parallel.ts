@@ -1,0 +1,195 @@
+/**
+ * Running the explorer on a named workload, on both cores when the work is large (issue 4).
+ * The main thread records the workload once to choose the cut points, then hands contiguous
+ * chunks of them to worker threads on demand (so a slow stretch of the trace does not leave a
+ * core idle). Each worker keeps one explorer, and so one state index, for all its chunks:
+ * neighbouring cuts share most of their images, and pruning across them is where the savings
+ * are. Workers rebuild the subject from its name and parameters (workloads/registry.ts).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { PersistencyModel } from '../../src/nvram/addon-api.js';
+import type { WorkloadParams } from '../plan.js';
+import { workloadSubject } from '../workloads/registry.js';
+import {
+  Explorer,
+  type ExploreCounts,
+  type ExploreOptions,
+  type ExploreProgress,
+  type ViolationReport,
+} from './explorer.js';
+
+export interface ExploreRequest {
+  workload: string;
+  params?: WorkloadParams;
+  options: ExploreOptions;
+  /** Worker threads; 1 explores in this thread. Default: 2 when the work is large. */
+  workers?: number;
+  onProgress?: (progress: ExploreProgress) => void;
+}
+
+export interface ExploreSummary {
+  workload: string;
+  params: WorkloadParams;
+  model: PersistencyModel;
+  depth: number;
+  counts: ExploreCounts;
+  violations: ViolationReport[];
+  outcomes: Set<string>;
+  cutPoints: number[];
+  elapsedMs: number;
+  /** Crash states explored (rebooted, recovered, checked) per second. */
+  statesPerSecond: number;
+  /** Images visited (explored or shown equivalent to an explored state) per second. */
+  imagesPerSecond: number;
+  workers: number;
+}
+
+/** Messages between the main thread and a worker. */
+export type ToWorker = { type: 'chunk'; cuts: number[] } | { type: 'finish' };
+export type FromWorker =
+  | { type: 'progress'; cutsDone: number; crashStates: number }
+  | { type: 'idle' }
+  | { type: 'result'; counts: ExploreCounts; violations: ViolationReport[]; outcomes: string[] };
+
+export interface WorkerSetup {
+  workload: string;
+  params: WorkloadParams;
+  options: ExploreOptions;
+}
+
+/** Below this many first-level cuts one thread is quicker than starting workers. */
+const parallelCutsMin = 1000;
+/** Chunks per worker: enough for balance, few enough that each chunk prunes well. */
+const chunksPerWorker = 12;
+
+export async function exploreWorkload(request: ExploreRequest): Promise<ExploreSummary> {
+  const started = performance.now();
+  const { params, subject } = workloadSubject(request.workload, request.params);
+  const explorer = new Explorer(subject, request.options, { workload: request.workload, params });
+  const cutPoints = explorer.cutPoints();
+  const script = workerScript();
+  const wanted = request.workers ?? (cutPoints.length >= parallelCutsMin ? 2 : 1);
+  const workers = script === undefined ? 1 : Math.max(1, Math.min(wanted, cutPoints.length));
+  let merged: Omit<ExploreSummary, 'elapsedMs' | 'statesPerSecond' | 'imagesPerSecond'>;
+  const base = {
+    workload: request.workload,
+    params,
+    model: explorer.options.model,
+    depth: explorer.options.depth,
+  };
+  if (workers === 1 || script === undefined) {
+    explorer.onProgress = request.onProgress;
+    explorer.run(cutPoints);
+    const { counts, violations, outcomes } = explorer;
+    merged = { ...base, counts, violations, outcomes, cutPoints, workers: 1 };
+  } else {
+    const setup: WorkerSetup = { workload: request.workload, params, options: explorer.options };
+    const results = await runWorkers(script, setup, cutPoints, workers, request.onProgress);
+    merged = {
+      ...base,
+      ...mergeResults(results, explorer.options.violationsMax),
+      cutPoints,
+      workers,
+    };
+    merged.counts.instructions = explorer.counts.instructions;
+  }
+  const elapsedMs = performance.now() - started;
+  const perSecond = (n: number): number => (elapsedMs > 0 ? (n * 1000) / elapsedMs : 0);
+  return {
+    ...merged,
+    elapsedMs,
+    statesPerSecond: perSecond(merged.counts.crashStates),
+    imagesPerSecond: perSecond(merged.counts.imagesVisited),
+  };
+}
+
+/** The compiled worker: beside this module, or under dist/ when running from TypeScript. */
+export function workerScript(): URL | undefined {
+  if (import.meta.url.endsWith('.js')) {
+    const beside = new URL('./worker.js', import.meta.url);
+    if (existsSync(fileURLToPath(beside))) return beside;
+  }
+  const built = new URL('../../dist/sim/explore/worker.js', import.meta.url);
+  return existsSync(fileURLToPath(built)) ? built : undefined;
+}
+
+type WorkerResult = Extract<FromWorker, { type: 'result' }>;
+
+function runWorkers(
+  script: URL,
+  setup: WorkerSetup,
+  cutPoints: number[],
+  count: number,
+  onProgress?: (progress: ExploreProgress) => void,
+): Promise<WorkerResult[]> {
+  const chunkCuts = Math.max(1, Math.ceil(cutPoints.length / (count * chunksPerWorker)));
+  let nextCut = 0;
+  const done = new Array<number>(count).fill(0);
+  const states = new Array<number>(count).fill(0);
+  const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+  return Promise.all(
+    Array.from({ length: count }, (_, w) => {
+      return new Promise<WorkerResult>((resolve, reject) => {
+        const worker = new Worker(script, { workerData: setup });
+        let cutsBefore = 0;
+        const feed = (): void => {
+          if (nextCut >= cutPoints.length)
+            return worker.postMessage({ type: 'finish' } satisfies ToWorker);
+          const cuts = cutPoints.slice(nextCut, nextCut + chunkCuts);
+          nextCut += cuts.length;
+          worker.postMessage({ type: 'chunk', cuts } satisfies ToWorker);
+        };
+        worker.on('message', (message: FromWorker) => {
+          if (message.type === 'idle') {
+            cutsBefore = done[w] as number;
+            return feed();
+          }
+          if (message.type === 'progress') {
+            done[w] = cutsBefore + message.cutsDone;
+            states[w] = message.crashStates;
+            onProgress?.({
+              cutsDone: sum(done),
+              cutsTotal: cutPoints.length,
+              crashStates: sum(states),
+            });
+            return;
+          }
+          resolve(message);
+          void worker.terminate();
+        });
+        worker.on('error', reject);
+        worker.on('exit', (code) => {
+          if (code !== 0) reject(new Error(`crash-lab worker exited with code ${code}`));
+        });
+      });
+    }),
+  );
+}
+
+function mergeResults(
+  results: WorkerResult[],
+  violationsMax: number,
+): Pick<ExploreSummary, 'counts' | 'violations' | 'outcomes'> {
+  const counts: ExploreCounts = {
+    instructions: 0,
+    cuts: 0,
+    naiveStates: 0,
+    imagesVisited: 0,
+    crashStates: 0,
+    prunedStates: 0,
+    violationStates: 0,
+  };
+  const outcomes = new Set<string>();
+  const violations: ViolationReport[] = [];
+  for (const result of results) {
+    for (const key of Object.keys(counts) as (keyof ExploreCounts)[]) {
+      if (key !== 'instructions') counts[key] += result.counts[key];
+    }
+    for (const outcome of result.outcomes) outcomes.add(outcome);
+    violations.push(...result.violations);
+  }
+  violations.sort((a, b) => (a.plan.steps[0]?.cut ?? 0) - (b.plan.steps[0]?.cut ?? 0));
+  return { counts, outcomes, violations: violations.slice(0, violationsMax) };
+}

@@ -1,0 +1,38 @@
+/**
+ * A crash-lab worker thread (parallel.ts): explores the chunks of cut points it is handed with
+ * one explorer, so that its state index prunes across all of them, then reports its counts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { assert } from '../assert.js';
+import { workloadSubject } from '../workloads/registry.js';
+import { Explorer } from './explorer.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './parallel.js';
+
+const port = parentPort;
+assert(port !== null, 'worker.ts runs as a worker thread');
+const setup = workerData as WorkerSetup;
+const { subject } = workloadSubject(setup.workload, setup.params);
+const post = (message: FromWorker): void => port.postMessage(message);
+let lastReport = 0;
+const explorer = new Explorer(
+  subject,
+  setup.options,
+  { workload: setup.workload, params: setup.params },
+  (progress) => {
+    const now = performance.now();
+    if (now - lastReport < 100 && progress.cutsDone < progress.cutsTotal) return;
+    lastReport = now;
+    post({ type: 'progress', cutsDone: progress.cutsDone, crashStates: progress.crashStates });
+  },
+);
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'chunk') {
+    explorer.run(message.cuts);
+    post({ type: 'idle' });
+    return;
+  }
+  const { counts, violations, outcomes } = explorer;
+  post({ type: 'result', counts, violations, outcomes: [...outcomes] });
+});
+post({ type: 'idle' });

@@ -1,0 +1,74 @@
+/**
+ * `nvrelay crashtest --self-test` (issue 4): the explorer must catch every deliberately broken
+ * variant of our own code, or the checker is vacuous. Each mutant is a registered workload
+ * (so its violations replay from a token) with the exploration that must catch it.
+ */
+import type { ExploreOptions, ExploreProgress } from '../explore/explorer.js';
+import { defaultExploreOptions } from '../explore/explorer.js';
+import { exploreWorkload } from '../explore/parallel.js';
+import type { WorkloadParams } from '../plan.js';
+
+export interface MutantEntry {
+  /** The registered workload that runs the mutant. */
+  workload: string;
+  description: string;
+  params?: WorkloadParams;
+  options?: Partial<ExploreOptions>;
+}
+
+const mutants: MutantEntry[] = [
+  {
+    workload: 'log-missing-fence',
+    description: 'example log: entry flushed but not fenced before the count is published',
+  },
+];
+
+export function registerMutant(entry: MutantEntry): void {
+  mutants.push(entry);
+}
+
+export function mutantList(): readonly MutantEntry[] {
+  return mutants;
+}
+
+export interface SelfTestResult {
+  mutant: string;
+  description: string;
+  caught: boolean;
+  crashStates: number;
+  violationStates: number;
+  first?: { invariant: string; message: string; token: string };
+}
+
+export interface SelfTestOptions {
+  workers?: number;
+  onMutant?: (result: SelfTestResult) => void;
+  onProgress?: (progress: ExploreProgress) => void;
+}
+
+export async function runSelfTest(options: SelfTestOptions = {}): Promise<SelfTestResult[]> {
+  const results: SelfTestResult[] = [];
+  for (const mutant of mutants) {
+    const summary = await exploreWorkload({
+      workload: mutant.workload,
+      params: mutant.params ?? {},
+      options: { ...defaultExploreOptions, violationsMax: 1, ...mutant.options },
+      ...(options.workers === undefined ? {} : { workers: options.workers }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+    const first = summary.violations[0];
+    const result: SelfTestResult = {
+      mutant: mutant.workload,
+      description: mutant.description,
+      caught: summary.counts.violationStates > 0,
+      crashStates: summary.counts.crashStates,
+      violationStates: summary.counts.violationStates,
+    };
+    if (first !== undefined) {
+      result.first = { invariant: first.invariant, message: first.message, token: first.token };
+    }
+    options.onMutant?.(result);
+    results.push(result);
+  }
+  return results;
+}

@@ -1,0 +1,89 @@
+/**
+ * The named workloads of `nvrelay crashtest --workload NAME`. A crash plan names its workload
+ * and parameters, so every workload here must be rebuildable from (name, params) alone, on any
+ * machine and in any worker thread.
+ */
+import { logCrashSpec } from '../../examples/log-crash-spec.js';
+import { MissingFenceLog } from '../../examples/persistent-log-missing-fence.js';
+import { PersistentLog } from '../../examples/persistent-log.js';
+import { subjectOf } from '../harness/crash-test.js';
+import type { WorkloadParams } from '../plan.js';
+import { Prng } from '../prng.js';
+import type { CrashSubject } from '../subject.js';
+
+export interface WorkloadEntry {
+  name: string;
+  description: string;
+  /** Parameters the workload takes, with their defaults (seed is always one). */
+  defaults: WorkloadParams;
+  create(params: WorkloadParams): CrashSubject<unknown, unknown>;
+}
+
+export class UnknownWorkloadError extends Error {
+  readonly code = 'CRASH_UNKNOWN_WORKLOAD';
+  constructor(name: string) {
+    super(`unknown workload "${name}" (known: ${[...registry.keys()].join(', ')})`);
+    this.name = 'UnknownWorkloadError';
+  }
+}
+
+const registry = new Map<string, WorkloadEntry>();
+
+export function registerWorkload(entry: WorkloadEntry): void {
+  registry.set(entry.name, entry);
+}
+
+export function workloadNames(): string[] {
+  return [...registry.keys()];
+}
+
+export function workloadEntry(name: string): WorkloadEntry {
+  const entry = registry.get(name);
+  if (entry === undefined) throw new UnknownWorkloadError(name);
+  return entry;
+}
+
+/** The full parameters (defaults filled in) and the subject they build. */
+export function workloadSubject(
+  name: string,
+  given: WorkloadParams = {},
+): { params: WorkloadParams; subject: CrashSubject<unknown, unknown> } {
+  const entry = workloadEntry(name);
+  const params = { ...entry.defaults, ...given };
+  return { params, subject: entry.create(params) };
+}
+
+function numberParam(params: WorkloadParams, name: string): number {
+  const value = params[name];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new Error(
+      `workload parameter ${name} must be a non-negative integer, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Seeded values for the log examples. */
+function logValues(params: WorkloadParams): number[] {
+  const prng = new Prng(numberParam(params, 'seed'));
+  return Array.from({ length: numberParam(params, 'appends') }, () => 1 + prng.below(1_000_000));
+}
+
+registerWorkload({
+  name: 'log',
+  description: 'the example persistent log (examples/persistent-log.ts): seeded appends',
+  defaults: { seed: 1, appends: 16 },
+  create: (params) =>
+    subjectOf(logCrashSpec(PersistentLog, 'log'), logValues(params)) as CrashSubject,
+});
+
+registerWorkload({
+  name: 'log-missing-fence',
+  description: 'the example log with one fence missing (must fail)',
+  defaults: { seed: 1, appends: 16 },
+  create: (params) =>
+    subjectOf(
+      logCrashSpec(MissingFenceLog, 'log-missing-fence'),
+      logValues(params),
+    ) as CrashSubject,
+});

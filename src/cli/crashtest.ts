@@ -1,0 +1,132 @@
+/**
+ * `nvrelay crashtest`: the crash lab on the command line (issue 4). This file only parses
+ * and validates the command line; the lab itself is sim/ (sim/cli/crashtest.ts).
+ *
+ *   nvrelay crashtest [--workload NAME] [--model px86|relaxed|eadr] [--cuts all|N]
+ *                     [--images-per-cut N] [--depth D] [--seed S] [--json] [--report FILE.html]
+ *   nvrelay crashtest --replay TOKEN        re-run one crash state and explain it
+ *   nvrelay crashtest --self-test           every mutant must be caught
+ *
+ * Exit 0 when no invariant is broken, 1 when one is (or a mutant survives), 2 on bad usage.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import type { PersistencyModel } from '../nvram/index.js';
+import { runCrashtest, type CrashtestArgs } from '../../sim/cli/crashtest.js';
+import { workloadEntry, workloadNames } from '../../sim/workloads/registry.js';
+
+const models: readonly PersistencyModel[] = ['px86', 'relaxed', 'eadr'];
+const defaultWorkload = 'events';
+
+function parseModel(text: string): PersistencyModel {
+  if (!models.includes(text as PersistencyModel)) {
+    throw new InvalidArgumentError(`'${text}' is not a model (px86, relaxed or eadr)`);
+  }
+  return text as PersistencyModel;
+}
+
+function parseCount(what: string, min: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
+      throw new InvalidArgumentError(`${what} must be an integer >= ${min}, got '${text}'`);
+    }
+    return value;
+  };
+}
+
+function parseCuts(text: string): 'all' | number {
+  return text === 'all' ? 'all' : parseCount('--cuts (all or a count)', 1)(text);
+}
+
+function parseWorkload(text: string): string {
+  try {
+    workloadEntry(text);
+  } catch {
+    throw new InvalidArgumentError(
+      `unknown workload '${text}' (known: ${workloadNames().join(', ')})`,
+    );
+  }
+  return text;
+}
+
+/** "--param appends=32": workload parameters (numbers where they look like numbers). */
+function parseParam(
+  text: string,
+  previous: Record<string, number | string | boolean> = {},
+): Record<string, number | string | boolean> {
+  const equals = text.indexOf('=');
+  if (equals <= 0) throw new InvalidArgumentError(`--param wants key=value, got '${text}'`);
+  const value = text.slice(equals + 1);
+  const parsed = /^-?\d+(\.\d+)?$/.test(value)
+    ? Number(value)
+    : value === 'true'
+      ? true
+      : value === 'false'
+        ? false
+        : value;
+  return { ...previous, [text.slice(0, equals)]: parsed };
+}
+
+export function registerCrashtest(program: Command): void {
+  program
+    .command('crashtest')
+    .description(
+      'crash-test a workload: cut power at every instruction, recover each post-crash image, check it',
+    )
+    .option('--workload <name>', `workload to crash (${workloadNames().join(', ')})`, parseWorkload)
+    .option('--model <model>', 'persistency model: px86, relaxed or eadr', parseModel, 'px86')
+    .option('--cuts <all|N>', 'every cut point, or a seeded sample of N', parseCuts, 'all' as const)
+    .option(
+      '--images-per-cut <N>',
+      'enumerate up to N images per cut, else sample N',
+      parseCount('--images-per-cut', 2),
+      64,
+    )
+    .option(
+      '--depth <D>',
+      'power cuts in a row (2 = also crash recovery)',
+      parseCount('--depth', 1),
+      1,
+    )
+    .option('--seed <S>', 'seed of the workload and of all sampling', parseCount('--seed', 0), 1)
+    .option('--param <key=value>', 'a workload parameter (repeatable)', parseParam)
+    .option(
+      '--workers <N>',
+      'worker threads (default: 2 when the work is large)',
+      parseCount('--workers', 1),
+    )
+    .option('--no-prune', 'explore every image (to compare with pruning)')
+    .option('--json', 'print one JSON object')
+    .option('--report <file.html>', 'write a self-contained HTML report')
+    .option('--replay <token>', 're-run exactly one crash state from its token and explain it')
+    .option('--self-test', 'explore every mutant; fail if one is not caught')
+    .action(async (options: Record<string, unknown>) => {
+      const workload = (options['workload'] as string | undefined) ?? defaultWorkloadName();
+      const args: CrashtestArgs = {
+        workload,
+        params: (options['param'] as CrashtestArgs['params'] | undefined) ?? {},
+        model: options['model'] as PersistencyModel,
+        cuts: options['cuts'] as 'all' | number,
+        imagesPerCut: options['imagesPerCut'] as number,
+        depth: options['depth'] as number,
+        seed: options['seed'] as number,
+        prune: options['prune'] !== false,
+        json: options['json'] === true,
+        selfTest: options['selfTest'] === true,
+      };
+      if (options['workers'] !== undefined) args.workers = options['workers'] as number;
+      if (options['report'] !== undefined) args.report = options['report'] as string;
+      if (options['replay'] !== undefined) args.replay = options['replay'] as string;
+      process.exitCode = await runCrashtest(args, {
+        out: (text) => process.stdout.write(`${text}\n`),
+        err: (text) => process.stderr.write(`${text}\n`),
+        tty: process.stderr.isTTY === true,
+      });
+    });
+}
+
+function defaultWorkloadName(): string {
+  return workloadNames().includes(defaultWorkload)
+    ? defaultWorkload
+    : (workloadNames()[0] as string);
+}
