@@ -140,10 +140,8 @@ Span<T> typedArrayArg(napi_env env, napi_value value, napi_typedarray_type type,
   napi_typedarray_type actual;
   size_t length = 0;
   void* data = nullptr;
-  bool isTypedArray = false;
-  napi_is_typedarray(env, value, &isTypedArray);
-  if (!isTypedArray ||
-      napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr) != napi_ok ||
+  // napi_get_typedarray_info fails (napi_invalid_arg, nothing thrown) on anything else.
+  if (napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr) != napi_ok ||
       actual != type) {
     badArgument(label, std::string(what) + " must be a " + typeName);
   }
@@ -160,7 +158,12 @@ Span<double> float64Arg(const Napi::Value& value, const char* what, const std::s
 }
 
 nvram::Model modelArg(const Napi::Value& value) {
-  std::string name = stringArg(value, "model", memoryLabel);
+  char text[16];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(value.Env(), value, text, sizeof text, &length) != napi_ok) {
+    badArgument(memoryLabel, "model must be a string");
+  }
+  std::string name(text, length);
   if (name == "px86") return nvram::Model::px86;
   if (name == "relaxed") return nvram::Model::relaxed;
   if (name == "eadr") return nvram::Model::eadr;
@@ -289,6 +292,99 @@ class DirectDevice : public Napi::ObjectWrap<DirectDevice> {
   Napi::Reference<Napi::ArrayBuffer> buffer_;
 };
 
+// ---- the instructions: the hot path of traced mode ----
+//
+// store, flush and fence are called millions of times per second, so they bypass the
+// ObjectWrap machinery (napi_unwrap and CallbackInfo cost more than the instruction
+// itself): each device gets its own three functions whose callback data owns a share of
+// the core, released by the function's finalizer. An extracted function therefore stays
+// safe to call after its device object is gone.
+
+struct InstructionData {
+  std::shared_ptr<nvram::TracedDevice> device;
+};
+
+double rawNumber(napi_env env, napi_value value, const char* what) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok) {
+    badArgument(memoryLabel, std::string(what) + " must be a number");
+  }
+  return number;
+}
+
+template <size_t Count>
+nvram::TracedDevice* rawArgs(napi_env env, napi_callback_info info, napi_value (&argv)[Count]) {
+  size_t argc = Count;
+  void* data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);  // missing arguments: undefined
+  return static_cast<InstructionData*>(data)->device.get();
+}
+
+napi_value storeInstruction(napi_env env, napi_callback_info info) {
+  try {
+    napi_value argv[2];
+    nvram::TracedDevice* device = rawArgs(env, info, argv);
+    uint64_t offset = nvram::checkIndex(rawNumber(env, argv[0], "offset"), "offset", memoryLabel);
+    Span<uint8_t> bytes =
+        typedArrayArg<uint8_t>(env, argv[1], napi_uint8_array, "Uint8Array", "bytes", memoryLabel);
+    device->store(offset, bytes.data, bytes.length);
+  } catch (...) {
+    throwCurrentException(env);
+  }
+  return nullptr;
+}
+
+napi_value flushInstruction(napi_env env, napi_callback_info info) {
+  try {
+    napi_value argv[2];
+    nvram::TracedDevice* device = rawArgs(env, info, argv);
+    uint64_t offset = nvram::checkIndex(rawNumber(env, argv[0], "offset"), "offset", memoryLabel);
+    uint64_t length = nvram::checkIndex(rawNumber(env, argv[1], "length"), "length", memoryLabel);
+    device->flush(offset, length);
+  } catch (...) {
+    throwCurrentException(env);
+  }
+  return nullptr;
+}
+
+napi_value fenceInstruction(napi_env env, napi_callback_info info) {
+  try {
+    napi_value argv[1];
+    rawArgs(env, info, argv)->fence();
+  } catch (...) {
+    throwCurrentException(env);
+  }
+  return nullptr;
+}
+
+void defineInstructions(Napi::Env env, Napi::Value self,
+                        const std::shared_ptr<nvram::TracedDevice>& device) {
+  struct Entry {
+    const char* name;
+    napi_callback callback;
+  };
+  const Entry entries[] = {{"store", storeInstruction},
+                           {"flush", flushInstruction},
+                           {"fence", fenceInstruction}};
+  for (const Entry& entry : entries) {
+    auto* data = new InstructionData{device};
+    napi_value function = nullptr;
+    if (napi_create_function(env, entry.name, NAPI_AUTO_LENGTH, entry.callback, data, &function) != napi_ok) {
+      delete data;
+      throw Napi::Error::New(env);
+    }
+    napi_status status = napi_add_finalizer(
+        env, function, data, [](napi_env, void* owned, void*) { delete static_cast<InstructionData*>(owned); },
+        nullptr, nullptr);
+    if (status != napi_ok) {
+      delete data;
+      throw Napi::Error::New(env);
+    }
+    napi_property_descriptor property{entry.name, nullptr, nullptr, nullptr, nullptr, function, napi_default, nullptr};
+    NAPI_THROW_IF_FAILED_VOID(env, napi_define_properties(env, self, 1, &property));
+  }
+}
+
 // ---- TracedDevice ----
 
 class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
@@ -301,9 +397,6 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
          InstanceAccessor<&TracedDevice::instructionCount>("instructionCount"),
          InstanceAccessor<&TracedDevice::poweredOff>("poweredOff"),
          InstanceMethod<&TracedDevice::setPowerCut>("setPowerCut"),
-         InstanceMethod<&TracedDevice::store>("store"),
-         InstanceMethod<&TracedDevice::flush>("flush"),
-         InstanceMethod<&TracedDevice::fence>("fence"),
          InstanceMethod<&TracedDevice::imageCount>("imageCount"),
          InstanceMethod<&TracedDevice::pendingStores>("pendingStores"),
          InstanceMethod<&TracedDevice::survivorsByIndex>("survivorsByIndex"),
@@ -323,9 +416,10 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
       if (!info.IsConstructCall()) badArgument(memoryLabel, "TracedDevice must be called with new");
       bool record = booleanArg(info[1], "record", memoryLabel);
       Span<uint8_t> image = bytesArg(info[0], "image", memoryLabel);
-      device_ = std::make_unique<nvram::TracedDevice>(image.data, image.length, record);
+      device_ = std::make_shared<nvram::TracedDevice>(image.data, image.length, record);
       const auto& memory = device_->volatileImage();
       buffer_ = Napi::Persistent(externalBuffer(info.Env(), memory.get(), device_->sizeBytes(), memory));
+      defineInstructions(info.Env(), info.This(), device_);
     } catch (...) {
       throwCurrentException(info.Env());
       throw Napi::Error::New(info.Env());
@@ -348,31 +442,6 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       device_->setPowerCut(numberArg(info[0], "power cut instruction", memoryLabel));
       return info.Env().Undefined();
-    });
-  }
-
-  Napi::Value store(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), [&]() -> Napi::Value {
-      uint64_t offset = indexArg(info[0], "offset", memoryLabel);
-      Span<uint8_t> bytes = bytesArg(info[1], "bytes", memoryLabel);
-      device_->store(offset, bytes.data, bytes.length);
-      return Napi::Value();
-    });
-  }
-
-  Napi::Value flush(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), [&]() -> Napi::Value {
-      uint64_t offset = indexArg(info[0], "offset", memoryLabel);
-      uint64_t length = indexArg(info[1], "length", memoryLabel);
-      device_->flush(offset, length);
-      return Napi::Value();
-    });
-  }
-
-  Napi::Value fence(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), [&]() -> Napi::Value {
-      device_->fence();
-      return Napi::Value();
     });
   }
 
@@ -518,7 +587,7 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
     });
   }
 
-  std::unique_ptr<nvram::TracedDevice> device_;
+  std::shared_ptr<nvram::TracedDevice> device_;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
 };
 

@@ -26,7 +26,10 @@ struct SplitMix64 {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  uint64_t below(uint64_t bound) { return next() % bound; }  // bias < 2^-40 for our bounds
+  // Lemire's multiply-shift: uniform enough (bias < bound / 2^64) and no division.
+  uint64_t below(uint64_t bound) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * bound) >> 64);
+  }
 };
 
 std::shared_ptr<uint8_t> allocateImage(uint64_t sizeBytes) {
@@ -101,6 +104,7 @@ void TracedDevice::addWordStore(uint64_t offset, uint64_t value) {
   if (line.count++ == 0) {
     line.dirtyIndex = static_cast<uint32_t>(dirtyLines_.size());
     dirtyLines_.push_back(lineIndex);
+    sortedLinesValid_ = false;
   }
   alive_++;
 }
@@ -182,6 +186,7 @@ void TracedDevice::retire(uint32_t index) {
     lines_[moved].dirtyIndex = line.dirtyIndex;
     dirtyLines_.pop_back();
     line.dirtyIndex = none;
+    sortedLinesValid_ = false;
   }
 }
 
@@ -258,10 +263,15 @@ void TracedDevice::nonDurableStores(double* ids, double* instructions, double* o
   verify(n == alive_, "non-durable count matches the list");
 }
 
+// Cached until the set of lines with stores changes (crash images are built many times
+// from one state).
 const std::vector<uint32_t>& TracedDevice::sortedDirtyLines() {
-  scratchLines_.assign(dirtyLines_.begin(), dirtyLines_.end());
-  std::sort(scratchLines_.begin(), scratchLines_.end());
-  return scratchLines_;
+  if (!sortedLinesValid_) {
+    sortedLines_.assign(dirtyLines_.begin(), dirtyLines_.end());
+    std::sort(sortedLines_.begin(), sortedLines_.end());
+    sortedLinesValid_ = true;
+  }
+  return sortedLines_;
 }
 
 // scratchEntries_ (entry indices) -> ids in program order.
@@ -329,20 +339,33 @@ const std::vector<double>& TracedDevice::survivorsBySeed(Model model, double see
   return survivorIds();
 }
 
+// The entry holding word-store `id`, or none. entries_ is sorted by id; until the first
+// compaction since it was last emptied its ids are also consecutive.
+uint32_t TracedDevice::findEntry(uint64_t id) const {
+  if (entries_.empty() || id < entries_.front().id) return none;
+  if (entries_.back().id - entries_.front().id + 1 == entries_.size()) {
+    uint64_t index = id - entries_.front().id;
+    return index < entries_.size() ? static_cast<uint32_t>(index) : none;
+  }
+  auto found = std::lower_bound(entries_.begin(), entries_.end(), id,
+                                [](const WordStore& e, uint64_t v) { return e.id < v; });
+  if (found == entries_.end() || found->id != id) return none;
+  return static_cast<uint32_t>(found - entries_.begin());
+}
+
 // ids -> scratchEntries_ (sorted entry indices). Malformed ids always throw; unknown or
 // duplicate ids throw if strict, else return false.
 bool TracedDevice::resolve(const double* ids, uint64_t count, bool strict) {
   scratchEntries_.clear();
   for (uint64_t i = 0; i < count; i++) {
     uint64_t id = checkIndex(ids[i], "word-store id", label);
-    auto found = std::lower_bound(entries_.begin(), entries_.end(), id,
-                                  [](const WordStore& e, uint64_t v) { return e.id < v; });
-    if (found == entries_.end() || found->id != id || found->state == StoreState::durable) {
+    uint32_t index = findEntry(id);
+    if (index == none || entries_[index].state == StoreState::durable) {
       if (!strict) return false;
       fail(Code::badArgument, label,
            "word-store id " + std::to_string(id) + " is not a non-durable store");
     }
-    scratchEntries_.push_back(static_cast<uint32_t>(found - entries_.begin()));
+    scratchEntries_.push_back(index);
   }
   if (!std::is_sorted(scratchEntries_.begin(), scratchEntries_.end())) {
     std::sort(scratchEntries_.begin(), scratchEntries_.end());
@@ -429,6 +452,7 @@ void TracedDevice::loseDevice() {
   std::memset(durable_.get(), 0, size_);
   for (uint32_t lineIndex : dirtyLines_) lines_[lineIndex] = Line{};
   dirtyLines_.clear();
+  sortedLinesValid_ = false;
   flushing_.clear();
   entries_.clear();
   alive_ = 0;

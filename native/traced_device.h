@@ -122,6 +122,7 @@ class TracedDevice {
   void retire(uint32_t index);
   void compact();
   void checkImageBytes(uint64_t outBytes) const;
+  uint32_t findEntry(uint64_t id) const;
   bool resolve(const double* ids, uint64_t count, bool strict);
   const std::vector<uint32_t>& sortedDirtyLines();
   const std::vector<double>& survivorIds();
@@ -143,7 +144,8 @@ class TracedDevice {
   std::vector<uint32_t> flushing_;    // entry indices in flushing state, per line in order
 
   // Scratch, reused so that the hot paths allocate nothing once warm.
-  std::vector<uint32_t> scratchLines_;
+  std::vector<uint32_t> sortedLines_;  // dirtyLines_ ascending, valid if sortedLinesValid_
+  bool sortedLinesValid_ = false;
   std::vector<uint32_t> scratchEntries_;
   std::vector<double> scratchIds_;
   Trace trace_;
