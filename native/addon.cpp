@@ -538,17 +538,18 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       Napi::Env env = info.Env();
       const nvram::Trace& trace = device_->trace();
-      size_t n = trace.kinds.size();
+      size_t n = trace.records.size();
       Napi::Uint8Array kinds = Napi::Uint8Array::New(env, n);
       Napi::Float64Array offsets = Napi::Float64Array::New(env, n);
       Napi::Float64Array lengths = Napi::Float64Array::New(env, n);
       Napi::Float64Array dataOffsets = Napi::Float64Array::New(env, n);
       Napi::Uint8Array data = Napi::Uint8Array::New(env, trace.data.size());
       for (size_t i = 0; i < n; i++) {
-        kinds[i] = trace.kinds[i];
-        offsets[i] = static_cast<double>(trace.offsets[i]);
-        lengths[i] = static_cast<double>(trace.lengths[i]);
-        dataOffsets[i] = static_cast<double>(trace.dataOffsets[i]);
+        const nvram::TraceRecord& record = trace.records[i];
+        kinds[i] = record.kind;
+        offsets[i] = static_cast<double>(record.offset);
+        lengths[i] = static_cast<double>(record.length);
+        dataOffsets[i] = static_cast<double>(record.dataOffset);
       }
       if (!trace.data.empty()) std::memcpy(data.Data(), trace.data.data(), trace.data.size());
       Napi::Object result = Napi::Object::New(env);

@@ -113,10 +113,7 @@ void TracedDevice::store(uint64_t offset, const uint8_t* bytes, uint64_t length)
   checkRangeFast(offset, length, size_);
   beginInstruction();
   if (record_) {
-    trace_.kinds.push_back(0);
-    trace_.offsets.push_back(offset);
-    trace_.lengths.push_back(length);
-    trace_.dataOffsets.push_back(trace_.data.size());
+    trace_.records.push_back(TraceRecord{offset, length, trace_.data.size(), 0});
     trace_.data.insert(trace_.data.end(), bytes, bytes + length);
   }
   uint8_t* image = volatile_.get();
@@ -144,12 +141,7 @@ void TracedDevice::flushLine(uint32_t lineIndex) {
 void TracedDevice::flush(uint64_t offset, uint64_t length) {
   checkRangeFast(offset, length, size_);
   beginInstruction();
-  if (record_) {
-    trace_.kinds.push_back(1);
-    trace_.offsets.push_back(offset);
-    trace_.lengths.push_back(length);
-    trace_.dataOffsets.push_back(0);
-  }
+  if (record_) trace_.records.push_back(TraceRecord{offset, length, 0, 1});
   if (length > 0) {
     uint64_t first = offset / lineBytes;
     uint64_t last = (offset + length - 1) / lineBytes;
@@ -192,12 +184,7 @@ void TracedDevice::retire(uint32_t index) {
 
 void TracedDevice::fence() {
   beginInstruction();
-  if (record_) {
-    trace_.kinds.push_back(2);
-    trace_.offsets.push_back(0);
-    trace_.lengths.push_back(0);
-    trace_.dataOffsets.push_back(0);
-  }
+  if (record_) trace_.records.push_back(TraceRecord{0, 0, 0, 2});
   // Per word, flushing_ holds its stores in program order, so the last one wins.
   for (uint32_t index : flushing_) retire(index);
   flushing_.clear();

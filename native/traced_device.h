@@ -39,11 +39,14 @@
 namespace nvram {
 
 // A recorded instruction trace: kinds 0 store, 1 flush, 2 fence.
+struct TraceRecord {
+  uint64_t offset;
+  uint64_t length;
+  uint64_t dataOffset;  // stores: where the bytes start in Trace::data
+  uint8_t kind;
+};
 struct Trace {
-  std::vector<uint8_t> kinds;
-  std::vector<uint64_t> offsets;
-  std::vector<uint64_t> lengths;
-  std::vector<uint64_t> dataOffsets;
+  std::vector<TraceRecord> records;
   std::vector<uint8_t> data;
 };
 

@@ -1,0 +1,163 @@
+// core_test.cpp -- self-test of the pure C++ core (no Node.js): CRC32C against known vectors
+// (both the SSE4.2 and the table implementation), the header round trip and boot slots,
+// and the persistency model's hand-checked cases (SPEC 3).
+//   cmake -S . -B build-core && cmake --build build-core && ./build-core/nvram_core_test
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "crc32c.h"
+#include "header.h"
+#include "traced_device.h"
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                       \
+    }                                                                   \
+  } while (0)
+
+template <typename F>
+nvram::Code codeOf(F&& body) {
+  try {
+    body();
+  } catch (const nvram::Error& e) {
+    return e.code();
+  }
+  return nvram::Code::io;  // "did not throw" is reported as a mismatch by the caller
+}
+
+using Crc = uint32_t (*)(const uint8_t*, size_t, uint32_t);
+
+// RFC 3720 (iSCSI) appendix B.4 vectors plus the classic check value.
+void testCrcVectors(const char* name, Crc crc) {
+  const uint8_t* digits = reinterpret_cast<const uint8_t*>("123456789");
+  uint8_t zeros[32] = {}, ones[32], up[32], down[32];
+  for (int i = 0; i < 32; i++) {
+    ones[i] = 0xFF;
+    up[i] = static_cast<uint8_t>(i);
+    down[i] = static_cast<uint8_t>(31 - i);
+  }
+  std::printf("crc32c %s\n", name);
+  CHECK(crc(digits, 9, 0) == 0xE3069283u);
+  CHECK(crc(zeros, 32, 0) == 0x8A9136AAu);
+  CHECK(crc(ones, 32, 0) == 0x62A8AB43u);
+  CHECK(crc(up, 32, 0) == 0x46DD794Eu);
+  CHECK(crc(down, 32, 0) == 0x113FDB5Cu);
+  CHECK(crc(digits, 0, 0) == 0);
+  CHECK(crc(digits + 4, 5, crc(digits, 4, 0)) == 0xE3069283u);  // continuation
+}
+
+void testCrcAgree() {
+  if (!nvram::crc32cHardwareAvailable()) {
+    std::printf("crc32c: no SSE4.2 on this CPU, hardware path not tested\n");
+    return;
+  }
+  testCrcVectors("sse4.2", nvram::crc32cHardware);
+  std::vector<uint8_t> data(300);
+  uint64_t x = 1;
+  for (auto& b : data) b = static_cast<uint8_t>((x = x * 6364136223846793005ull + 1) >> 56);
+  for (size_t start = 0; start < 9; start++) {
+    for (size_t length = 0; start + length <= data.size(); length += 7) {
+      CHECK(nvram::crc32cHardware(data.data() + start, length, 0x1234u) ==
+            nvram::crc32cTable(data.data() + start, length, 0x1234u));
+    }
+  }
+}
+
+void testHeader() {
+  std::printf("header\n");
+  using namespace nvram;
+  std::vector<uint8_t> image(65536);
+  auto sections = header::layoutSections(65536, {{"events", 5000}, {"boot.pool", 4096}}, "memory");
+  CHECK(sections.size() == 2 && sections[0].offset == 4096 && sections[0].length == 8192);
+  CHECK(sections[1].offset == 12288 && sections[1].length == 4096);
+  HeaderInfo info = header::format(image.data(), 65536, 0xABCDEF, sections);
+  CHECK(info.bootCount == 0 && info.deviceId == 0xABCDEF);
+  HeaderInfo again = header::parse(image.data(), 65536, "x");
+  CHECK(again.sections.size() == 2 && again.sections[1].name == "boot.pool");
+  // Boots alternate slots: B, A, B ...; a torn newest slot falls back to the other one.
+  for (uint64_t boot = 1; boot <= 3; boot++) {
+    header::BootSlotStore store = header::nextBoot(image.data(), info.deviceId);
+    CHECK(store.bootCount == boot);
+    CHECK(store.offset == header::bootSlotOffsets[boot % 2 == 1 ? 1 : 0]);
+    std::vector<uint8_t> torn = image;
+    std::memcpy(torn.data() + store.offset, store.bytes, 8);  // only the first word landed
+    CHECK(header::bootCount(torn.data(), info.deviceId) == boot - 1);
+    std::memcpy(image.data() + store.offset, store.bytes, sizeof store.bytes);
+    CHECK(header::bootCount(image.data(), info.deviceId) == boot);
+  }
+  CHECK(codeOf([&] { header::parse(image.data(), 4000, "x"); }) == Code::truncated);
+  CHECK(codeOf([&] { header::parse(image.data(), 69632, "x"); }) == Code::sizeMismatch);
+  image[200] ^= 1;
+  CHECK(codeOf([&] { header::parse(image.data(), 65536, "x"); }) == Code::headerChecksum);
+  image[200] ^= 1;
+  image[8] = 9;
+  CHECK(codeOf([&] { header::parse(image.data(), 65536, "x"); }) == Code::badVersion);
+  image[0] = 0;
+  CHECK(codeOf([&] { header::parse(image.data(), 65536, "x"); }) == Code::badMagic);
+  CHECK(codeOf([&] { header::layoutSections(65536, {{"A", 1}}, "x"); }) == Code::badLayout);
+  CHECK(codeOf([&] { header::layoutSections(65536, {{"a", 1}, {"a", 1}}, "x"); }) == Code::badLayout);
+  CHECK(codeOf([&] { header::layoutSections(8192, {{"a", 4097}}, "x"); }) == Code::badLayout);
+  CHECK(codeOf([&] { header::layoutSections(8000, {}, "x"); }) == Code::badSize);
+}
+
+void testModel() {
+  std::printf("persistency model\n");
+  using nvram::Model;
+  std::vector<uint8_t> zero(4096);
+  nvram::TracedDevice device(zero.data(), zero.size(), false);
+  uint8_t sixteen[16];
+  std::memset(sixteen, 0xAB, sizeof sixteen);
+  device.store(4, sixteen, 16);  // one instruction, words 0, 8 and 16: it may tear
+  CHECK(device.nonDurableCount() == 3);
+  CHECK(device.imageCount(Model::px86) == 4 && device.imageCount(Model::relaxed) == 8);
+  CHECK(device.imageCount(Model::eadr) == 4);
+  double second[] = {1};
+  CHECK(!device.allows(Model::px86, second, 1));  // a later store of the line needs the earlier
+  CHECK(device.allows(Model::relaxed, second, 1));
+  CHECK(!device.allows(Model::eadr, second, 1));
+  std::vector<uint8_t> out(4096);
+  device.buildImage(second, 1, out.data(), out.size());
+  CHECK(out[3] == 0 && out[4] == 0 && out[8] == 0xAB && out[15] == 0xAB && out[16] == 0);
+  device.flush(0, 64);  // an un-fenced flush is not durable
+  device.buildDurableImage(out.data(), out.size());
+  CHECK(out[8] == 0);
+  device.store(64, sixteen, 8);  // another line: px86 lines are independent
+  CHECK(device.imageCount(Model::px86) == 8);
+  device.fence();
+  CHECK(device.nonDurableCount() == 1);
+  device.buildDurableImage(out.data(), out.size());
+  CHECK(out[8] == 0xAB && out[64] == 0);
+  device.setPowerCut(5);
+  device.store(128, sixteen, 1);
+  uint64_t cutAt = 0;
+  try {
+    device.fence();
+  } catch (const nvram::PowerCut& cut) {
+    cutAt = cut.instruction();
+  }
+  CHECK(cutAt == 5 && device.poweredOff() && device.instructionCount() == 5);
+  CHECK(codeOf([&] { device.flush(0, 8); }) == nvram::Code::powerCut);
+}
+
+}  // namespace
+
+int main() {
+  testCrcVectors("table", nvram::crc32cTable);
+  testCrcAgree();
+  testHeader();
+  testModel();
+  if (failures != 0) {
+    std::printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all core checks passed\n");
+  return 0;
+}
