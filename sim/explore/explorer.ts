@@ -23,10 +23,13 @@ import { imagesAtCut } from './candidates.js';
 import {
   epochOf,
   marksBefore,
+  bootedHeader,
   recordWorkload,
+  runFinalRecovery,
   runRecovery,
   type StageRecording,
 } from './recording.js';
+import { RecoveryDevice } from './recovery-device.js';
 import { addBitmap, addWords, footprintWords, StateIndex } from './state-index.js';
 
 export interface ExploreOptions {
@@ -159,6 +162,11 @@ export class Explorer<R, M> {
     footprint: Uint8Array | undefined,
   ): number {
     const cursor = TracedNvram.fromImage(recording.start, { boot: false });
+    const booted = bootedHeader(recording.start);
+    const lab =
+      path.level === this.options.depth
+        ? new RecoveryDevice(booted.header, booted.page)
+        : undefined;
     const scratch = new Uint8Array(cursor.sizeBytes);
     const words = new Uint32Array(scratch.buffer);
     const { model, imagesPerCut, seed, prune } = this.options;
@@ -186,7 +194,7 @@ export class Explorer<R, M> {
           continue;
         }
         const step = { cut, survivors: Array.from(survivors) };
-        const state = this.#exploreState(scratch, step, marks, epoch, path);
+        const state = this.#exploreState(scratch, step, marks, epoch, path, lab);
         naive += state.naiveStates;
         if (footprint !== undefined) addBitmap(footprint, state.footprint);
       }
@@ -203,9 +211,13 @@ export class Explorer<R, M> {
     marks: M[],
     epoch: string,
     path: StagePath<M>,
+    lab: RecoveryDevice | undefined,
   ): ExploredState {
     const deeper = path.level < this.options.depth;
-    const run = runRecovery(this.subject, image, deeper);
+    const run =
+      lab === undefined
+        ? runRecovery(this.subject, image, deeper)
+        : runFinalRecovery(this.subject, lab, image);
     this.counts.crashStates++;
     const steps = [...path.steps, step];
     const interrupted = [...path.interrupted, marks];
@@ -221,7 +233,8 @@ export class Explorer<R, M> {
       ? outcomeKeyOf(this.subject, epoch, run, findings)
       : '';
     if (this.options.collectOutcomes) this.outcomes.add(outcome);
-    const footprint = run.loads;
+    // The lab device reuses its load marks for the next state: keep a copy.
+    const footprint = lab === undefined ? run.loads : run.loads.slice();
     let naiveStates = 1;
     if (deeper && run.recording !== undefined) {
       const nested = run.recording;

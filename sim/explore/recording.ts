@@ -3,10 +3,12 @@
  * stage started from, its instruction trace and its marks. A stage is the workload, or one run
  * of recovery on a rebooted crash image (for nested crashes).
  */
-import type { TraceLog } from '../../src/nvram/addon-api.js';
+import type { HeaderInfo, TraceLog } from '../../src/nvram/addon-api.js';
+import { headerBytes } from '../../src/nvram/arguments.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
 import { TracedNvram } from '../../src/nvram/traced.js';
 import { assert } from '../assert.js';
+import type { RecoveryDevice } from './recovery-device.js';
 import { canonicalJson, type CrashSubject, type StageContext } from '../subject.js';
 
 export interface Mark<M> {
@@ -98,6 +100,53 @@ export function runRecovery<R, M>(
   device.close();
   return run;
 }
+
+/**
+ * Runs the subject's recovery as the last one of a crash state, on the reusable lab device
+ * (recovery-device.ts). `loads` in the result is the device's own array: use it before the
+ * next run.
+ */
+export function runFinalRecovery<R, M>(
+  subject: CrashSubject<R, M>,
+  device: RecoveryDevice,
+  image: Uint8Array,
+): RecoveryRun<R, M> {
+  device.reset(image);
+  const marks: Mark<M>[] = [];
+  const context: StageContext<M> = {
+    mark: (value) => marks.push({ at: device.instructionCount, value }),
+  };
+  try {
+    return {
+      recovered: subject.recover(device, context),
+      error: undefined,
+      threw: false,
+      loads: device.loads,
+      marks,
+    };
+  } catch (error) {
+    return { recovered: undefined, error, threw: true, loads: device.loads, marks };
+  }
+}
+
+/** The header a stage's crash images have after their reboot, and its page (cached per header). */
+export function bootedHeader(start: Uint8Array): { header: HeaderInfo; page: Uint8Array } {
+  const key = Buffer.from(start.buffer, start.byteOffset, headerBytes).toString('base64');
+  let booted = bootedHeaders.get(key);
+  if (booted === undefined) {
+    const device = TracedNvram.fromImage(start, { boot: true });
+    booted = {
+      header: device.header,
+      page: new Uint8Array(device.native.buffer, 0, headerBytes).slice(),
+    };
+    device.close();
+    if (bootedHeaders.size > 64) bootedHeaders.clear();
+    bootedHeaders.set(key, booted);
+  }
+  return booted;
+}
+
+const bootedHeaders = new Map<string, { header: HeaderInfo; page: Uint8Array }>();
 
 /** The marks made before instruction `cut` ran. */
 export function marksBefore<M>(marks: readonly Mark<M>[], cut: number): M[] {
