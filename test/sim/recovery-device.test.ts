@@ -9,7 +9,8 @@ const sizeBytes = 4 * 4096;
 const sections = [{ name: 'data', length: 3 * 4096 }];
 
 type Op =
-  | { kind: 'loadU64' | 'loadU32'; word: number }
+  | { kind: 'loadU64'; word: number }
+  | { kind: 'loadU32'; word: number }
   | { kind: 'loadBytes'; offset: number; length: number }
   | { kind: 'storeU64'; word: number; value: number }
   | { kind: 'storeU32'; word: number; value: number }
@@ -21,7 +22,7 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     kind: fc.constantFrom('loadU64' as const, 'loadU32' as const),
     word: fc.nat({ max: dataWords - 1 }),
-  }),
+  }) as fc.Arbitrary<Op>,
   fc.record({
     kind: fc.constant('loadBytes' as const),
     offset: fc.nat({ max: 3 * 4096 - 40 }),
