@@ -114,11 +114,11 @@ void TracedDevice::store(uint64_t offset, const uint8_t* bytes, uint64_t length)
   beginInstruction();
   if (record_) {
     trace_.records.push_back(TraceRecord{offset, length, trace_.data.size(), 0});
-    trace_.data.insert(trace_.data.end(), bytes, bytes + length);
+    if (length > 0) trace_.data.insert(trace_.data.end(), bytes, bytes + length);
   }
   uint8_t* image = volatile_.get();
-  std::memmove(image + offset, bytes, length);  // `bytes` may be a view of this very image
   if (length > 0) {
+    std::memmove(image + offset, bytes, length);  // `bytes` may be a view of this very image
     // One instruction writing every word it touches, in ascending address order (SPEC 3).
     uint64_t last = (offset + length - 1) / wordBytes;
     for (uint64_t word = offset / wordBytes; word <= last; word++) {
