@@ -1,0 +1,40 @@
+/**
+ * Typed errors of the event system (STYLE 3): every expected failure is a `NodeError` with a
+ * stable string `code`. Device failures stay `NvramError`s (src/nvram/errors.ts) and pass
+ * through untouched.
+ */
+export type NodeErrorCode =
+  | 'QUEUE_FULL' // the pool or FIFO has no slot for this severity (SPEC 1: never a silent drop)
+  | 'EVENT_TOO_LARGE' // details longer than the format-time detailsBytesMax
+  | 'BAD_ARGUMENT' // a malformed name, severity, option or value
+  | 'NODE_UNFORMATTED' // the device has the sections but no node control block
+  | 'NODE_BAD_LAYOUT' // a section is missing, too small, or disagrees with the control block
+  | 'NODE_CORRUPT' // the control block or a FIFO descriptor failed validation
+  | 'NODE_STATE' // the call is not allowed in the node's phase (booting, running)
+  | 'NODE_CLOSED' // use after close
+  | 'RECIPIENTS_FULL' // every recipient id is taken
+  | 'TABLE_FULL'; // too many distinct event types or producers this boot
+
+export class NodeError extends Error {
+  readonly code: NodeErrorCode;
+  constructor(code: NodeErrorCode, message: string) {
+    super(message);
+    this.name = 'NodeError';
+    this.code = code;
+  }
+}
+
+/** A full pool or FIFO, reported to the producer (and counted in `stats()`). */
+export class QueueFull extends NodeError {
+  /** The pool that was full: 'boot' while initialising, else 'runtime'. */
+  readonly pool: string;
+  constructor(pool: string, message: string) {
+    super('QUEUE_FULL', message);
+    this.name = 'QueueFull';
+    this.pool = pool;
+  }
+}
+
+export function badArgument(message: string): never {
+  throw new NodeError('BAD_ARGUMENT', `nvrelay: ${message}`);
+}

@@ -1,0 +1,355 @@
+/**
+ * The persistent event FIFO [140, 141] in one NVRAM section (layout in ./layout.ts).
+ *
+ * Persist orders (docs/ARCHITECTURE.md, "Persist orders"):
+ *  - append [213]: the record, with its zeroed confirmation word, is persisted before the tail
+ *    store that publishes it; so every published slot holds a complete record.
+ *  - confirm [216]: one 8-byte store of the slot's confirmation word, then flush; a fence
+ *    (at the latest, before the head moves) makes it durable.
+ *  - retire [217, 220]: the head advances only past completely handled events, and only after
+ *    their confirmations are durable; a slot is reused only after the head past it is durable.
+ *
+ * Each persist step is a small protected method, so the crash lab can derive deliberately
+ * broken variants (tail before record, head before confirmations, no checksum check) and show
+ * that its checker catches them.
+ *
+ * The FIFO keeps a volatile shadow of its slots: the record is encoded there, stored to the
+ * device from there, and delivered from there (no per-event device loads or allocations).
+ */
+import { fifoSlotsMax, recipientsMax, seqMax } from '../constants.js';
+import { assert } from '../events/assert.js';
+import { NodeError } from '../events/errors.js';
+import {
+  RecordVerdict,
+  checkRecord,
+  getU64,
+  recordBuffer,
+  type RecordBuffer,
+  type RecordLimits,
+} from '../events/record.js';
+import type { NvramDevice } from '../nvram/device.js';
+import {
+  describeDescriptorFault,
+  encodeFifoDescriptor,
+  fifoDescriptorBytes,
+  fifoOffsets,
+  fifoSectionBytes,
+  type FifoGeometry,
+} from './layout.js';
+
+/** Recovery's verdict on one published slot: a record verdict, or out of seq order. */
+export const SlotVerdict = Object.freeze({ ...RecordVerdict, badOrder: 6 });
+export const slotVerdictNames = [
+  'valid',
+  'bad-tag',
+  'bad-length',
+  'bad-checksum',
+  'bad-position',
+  'bad-field',
+  'bad-order',
+] as const;
+
+/** What recovery found in one FIFO: the published range and a verdict per position. */
+export interface FifoRecovery {
+  fifo: PersistentFifo;
+  head: number;
+  tail: number;
+  /** verdicts[i] is for position head + i (SlotVerdict). */
+  verdicts: Uint8Array;
+  /** The pointers were invalid and were rebuilt from the slots (decision D3). */
+  salvaged: { head: number; tail: number } | null;
+  discarded: number;
+}
+
+export class PersistentFifo {
+  readonly device: NvramDevice;
+  readonly name: string;
+  readonly slotBytes: number;
+  readonly slotCount: number;
+  readonly limits: RecordLimits;
+  /** Absolute device offsets. */
+  readonly sectionOffset: number;
+  readonly headOffset: number;
+  readonly tailOffset: number;
+  readonly slotsOffset: number;
+
+  /** Volatile mirror of every slot; slot i at i * slotBytes (three views of one buffer). */
+  readonly buffer: RecordBuffer;
+  readonly shadow: Uint8Array;
+  readonly shadowView: DataView;
+  /** One view per slot, made at boot, so a store never allocates a subarray. */
+  protected readonly slotViews: Uint8Array[];
+  protected readonly confirmScratch = new Uint8Array(8);
+  protected readonly confirmScratchView = new DataView(this.confirmScratch.buffer);
+
+  /** Oldest position not yet retired (volatile; persisted lazily by advanceHead). */
+  head = 0;
+  /** The head as last made durable: slots before it may be reused. */
+  persistedHead = 0;
+  /** One past the newest published position [213]. */
+  tail = 0;
+  /** One past the newest reserved position (>= tail while a group commit is open). */
+  reserved = 0;
+  protected confirmationsUnfenced = false;
+
+  constructor(device: NvramDevice, sectionName: string, geometry: FifoGeometry) {
+    assert(geometry.slotCount >= 1 && geometry.slotCount <= fifoSlotsMax, 'slotCount out of range');
+    assert(geometry.slotBytes % 64 === 0, 'slotBytes must be whole lines');
+    assert(geometry.recipientsMax >= 1 && geometry.recipientsMax <= recipientsMax, 'recipientsMax');
+    const section = device.section(sectionName);
+    if (section.length < fifoSectionBytes(geometry)) {
+      throw new NodeError(
+        'NODE_BAD_LAYOUT',
+        `nvrelay: section '${sectionName}' has ${section.length} bytes, a FIFO of ` +
+          `${geometry.slotCount} x ${geometry.slotBytes}-byte slots needs ${fifoSectionBytes(geometry)}`,
+      );
+    }
+    this.device = device;
+    this.name = sectionName;
+    this.slotBytes = geometry.slotBytes;
+    this.slotCount = geometry.slotCount;
+    this.limits = {
+      slotBytes: geometry.slotBytes,
+      detailsBytesMax: geometry.detailsBytesMax,
+      recipientsMax: geometry.recipientsMax,
+    };
+    this.sectionOffset = section.offset;
+    this.headOffset = section.offset + fifoOffsets.head;
+    this.tailOffset = section.offset + fifoOffsets.tail;
+    this.slotsOffset = section.offset + fifoOffsets.slots;
+    this.buffer = recordBuffer(new Uint8Array(this.slotCount * this.slotBytes));
+    this.shadow = this.buffer.bytes;
+    this.shadowView = this.buffer.view;
+    this.slotViews = [];
+    for (let slot = 0; slot < this.slotCount; slot++) {
+      this.slotViews.push(this.shadow.subarray(slot * this.slotBytes, (slot + 1) * this.slotBytes));
+    }
+  }
+
+  /** Writes the descriptor and zero pointers, each persisted (format time, not restartable). */
+  static format(device: NvramDevice, sectionName: string, geometry: FifoGeometry): void {
+    const section = device.section(sectionName);
+    device.storeU64(section.offset + fifoOffsets.head, 0);
+    device.storeU64(section.offset + fifoOffsets.tail, 0);
+    device.storeU64(section.offset + fifoOffsets.owner, 0);
+    device.persist(section.offset, fifoOffsets.slots);
+    device.storeBytes(section.offset, encodeFifoDescriptor(geometry));
+    device.persist(section.offset, fifoDescriptorBytes);
+  }
+
+  /** Byte offset of a position's slot in the shadow. */
+  slotBase(position: number): number {
+    return (position % this.slotCount) * this.slotBytes;
+  }
+
+  /** The shadow of a position's slot (a view made at boot; valid until the slot is reused). */
+  slotView(position: number): Uint8Array {
+    return this.slotViews[position % this.slotCount] as Uint8Array;
+  }
+
+  /** Positions that can be reserved now: a slot is free once the durable head is past it. */
+  free(): number {
+    return this.slotCount - (this.reserved - this.persistedHead);
+  }
+
+  /** Published events not yet retired. */
+  pending(): number {
+    return this.tail - this.head;
+  }
+
+  // ---- recovery (restartable: reads only, except the salvage of invalid pointers) ----
+
+  /** Validates the section and every published record (docs/ARCHITECTURE.md, decision table). */
+  recover(): FifoRecovery {
+    this.checkDescriptor();
+    let head = this.device.loadU64(this.headOffset);
+    let tail = this.device.loadU64(this.tailOffset);
+    let salvaged: FifoRecovery['salvaged'] = null;
+    if (!this.pointersValid(head, tail)) {
+      ({ head, tail } = this.salvage(head, tail)); // D3
+      this.repairPointers(head, tail);
+      salvaged = { head, tail };
+    }
+    this.head = this.persistedHead = head;
+    this.tail = this.reserved = tail;
+    const verdicts = new Uint8Array(tail - head);
+    let previousSeq = 0;
+    let discarded = 0;
+    for (let position = head; position < tail; position++) {
+      this.loadSlot(position);
+      let verdict = this.checkSlot(position);
+      if (verdict === SlotVerdict.valid) {
+        const seq = getU64(this.shadowView, this.slotBase(position) + 24);
+        if (seq <= previousSeq) verdict = SlotVerdict.badOrder;
+        else previousSeq = seq;
+      }
+      if (verdict !== SlotVerdict.valid) discarded++;
+      verdicts[position - head] = verdict;
+    }
+    return { fifo: this, head, tail, verdicts, salvaged, discarded };
+  }
+
+  /** D1: a descriptor that is not intact stops the boot; nothing in the section can be trusted. */
+  protected checkDescriptor(): void {
+    const bytes = new Uint8Array(fifoDescriptorBytes);
+    this.device.loadBytes(this.sectionOffset, bytes);
+    const fault = describeDescriptorFault(bytes, {
+      slotBytes: this.slotBytes,
+      slotCount: this.slotCount,
+      detailsBytesMax: this.limits.detailsBytesMax,
+      recipientsMax: this.limits.recipientsMax,
+    });
+    if (fault !== null) {
+      throw new NodeError('NODE_CORRUPT', `nvrelay: FIFO section '${this.name}': ${fault}`);
+    }
+  }
+
+  /** D2: head <= tail <= head + slotCount, both exact integers below 2^53. */
+  protected pointersValid(head: number, tail: number): boolean {
+    return (
+      Number.isSafeInteger(head) &&
+      Number.isSafeInteger(tail) &&
+      tail <= seqMax &&
+      head <= tail &&
+      tail - head <= this.slotCount
+    );
+  }
+
+  /** Loads one slot from the device into the shadow. */
+  protected loadSlot(position: number): void {
+    this.device.loadBytes(
+      this.slotsOffset + this.slotBase(position),
+      this.slotViews[position % this.slotCount] as Uint8Array,
+    );
+  }
+
+  /** The record check of one loaded slot (a mutant without checksums overrides this). */
+  protected checkSlot(position: number): number {
+    return checkRecord(this.buffer, this.slotBase(position), position, this.limits);
+  }
+
+  /**
+   * D3: rebuilds head and tail from the slots when the pointer words are invalid (media fault).
+   * Every slot whose record is intact names its own position; the published range is taken as
+   * the longest run of consecutive positions with increasing seqs that ends at the newest one,
+   * cut at the head word if that alone is plausible. Deterministic in the slot contents, so a second recovery after a cut here finds the same.
+   */
+  protected salvage(head: number, tail: number): { head: number; tail: number } {
+    const seqByPosition = new Map<number, number>();
+    let newest = -1;
+    for (let position = 0; position < this.slotCount; position++) {
+      this.loadSlot(position);
+      const base = this.slotBase(position);
+      if (checkRecord(this.buffer, base, -1, this.limits) !== RecordVerdict.valid) continue;
+      const stored = getU64(this.shadowView, base + 16);
+      if (stored % this.slotCount !== position) continue;
+      seqByPosition.set(stored, getU64(this.shadowView, base + 24));
+      newest = Math.max(newest, stored);
+    }
+    if (newest < 0) {
+      const counter = [head, tail].find((value) => Number.isSafeInteger(value) && value <= seqMax);
+      return { head: counter ?? 0, tail: counter ?? 0 };
+    }
+    let oldest = newest;
+    while (
+      seqByPosition.has(oldest - 1) &&
+      (seqByPosition.get(oldest - 1) as number) < (seqByPosition.get(oldest) as number)
+    ) {
+      oldest--;
+    }
+    // A head word that is plausible on its own still bounds the run: records before it were
+    // retired (their slots are stale but intact).
+    if (Number.isSafeInteger(head) && head > oldest && head <= newest + 1) oldest = head;
+    return { head: oldest, tail: newest + 1 };
+  }
+
+  /** Writes salvaged pointers: tail, then head, each persisted. */
+  protected repairPointers(head: number, tail: number): void {
+    this.device.storeU64(this.tailOffset, tail);
+    this.device.persist(this.tailOffset, 8);
+    this.device.storeU64(this.headOffset, head);
+    this.device.persist(this.headOffset, 8);
+  }
+
+  // ---- append [212, 213] ----
+
+  /** Takes the next position; the caller has checked free() (via its pool). */
+  reserve(): number {
+    assert(this.reserved - this.persistedHead < this.slotCount, 'FIFO reserve without a free slot');
+    return this.reserved++;
+  }
+
+  /** Step 213 for one record encoded in the shadow: persist it, then publish it. */
+  commitAppend(position: number): void {
+    assert(position === this.tail, 'FIFO append out of order');
+    this.persistRecord(position);
+    this.publishTail(position + 1);
+  }
+
+  /** The record and its zeroed confirmation word become durable (first half of 213). */
+  protected persistRecord(position: number): void {
+    const offset = this.slotsOffset + this.slotBase(position);
+    this.device.storeBytes(offset, this.slotViews[position % this.slotCount] as Uint8Array);
+    this.device.persist(offset, this.slotBytes);
+  }
+
+  /** Publishes every record before `tail` (second half of 213). */
+  protected publishTail(tail: number): void {
+    this.device.storeU64(this.tailOffset, tail);
+    this.device.persist(this.tailOffset, 8);
+    this.tail = tail;
+  }
+
+  /** Group commit, part 1: stores and flushes one record; a later commitGroup fences them all. */
+  writeRecord(position: number): void {
+    const offset = this.slotsOffset + this.slotBase(position);
+    this.device.storeBytes(offset, this.slotViews[position % this.slotCount] as Uint8Array);
+    this.device.flush(offset, this.slotBytes);
+  }
+
+  /** Group commit, part 2: one fence makes every written record durable, then one tail store. */
+  commitGroup(tail: number): void {
+    assert(tail > this.tail && tail <= this.reserved, 'group commit range');
+    this.device.fence();
+    this.publishTail(tail);
+  }
+
+  // ---- confirmation [216] and retirement [217] ----
+
+  /** Stores the shadow's confirmation word of a position (one atomic word) and flushes it. */
+  storeConfirmation(position: number): void {
+    const base = this.slotBase(position);
+    this.confirmScratchView.setInt32(0, this.shadowView.getInt32(base, true), true);
+    this.confirmScratchView.setInt32(4, this.shadowView.getInt32(base + 4, true), true);
+    const offset = this.slotsOffset + base;
+    this.device.storeBytes(offset, this.confirmScratch);
+    this.device.flush(offset, 8);
+    this.confirmationsUnfenced = true;
+  }
+
+  /** Makes every stored confirmation durable (one fence). */
+  confirmationsDurable(): void {
+    if (!this.confirmationsUnfenced) return;
+    this.device.fence();
+    this.confirmationsUnfenced = false;
+  }
+
+  /** Volatile retirement of the oldest position; made durable by advanceHead. */
+  retire(position: number): void {
+    assert(position === this.head && position < this.tail, 'FIFO retire out of order');
+    this.head = position + 1;
+  }
+
+  /** Step 217: confirmations durable first, then the head past the handled events. */
+  advanceHead(): void {
+    if (this.head === this.persistedHead) return;
+    this.confirmationsDurable();
+    this.persistHead(this.head);
+  }
+
+  protected persistHead(head: number): void {
+    this.device.storeU64(this.headOffset, head);
+    this.device.persist(this.headOffset, 8);
+    this.persistedHead = head;
+  }
+}

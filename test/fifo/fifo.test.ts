@@ -1,0 +1,309 @@
+/**
+ * The persistent FIFO against a far simpler in-memory model (fast-check model-based testing):
+ * append, confirm out of order, retire, and reboot from the durable image. The model knows
+ * only what is durable: a record once appended, a confirmation once fenced, the head once
+ * advanced; a reboot must recover exactly that.
+ */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
+import {
+  fifoOffsets,
+  fifoSectionBytes,
+  slotBytesFor,
+  type FifoGeometry,
+} from '../../src/fifo/layout.js';
+import { getU64, writeRecord } from '../../src/events/record.js';
+import { TracedNvram } from '../../src/nvram/index.js';
+import { NodeError } from '../../src/events/errors.js';
+
+const seed = Number(process.env['FC_SEED'] ?? 20_251_126);
+const recipientCount = 3;
+const allRecipients = (1 << recipientCount) - 1;
+const source = new Uint8Array([0x72]); // 'r'
+const type = new Uint8Array([0x74]); // 't'
+
+function geometry(slotCount: number): FifoGeometry {
+  return {
+    slotBytes: slotBytesFor(16),
+    slotCount,
+    detailsBytesMax: 16,
+    recipientsMax: recipientCount,
+  };
+}
+
+/** A formatted device holding one FIFO section named 'fifo'. */
+function freshDevice(slotCount: number): TracedNvram {
+  const length = fifoSectionBytes(geometry(slotCount));
+  const device = TracedNvram.format(4096 + length, [{ name: 'fifo', length }]);
+  PersistentFifo.format(device, 'fifo', geometry(slotCount));
+  return device;
+}
+
+interface ModelEvent {
+  seq: number;
+  intended: number;
+  /** Confirmed in memory (what the FIFO's shadow holds). */
+  confirmed: number;
+  /** Confirmed durably (fenced): what a reboot must find. */
+  durable: number;
+}
+
+interface Model {
+  slotCount: number;
+  /** Published events not yet retired durably, oldest first. */
+  events: ModelEvent[];
+  nextSeq: number;
+}
+
+interface Real {
+  device: TracedNvram;
+  fifo: PersistentFifo;
+}
+
+class Append implements fc.Command<Model, Real> {
+  constructor(
+    readonly intended: number,
+    readonly details: number,
+  ) {}
+  check(model: Readonly<Model>): boolean {
+    return model.events.length < model.slotCount;
+  }
+  run(model: Model, real: Real): void {
+    const fifo = real.fifo;
+    expect(fifo.free()).toBe(model.slotCount - model.events.length);
+    const position = fifo.reserve();
+    const base = fifo.slotBase(position);
+    fifo.shadowView.setFloat64(base + 32, position, true);
+    writeRecord(
+      fifo.buffer,
+      base,
+      position,
+      model.nextSeq,
+      6,
+      0,
+      this.intended,
+      0,
+      0,
+      source,
+      type,
+      new Uint8Array(this.details).fill(this.details),
+    );
+    fifo.commitAppend(position);
+    // SPEC 3: the append's fences also make every flushed confirmation durable
+    for (const event of model.events) event.durable = event.confirmed;
+    model.events.push({ seq: model.nextSeq, intended: this.intended, confirmed: 0, durable: 0 });
+    model.nextSeq += 1 + (this.details % 3);
+    expect(fifo.tail - fifo.head).toBe(model.events.length);
+  }
+  toString(): string {
+    return `append(intended=${this.intended}, details=${this.details})`;
+  }
+}
+
+class Confirm implements fc.Command<Model, Real> {
+  constructor(
+    readonly pick: number,
+    readonly recipient: number,
+  ) {}
+  check(model: Readonly<Model>): boolean {
+    return model.events.length > 0;
+  }
+  run(model: Model, real: Real): void {
+    const index = this.pick % model.events.length;
+    const event = model.events[index] as ModelEvent;
+    const bit = 1 << this.recipient;
+    if ((event.intended & bit) === 0) return; // not intended: nothing to confirm
+    const fifo = real.fifo;
+    const position = fifo.head + index;
+    const base = fifo.slotBase(position);
+    expect(getU64(fifo.shadowView, base + 24)).toBe(event.seq);
+    event.confirmed |= bit;
+    fifo.shadowView.setInt32(base, event.confirmed, true);
+    fifo.storeConfirmation(position); // stored and flushed, not yet durable
+  }
+  toString(): string {
+    return `confirm(pick=${this.pick}, recipient=${this.recipient})`;
+  }
+}
+
+/** A fence for confirmations (the engine does one at the end of every drain pass). */
+class Fence implements fc.Command<Model, Real> {
+  check(): boolean {
+    return true;
+  }
+  run(model: Model, real: Real): void {
+    real.fifo.confirmationsDurable();
+    for (const event of model.events) event.durable = event.confirmed;
+  }
+  toString(): string {
+    return 'fence';
+  }
+}
+
+/** Retires every completely handled event at the head [217], then persists the head. */
+class Retire implements fc.Command<Model, Real> {
+  check(): boolean {
+    return true;
+  }
+  run(model: Model, real: Real): void {
+    const fifo = real.fifo;
+    while (
+      model.events.length > 0 &&
+      (model.events[0] as ModelEvent).confirmed === (model.events[0] as ModelEvent).intended
+    ) {
+      fifo.retire(fifo.head);
+      model.events.shift();
+    }
+    fifo.advanceHead(); // fences confirmations first, if the head moves
+    fifo.confirmationsDurable(); // as the engine does at the end of every pass
+    for (const event of model.events) event.durable = event.confirmed;
+    expect(fifo.persistedHead).toBe(fifo.head);
+  }
+  toString(): string {
+    return 'retire';
+  }
+}
+
+/** Power off and on with only durable state (image index 0), then recover. */
+class Reboot implements fc.Command<Model, Real> {
+  check(): boolean {
+    return true;
+  }
+  run(model: Model, real: Real): void {
+    const image = real.device.buildDurableImage();
+    real.device = TracedNvram.fromImage(image);
+    real.fifo = new PersistentFifo(real.device, 'fifo', geometry(model.slotCount));
+    const recovery = real.fifo.recover();
+    expect(recovery.salvaged).toBeNull();
+    expect(recovery.discarded).toBe(0);
+    expect(recovery.tail - recovery.head).toBe(model.events.length);
+    model.events.forEach((event, i) => {
+      const position = recovery.head + i;
+      const base = real.fifo.slotBase(position);
+      expect(recovery.verdicts[i]).toBe(SlotVerdict.valid);
+      expect(getU64(real.fifo.shadowView, base + 24)).toBe(event.seq);
+      expect(real.fifo.shadowView.getInt32(base + 40, true)).toBe(event.intended);
+      expect(real.fifo.shadowView.getInt32(base, true)).toBe(event.durable);
+      event.confirmed = event.durable; // unfenced confirmations are lost: they will be redelivered
+    });
+  }
+  toString(): string {
+    return 'reboot';
+  }
+}
+
+const commands = [
+  fc
+    .tuple(fc.integer({ min: 0, max: allRecipients }), fc.nat({ max: 16 }))
+    .map(([i, d]) => new Append(i, d)),
+  fc.tuple(fc.nat(), fc.nat({ max: recipientCount - 1 })).map(([p, r]) => new Confirm(p, r)),
+  fc.constant(new Fence()),
+  fc.constant(new Retire()),
+  fc.constant(new Reboot()),
+];
+
+describe('PersistentFifo', () => {
+  test('behaves like the model across appends, out-of-order confirmations, retires and reboots', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.commands(commands, { maxCommands: 60 }),
+        (slotCount, cmds) => {
+          const device = freshDevice(slotCount);
+          const fifo = new PersistentFifo(device, 'fifo', geometry(slotCount));
+          fifo.recover();
+          const model: Model = { slotCount, events: [], nextSeq: 1 };
+          fc.modelRun(() => ({ model, real: { device, fifo } }), cmds);
+        },
+      ),
+      { seed, numRuns: 500 },
+    );
+  });
+
+  test('a fresh FIFO recovers empty at counter 0', () => {
+    const device = freshDevice(4);
+    const recovery = new PersistentFifo(device, 'fifo', geometry(4)).recover();
+    expect([recovery.head, recovery.tail, recovery.discarded]).toEqual([0, 0, 0]);
+  });
+
+  test('a damaged descriptor stops recovery with NODE_CORRUPT', () => {
+    const device = freshDevice(4);
+    const section = device.section('fifo');
+    device.storeU32(section.offset + fifoOffsets.slotCount, 5);
+    expect(() => new PersistentFifo(device, 'fifo', geometry(4)).recover()).toThrow(NodeError);
+  });
+
+  test('invalid pointers are salvaged from the slots, and a second recovery agrees', () => {
+    const device = freshDevice(4);
+    const fifo = new PersistentFifo(device, 'fifo', geometry(4));
+    fifo.recover();
+    for (let seq = 1; seq <= 6; seq++) {
+      const position = fifo.reserve();
+      writeRecord(
+        fifo.buffer,
+        fifo.slotBase(position),
+        position,
+        seq,
+        6,
+        0,
+        1,
+        0,
+        0,
+        source,
+        type,
+        null,
+      );
+      fifo.commitAppend(position);
+      if (seq <= 3) {
+        fifo.retire(fifo.head);
+        fifo.advanceHead();
+      }
+    }
+    // positions 3..5 pending; damage the tail word beyond head + slotCount
+    device.storeU64(fifo.tailOffset, 2 ** 40);
+    device.persist(fifo.tailOffset, 8);
+    const first = new PersistentFifo(device, 'fifo', geometry(4)).recover();
+    expect(first.salvaged).not.toBeNull();
+    expect([first.head, first.tail]).toEqual([3, 6]); // the intact head word bounds the run
+    const second = new PersistentFifo(
+      TracedNvram.fromImage(device.buildDurableImage()),
+      'fifo',
+      geometry(4),
+    ).recover();
+    expect(second.salvaged).toBeNull();
+    expect([second.head, second.tail]).toEqual([3, 6]);
+  });
+
+  test('a record that fails its check between head and tail is discarded, not trusted', () => {
+    const device = freshDevice(4);
+    const fifo = new PersistentFifo(device, 'fifo', geometry(4));
+    fifo.recover();
+    for (let seq = 1; seq <= 3; seq++) {
+      const position = fifo.reserve();
+      writeRecord(
+        fifo.buffer,
+        fifo.slotBase(position),
+        position,
+        seq,
+        6,
+        0,
+        1,
+        0,
+        0,
+        source,
+        type,
+        null,
+      );
+      fifo.commitAppend(position);
+    }
+    device.flipBits(fifo.slotsOffset + fifo.slotBytes + 20, 1, 1, 7); // inside record 1's position field
+    const recovery = new PersistentFifo(device, 'fifo', geometry(4)).recover();
+    expect(Array.from(recovery.verdicts).map((v) => v === SlotVerdict.valid)).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    expect(recovery.discarded).toBe(1);
+  });
+});
