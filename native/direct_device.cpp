@@ -146,8 +146,10 @@ DirectDevice::DirectDevice(const std::string& path, Durability durability)
   }
 }
 
-// Without close (e.g. the JS object was collected) the lock is released but the mapping
-// is left to its last owner: a JS view may still reference it.
+// Without close (the JS object was collected) the mapping is left to its last owner, since
+// a JS view may still reference it. The mapping holds the open file description, so the
+// flock stays held until that view is gone too: nobody else can open a device that this
+// process may still write into.
 DirectDevice::~DirectDevice() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

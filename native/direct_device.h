@@ -9,7 +9,9 @@
 //   - format validates every argument before creating anything, creates the file with mode
 //     0600 and O_EXCL (NVRAM_FILE_EXISTS) unless forced, writes the header and fsyncs.
 //   - msync(offset, length) flushes the pages covering the range with MS_SYNC.
-//   - close is idempotent; after it msync throws NVRAM_CLOSED.
+//   - close is idempotent; after it msync throws NVRAM_CLOSED. It unmaps and releases the
+//     lock at once. A device dropped without close keeps its mapping (and with it the lock)
+//     until the last JavaScript view of the mapping is collected.
 // Errors: NVRAM_FILE_MISSING, NVRAM_FILE_EXISTS, NVRAM_TRUNCATED, NVRAM_SIZE_MISMATCH,
 // NVRAM_BAD_MAGIC, NVRAM_BAD_VERSION, NVRAM_HEADER_CHECKSUM, NVRAM_BAD_LAYOUT, NVRAM_BAD_SIZE,
 // NVRAM_OUT_OF_RANGE, NVRAM_CLOSED, NVRAM_LOCKED, NVRAM_IO (with the errno text).
