@@ -23,7 +23,7 @@ export interface ReportInput {
   violations: ReportViolation[];
 }
 
-const plot = { width: 1160, height: 300, left: 90, top: 30, cutStrip: 18 };
+const plot = { width: 1090, height: 300, left: 90, top: 30, cutStrip: 18 };
 const colors = {
   store: '#2563eb',
   flush: '#ea580c',
@@ -114,7 +114,7 @@ function traceSvg(input: ReportInput): string {
     }
     const offset = trace.offsets[i] as number;
     const top = Math.round(y(offset));
-    const height = Math.max(2, Math.round(y(offset + (trace.lengths[i] as number)) - top));
+    const height = Math.max(4, Math.round(y(offset + (trace.lengths[i] as number)) - top));
     const key = `${kind}:${px}:${top}:${height}`;
     if (drawn.has(key)) continue;
     drawn.add(key);
@@ -136,7 +136,7 @@ function headerOf(image: Uint8Array): HeaderInfo {
   return header;
 }
 
-/** The address range the trace touches, widened to whole sections. */
+/** The address range the trace touches, widened to whole lines and a little margin. */
 function addressRange(recording: StageRecording<unknown>, header: HeaderInfo): [number, number] {
   let low = Infinity;
   let high = 0;
@@ -149,12 +149,8 @@ function addressRange(recording: StageRecording<unknown>, header: HeaderInfo): [
     );
   }
   if (low === Infinity) return [0, header.sizeBytes];
-  for (const section of header.sections) {
-    if (section.offset <= low && low < section.offset + section.length) low = section.offset;
-    if (section.offset < high && high <= section.offset + section.length)
-      high = section.offset + section.length;
-  }
-  return [low, high];
+  const margin = Math.max(64, Math.round((high - low) * 0.04));
+  return [Math.max(0, Math.floor((low - margin) / 64) * 64), Math.ceil((high + margin) / 64) * 64];
 }
 
 function sectionBands(
