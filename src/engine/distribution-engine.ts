@@ -1,0 +1,320 @@
+/**
+ * The event distribution engine [160, 215-217]: walks the indication queue [150] once per
+ * recipient (each with its own cursor and in-flight window), delivers, records confirmations
+ * persistently, re-delivers after a timeout with exponential backoff, dead-letters after the
+ * last attempt, and retires completely handled events from the queue head [217, 220].
+ *
+ * A drain pass allocates nothing: typed arrays, one reused EventView, index loops.
+ * After `drain()` returns, every confirmation received before it is durable (one fence).
+ */
+import { AssertionError, assert } from '../events/assert.js';
+import { NvramError } from '../nvram/errors.js';
+import type { PersistentFifo } from '../fifo/fifo.js';
+import { reasonAttemptsExhausted, type DeadLetterStore } from './dead-letter.js';
+import { EventView } from './event-view.js';
+import type { EventIndicationQueue } from './indication-queue.js';
+import type { ConfirmationSink, Recipient } from './recipient.js';
+import type { NameTable, TypeTable } from './subscriptions.js';
+
+export interface Clock {
+  /** Milliseconds; only differences matter to the engine (timeouts), and event times use it. */
+  now(): number;
+}
+
+export interface EngineCounters {
+  delivered: number;
+  redelivered: number;
+  confirmed: number;
+  confirmsIgnored: number;
+  retired: number;
+  deadLettered: number;
+  /** Dead-lettering was due but the section was full; the event stays in flight. */
+  deadLetterFull: number;
+  handlerErrors: number;
+}
+
+/** Errors a handler may not swallow: the device failed (e.g. power cut) or an invariant broke. */
+function isFatal(error: unknown): boolean {
+  return error instanceof NvramError || error instanceof AssertionError;
+}
+
+export class DistributionEngine implements ConfirmationSink {
+  readonly queue: EventIndicationQueue;
+  readonly fifos: readonly PersistentFifo[];
+  readonly types: TypeTable;
+  readonly sources: NameTable;
+  readonly deadLetters: DeadLetterStore;
+  readonly clock: Clock;
+  readonly view: EventView;
+  /** Recipients by id; `active` are those with a handler this boot, in registration order. */
+  readonly recipients: (Recipient | undefined)[];
+  readonly active: Recipient[] = [];
+  /** Off until initialisation completes: nothing is delivered before every replay is queued. */
+  delivering = false;
+  readonly counters: EngineCounters = {
+    delivered: 0,
+    redelivered: 0,
+    confirmed: 0,
+    confirmsIgnored: 0,
+    retired: 0,
+    deadLettered: 0,
+    deadLetterFull: 0,
+    handlerErrors: 0,
+  };
+  /** Called when a confirmation outside a drain pass leaves work for the next pass. */
+  onConfirmed: () => void = () => {};
+  #draining = false;
+  /** The pass's clock reading, in a typed cell: a float64 passed as an argument is boxed. */
+  readonly #now = new Float64Array(1);
+
+  constructor(
+    queue: EventIndicationQueue,
+    fifos: readonly PersistentFifo[],
+    types: TypeTable,
+    sources: NameTable,
+    deadLetters: DeadLetterStore,
+    clock: Clock,
+    recipientsMax: number,
+  ) {
+    this.queue = queue;
+    this.fifos = fifos;
+    this.types = types;
+    this.sources = sources;
+    this.deadLetters = deadLetters;
+    this.clock = clock;
+    this.view = new EventView(queue, fifos, types, sources);
+    this.recipients = new Array<Recipient | undefined>(recipientsMax).fill(undefined);
+  }
+
+  /** Adds a recipient; its cursor starts at the queue head, so it gets what it still owes. */
+  activate(recipient: Recipient): void {
+    assert(this.recipients[recipient.id] === undefined, 'recipient activated twice');
+    this.recipients[recipient.id] = recipient;
+    recipient.cursor = this.queue.head;
+    this.active.push(recipient);
+  }
+
+  /**
+   * One pass: timeouts and new deliveries for every recipient [215], then retirement [217].
+   * Returns true if anything was delivered or retired. Re-entrant calls (from a handler) return.
+   */
+  drain(): boolean {
+    if (this.#draining) return false;
+    this.#draining = true;
+    try {
+      const before = this.counters.delivered + this.counters.redelivered + this.counters.retired;
+      if (this.delivering) {
+        this.#now[0] = this.clock.now();
+        const active = this.active;
+        for (let k = 0; k < active.length; k++) {
+          const recipient = active[k] as Recipient;
+          if (recipient.nextDeadline <= (this.#now[0] as number)) this.processTimeouts(recipient);
+          this.deliverNew(recipient);
+        }
+      }
+      this.retire();
+      return this.counters.delivered + this.counters.redelivered + this.counters.retired > before;
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /** True while a drain pass runs (a confirmation then needs no extra pass). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Delivers queue entries this recipient still owes a confirmation for, up to its window. */
+  protected deliverNew(recipient: Recipient): void {
+    const queue = this.queue;
+    const capacity = queue.capacity;
+    const intended = recipient.word === 0 ? queue.intendedLo : queue.intendedHi;
+    const confirmed = recipient.word === 0 ? queue.confirmedLo : queue.confirmedHi;
+    const bit = recipient.bit;
+    let counter = recipient.cursor < queue.head ? queue.head : recipient.cursor;
+    while (
+      counter < queue.tail &&
+      recipient.windowTail - recipient.windowHead < recipient.inFlightMax
+    ) {
+      const i = counter % capacity;
+      counter++;
+      if (((intended[i] as number) & bit) === 0 || ((confirmed[i] as number) & bit) !== 0) continue;
+      recipient.cursor = counter;
+      this.deliver(recipient, counter - 1, i);
+    }
+    recipient.cursor = counter;
+  }
+
+  /** Step 215: a first delivery; the window entry exists before the handler can confirm. */
+  protected deliver(recipient: Recipient, counter: number, i: number): void {
+    const slot = recipient.windowTail % recipient.inFlightMax;
+    const deadline = (this.#now[0] as number) + recipient.retry.timeoutMs;
+    recipient.windowCounter[slot] = counter;
+    recipient.windowSeq[slot] = this.queue.seq[i] as number;
+    recipient.windowDeadline[slot] = deadline;
+    recipient.windowAttempts[slot] = 1;
+    recipient.windowDone[slot] = 0;
+    recipient.windowTail++;
+    if (deadline < recipient.nextDeadline) recipient.nextDeadline = deadline;
+    recipient.delivered++;
+    this.counters.delivered++;
+    this.invoke(recipient, i, 1);
+  }
+
+  protected invoke(recipient: Recipient, i: number, attempt: number): void {
+    try {
+      recipient.handler(this.view.point(i, attempt), recipient);
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      recipient.handlerErrors++; // counts as unconfirmed: retried after the timeout
+      this.counters.handlerErrors++;
+    }
+  }
+
+  /** Re-delivers timed-out events with backoff; dead-letters after the last attempt. */
+  protected processTimeouts(recipient: Recipient): void {
+    const now = this.#now[0] as number;
+    const size = recipient.inFlightMax;
+    let next = Infinity;
+    for (let c = recipient.windowHead; c < recipient.windowTail; c++) {
+      const slot = c % size;
+      if (recipient.windowDone[slot] === 1) continue;
+      if ((recipient.windowDeadline[slot] as number) <= now) {
+        const attempts = recipient.windowAttempts[slot] as number;
+        if (attempts >= recipient.retry.attemptsMax) {
+          if (this.deadLetter(recipient, slot)) continue;
+          recipient.windowDeadline[slot] = now + recipient.retry.timeoutMaxMs;
+        } else {
+          recipient.windowAttempts[slot] = attempts + 1;
+          recipient.windowDeadline[slot] = now + this.backoff(recipient, attempts + 1);
+          recipient.redelivered++;
+          this.counters.redelivered++;
+          this.invoke(
+            recipient,
+            (recipient.windowCounter[slot] as number) % this.queue.capacity,
+            attempts + 1,
+          );
+        }
+      }
+      if (recipient.windowDone[slot] === 0 && (recipient.windowDeadline[slot] as number) < next) {
+        next = recipient.windowDeadline[slot] as number;
+      }
+    }
+    recipient.nextDeadline = next;
+    this.popDone(recipient);
+  }
+
+  /** The wait before attempt `attempt` times out: timeout x factor^(attempt-1), capped. */
+  protected backoff(recipient: Recipient, attempt: number): number {
+    const retry = recipient.retry;
+    return Math.min(
+      retry.timeoutMs * Math.pow(retry.backoffFactor, attempt - 1),
+      retry.timeoutMaxMs,
+    );
+  }
+
+  /** After the last attempt: a durable dead letter, then the recipient's bit counts as handled. */
+  protected deadLetter(recipient: Recipient, slot: number): boolean {
+    const i = (recipient.windowCounter[slot] as number) % this.queue.capacity;
+    const fifo = this.fifos[this.queue.fifoIndex[i] as number] as PersistentFifo;
+    const position = this.queue.position[i] as number;
+    const added = this.deadLetters.add(
+      recipient.id,
+      this.queue.seq[i] as number,
+      fifo.slotView(position),
+      recipient.windowAttempts[slot] as number,
+      this.#now[0] as number,
+      reasonAttemptsExhausted,
+    );
+    if (!added) {
+      this.counters.deadLetterFull++;
+      return false;
+    }
+    this.settle(recipient, slot);
+    recipient.deadLettered++;
+    this.counters.deadLettered++;
+    return true;
+  }
+
+  /** Step 216: a recipient's confirmation of `seq`, from the handler or later. */
+  confirm(recipient: Recipient, seq: number): boolean {
+    const size = recipient.inFlightMax;
+    for (let c = recipient.windowHead; c < recipient.windowTail; c++) {
+      const slot = c % size;
+      if (recipient.windowDone[slot] === 0 && recipient.windowSeq[slot] === seq) {
+        this.settle(recipient, slot);
+        recipient.confirmed++;
+        this.counters.confirmed++;
+        this.popDone(recipient);
+        if (!this.#draining) this.onConfirmed();
+        return true;
+      }
+    }
+    recipient.confirmsIgnored++;
+    this.counters.confirmsIgnored++;
+    return false;
+  }
+
+  /** Sets the recipient's bit in the queue and in the slot's confirmation word (stored, flushed). */
+  protected settle(recipient: Recipient, slot: number): void {
+    recipient.windowDone[slot] = 1;
+    const queue = this.queue;
+    const i = (recipient.windowCounter[slot] as number) % queue.capacity;
+    const fifo = this.fifos[queue.fifoIndex[i] as number] as PersistentFifo;
+    const position = queue.position[i] as number;
+    const base = fifo.slotBase(position);
+    if (recipient.word === 0) {
+      queue.confirmedLo[i] = (queue.confirmedLo[i] as number) | recipient.bit;
+      fifo.shadowView.setInt32(base, queue.confirmedLo[i] as number, true);
+    } else {
+      queue.confirmedHi[i] = (queue.confirmedHi[i] as number) | recipient.bit;
+      fifo.shadowView.setInt32(base + 4, queue.confirmedHi[i] as number, true);
+    }
+    fifo.storeConfirmation(position);
+  }
+
+  protected popDone(recipient: Recipient): void {
+    while (
+      recipient.windowHead < recipient.windowTail &&
+      recipient.windowDone[recipient.windowHead % recipient.inFlightMax] === 1
+    ) {
+      recipient.windowHead++;
+    }
+  }
+
+  /** Steps 217/220: retire handled events from the queue head; then each FIFO's head. */
+  protected retire(): void {
+    const queue = this.queue;
+    while (queue.head < queue.tail) {
+      const i = queue.head % queue.capacity;
+      if (!this.isCompletelyHandled(i)) break;
+      (this.fifos[queue.fifoIndex[i] as number] as PersistentFifo).retire(
+        queue.position[i] as number,
+      );
+      queue.head++;
+      this.counters.retired++;
+    }
+    for (let f = 0; f < this.fifos.length; f++) {
+      const fifo = this.fifos[f] as PersistentFifo;
+      fifo.advanceHead();
+      fifo.confirmationsDurable();
+    }
+  }
+
+  /** Flow point 220 (a mutant that retires early overrides this). */
+  protected isCompletelyHandled(i: number): boolean {
+    return this.queue.handled(i);
+  }
+
+  /** Earliest retry deadline over all recipients (Infinity if nothing is in flight). */
+  nextDeadline(): number {
+    let next = Infinity;
+    for (let k = 0; k < this.active.length; k++) {
+      const recipient = this.active[k] as Recipient;
+      if (recipient.windowHead < recipient.windowTail && recipient.nextDeadline < next) {
+        next = recipient.nextDeadline;
+      }
+    }
+    return next;
+  }
+}

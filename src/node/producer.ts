@@ -1,0 +1,74 @@
+/**
+ * An event producer [110]: a handle for one system element (the event's source). `emit` records
+ * the event in a pre-allocated slot [212], persists it to the FIFO [213], queues it [214] and
+ * returns its sequence number once it is durable.
+ */
+import { badArgument } from '../events/errors.js';
+import { severityLevel, type Severity } from '../events/severity.js';
+import type { Node } from './node.js';
+
+const textEncoder = new TextEncoder();
+
+export class Producer {
+  readonly name: string;
+  readonly sourceId: number;
+  readonly #node: Node;
+  // A one-entry cache: a producer usually emits the same few literal types, and comparing
+  // the same string object is a pointer check, cheaper than a Map lookup per emit.
+  #lastType: string | null = null;
+  #lastTypeId = -1;
+
+  constructor(node: Node, name: string, sourceId: number) {
+    this.#node = node;
+    this.name = name;
+    this.sourceId = sourceId;
+  }
+
+  /**
+   * Records an event and returns its seq once it is durable (in 'power' durability each call
+   * pays its own msyncs; use emitAsync to share them). Throws QueueFull when the pool has no
+   * slot for this severity, EVENT_TOO_LARGE when details exceed the device's detailsBytesMax.
+   */
+  emit(type: string, severity: Severity, details?: Uint8Array | null): number {
+    const typeId = type === this.#lastType ? this.#lastTypeId : this.#resolve(type);
+    return this.#node.emitEvent(
+      this.sourceId,
+      typeId,
+      severityLevel(severity),
+      checkDetails(details),
+    );
+  }
+
+  /**
+   * Group commit: resolves with the seq once the event is durable. Concurrent calls share one
+   * persist of their records and one of the tail (in 'power' durability: two msyncs per group).
+   */
+  emitAsync(type: string, severity: Severity, details?: Uint8Array | null): Promise<number> {
+    const typeId = type === this.#lastType ? this.#lastTypeId : this.#resolve(type);
+    return this.#node.emitEventAsync(
+      this.sourceId,
+      typeId,
+      severityLevel(severity),
+      checkDetails(details),
+    );
+  }
+
+  /** emit() with details = UTF-8 JSON of `value` (allocates; a convenience). */
+  emitJson(type: string, severity: Severity, value: unknown): number {
+    return this.emit(type, severity, textEncoder.encode(JSON.stringify(value)));
+  }
+
+  #resolve(type: string): number {
+    const typeId = this.#node.typeId(type);
+    this.#lastType = type;
+    this.#lastTypeId = typeId;
+    return typeId;
+  }
+}
+
+function checkDetails(details: Uint8Array | null | undefined): Uint8Array | null {
+  if (details === undefined || details === null) return null;
+  if (!(details instanceof Uint8Array))
+    badArgument('details must be a Uint8Array (or use emitJson)');
+  return details;
+}
