@@ -1,0 +1,157 @@
+/**
+ * `nvrelay init`, `inspect`, `check` and `demo` as a user runs them: the built CLI in a child
+ * process (run `npm run build` first; `npm ci` does it through the prepare script).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const main = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'nvrelay-cli-'));
+
+beforeAll(() => {
+  if (!existsSync(main)) throw new Error(`${main} is missing: run 'npm run build' first`);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function nvrelay(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [main, ...args], { cwd: dir, encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+let fileCount = 0;
+function devicePath(): string {
+  return join(dir, `cli-${fileCount++}.nvram`);
+}
+
+describe('nvrelay init', () => {
+  test('formats a device of the given size with its sections, mode 0600', () => {
+    const path = devicePath();
+    const result = nvrelay('init', path, '--size', '1M', '--sections', 'events:256K,boot:10000');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/formatted .*: 1 MiB, 2 sections/);
+    expect(statSync(path).size).toBe(1 << 20);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  test('refuses to overwrite a device unless --force is given', () => {
+    const path = devicePath();
+    expect(nvrelay('init', path, '--size', '64K').status).toBe(0);
+    const again = nvrelay('init', path, '--size', '64K');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/^nvrelay: .* \(NVRAM_FILE_EXISTS\)\n$/);
+    expect(nvrelay('init', path, '--size', '128K', '--force').status).toBe(0);
+    expect(statSync(path).size).toBe(128 << 10);
+  });
+
+  test('a size that is not a multiple of 4096 is a typed error, exit 1', () => {
+    const result = nvrelay('init', devicePath(), '--size', '5000');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('(NVRAM_BAD_SIZE)');
+  });
+
+  test('bad usage exits 2: a missing --size, an unreadable size, an unknown option', () => {
+    expect(nvrelay('init', devicePath()).status).toBe(2);
+    const unreadable = nvrelay('init', devicePath(), '--size', '64Q');
+    expect(unreadable.status).toBe(2);
+    expect(unreadable.stderr).toContain('is not a size');
+    expect(nvrelay('init', devicePath(), '--size', '64K', '--sektions', 'a:4K').status).toBe(2);
+    expect(nvrelay('init', devicePath(), '--size', '64K', '--sections', 'nosize').status).toBe(2);
+    expect(nvrelay('frobnicate').status).toBe(2);
+    expect(nvrelay().status).toBe(2);
+  });
+
+  test('--help exits 0', () => {
+    const result = nvrelay('--help');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('init');
+  });
+});
+
+describe('nvrelay inspect', () => {
+  test('shows the header, the sections and the boot count', () => {
+    const path = devicePath();
+    nvrelay('init', path, '--size', '64K', '--sections', 'events:8K');
+    const result = nvrelay('inspect', path);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('NVRLDEV1');
+    expect(result.stdout).toMatch(/size\s+65536 bytes \(64 KiB\)/);
+    expect(result.stdout).toMatch(/boot count\s+0/);
+    expect(result.stdout).toMatch(/events\s+4096\s+8192/);
+  });
+
+  test('--json prints one object with the same facts', () => {
+    const path = devicePath();
+    nvrelay('init', path, '--size', '64K', '--sections', 'events:8K,boot:4K');
+    const json = JSON.parse(nvrelay('inspect', path, '--json').stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      magic: 'NVRLDEV1',
+      version: 1,
+      sizeBytes: 65536,
+      bootCount: 0,
+      sections: [
+        { name: 'events', offset: 4096, length: 8192 },
+        { name: 'boot', offset: 12288, length: 4096 },
+      ],
+    });
+    expect(json['deviceId']).toMatch(/^0x[0-9a-f]{16}$/);
+  });
+
+  test('a missing device is a typed error, exit 1', () => {
+    const result = nvrelay('inspect', join(dir, 'absent.nvram'));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^nvrelay: .*absent\.nvram.* \(NVRAM_FILE_MISSING\)\n$/);
+  });
+});
+
+describe('nvrelay check', () => {
+  test('a sound device exits 0', () => {
+    const path = devicePath();
+    nvrelay('init', path, '--size', '64K', '--sections', 'events:8K');
+    const result = nvrelay('check', path);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('sound');
+  });
+
+  test('a corrupted section table exits 1 with the finding printed', () => {
+    const path = devicePath();
+    nvrelay('init', path, '--size', '64K', '--sections', 'events:8K');
+    const bytes = readFileSync(path);
+    bytes[40] = 'E'.charCodeAt(0); // the first section's name, without fixing the checksum
+    writeFileSync(path, bytes);
+    const result = nvrelay('check', path);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('(NVRAM_HEADER_CHECKSUM)');
+    expect(result.stdout).toContain('(NVRAM_BAD_LAYOUT)'); // 'Events' is not a valid name: every finding is listed
+  });
+
+  test('a device whose file size changed exits 1 with the finding printed', () => {
+    const path = devicePath();
+    nvrelay('init', path, '--size', '64K');
+    writeFileSync(path, Buffer.alloc(4096), { flag: 'a' });
+    const result = nvrelay('check', path);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('(NVRAM_SIZE_MISMATCH)');
+  });
+
+  test('bad usage exits 2', () => {
+    expect(nvrelay('check').status).toBe(2);
+  });
+});
+
+describe('nvrelay demo', () => {
+  test('formats ./nvrelay-demo.nvram once and shows it, counting a boot per run', () => {
+    const first = nvrelay('demo');
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain('formatted');
+    expect(first.stdout).toMatch(/boot count\s+1/);
+    const second = nvrelay('demo');
+    expect(second.status).toBe(0);
+    expect(second.stdout).not.toContain('formatted');
+    expect(second.stdout).toMatch(/boot count\s+2/);
+  });
+});
