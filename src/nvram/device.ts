@@ -20,7 +20,11 @@ export interface NvramDevice {
   section(name: string): SectionInfo;
 
   loadU32(offset: number): number;
-  /** An aligned 8-byte little-endian word read as a JS number; asserts it is < 2^53. */
+  /**
+   * An aligned 8-byte little-endian word read as a JS number. Words the runtime stores are
+   * < 2^53 and read back exactly; a word >= 2^53 (only corrupt media holds one) reads as a
+   * rounded number that is still >= 2^53, so the caller's range validation rejects it.
+   */
   loadU64(offset: number): number;
   /** Copies `target.length` bytes starting at `offset` into `target`. */
   loadBytes(offset: number, target: Uint8Array): void;
