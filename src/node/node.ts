@@ -270,9 +270,6 @@ export class Node {
     const deadLetters = this.deadLetters.recover();
     const plan = this.replay.recover();
     this.#quarantineDamagedRecipients();
-    this.#renewLease(plan.seqMax);
-    const replayed = this.replay.admit('boot');
-    this.counters.discarded = plan.discarded;
     const events = this.replay.recoveryEvents();
     if (deadLetters.damaged > 0) {
       events.push({
@@ -281,11 +278,15 @@ export class Node {
         details: { section: this.deadLetters.name, damaged: deadLetters.damaged },
       });
     }
+    const leaseEvent = this.#renewLease(plan.seqMax);
+    if (leaseEvent !== null) events.push(leaseEvent);
+    const replayed = this.replay.admit('boot');
     this.recovery = {
       replayed: plan.items.length - plan.discarded,
       discarded: plan.discarded,
       events,
     };
+    this.counters.discarded = plan.discarded;
     this.counters.replayed = replayed > 0 ? this.recovery.replayed : 0;
   }
 
@@ -306,18 +307,17 @@ export class Node {
   }
 
   /** SPEC 4.5: reserve the next seqLeaseStep numbers durably before using any of them. */
-  #renewLease(seqSeen: number): void {
+  #renewLease(seqSeen: number): RecoveryEvent | null {
     const stored = this.device.loadU64(this.#controlOffset + leaseOffset);
     const valid = Number.isSafeInteger(stored) && stored >= 1 && stored <= seqMax;
-    if (!valid) {
-      this.recovery.events.push({
-        type: 'nvrelay.lease.repaired',
-        severity: 'crit',
-        details: { stored: String(stored), seqSeen },
-      });
-    }
     this.#seqNext = Math.max(valid ? stored : 1, seqSeen + 1);
     this.#extendLease();
+    if (valid) return null;
+    return {
+      type: 'nvrelay.lease.repaired',
+      severity: 'crit',
+      details: { stored: String(stored), seqSeen },
+    };
   }
 
   #extendLease(): void {
@@ -410,7 +410,7 @@ export class Node {
     const seq = this.#encode(fifo, position, sourceId, typeId, level, details, 0, 0, -1);
     fifo.writeRecord(position); // stored and flushed; the group's one fence makes it durable
     group.add(seq, typeId, sourceId);
-    if (!this.#groupScheduled) {
+    if (!this.#groupScheduled && this.scheduling === 'auto') {
       this.#groupScheduled = true;
       setImmediate(this.#groupCallback);
     }
@@ -559,18 +559,30 @@ export class Node {
     this.#scheduleDrain();
   }
 
+  /** Recovery's findings as events (boot pool); the full report stays in `recovery`. */
   #emitRecoveryEvents(): void {
     const events = this.recovery.events;
     if (events.length === 0) return;
     const system = this.producer(systemSource);
     for (const event of events) {
       try {
-        system.emitJson(event.type, event.severity, event.details);
+        system.emit(event.type, event.severity, this.#fitDetails(event.details));
       } catch (error) {
         if (!(error instanceof QueueFull)) throw error;
         this.counters.recoveryEventsRejected++;
       }
     }
+  }
+
+  /** The details as JSON, shortened to a few fields, then to nothing, to fit the limit. */
+  #fitDetails(details: Record<string, unknown>): Uint8Array | null {
+    const encoder = new TextEncoder();
+    const short = { section: details['section'], discarded: details['discarded'] };
+    for (const candidate of [details, short, { section: details['section'] }]) {
+      const bytes = encoder.encode(JSON.stringify(candidate));
+      if (bytes.length <= this.geometry.detailsBytesMax) return bytes;
+    }
+    return null;
   }
 
   /**
@@ -580,7 +592,17 @@ export class Node {
    */
   drain(): boolean {
     this.#checkOpen('drain');
+    this.#commitGroup();
     return this.engine.drain();
+  }
+
+  /**
+   * Publishes an open group commit now (auto scheduling does it on the next turn of the event
+   * loop; manual scheduling leaves it to this, or to drain).
+   */
+  commit(): void {
+    this.#checkOpen('commit');
+    this.#commitGroup();
   }
 
   /** Manual scheduling: drains until a pass makes no progress (at most `passesMax` passes). */

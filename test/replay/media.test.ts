@@ -1,0 +1,111 @@
+/**
+ * Media faults (SPEC 3): a damaged record is detected by its checksum, discarded (never
+ * delivered) and reported as an event; damaged pointers are salvaged; a damaged control block
+ * or a lost device stops the boot with a typed error instead of being read as events.
+ */
+import { describe, expect, test } from 'vitest';
+import type { EventCopy } from '../../src/engine/event-view.js';
+import { leaseOffset } from '../../src/node/layout.js';
+import { Node } from '../../src/node/node.js';
+import { NvramError, TracedNvram } from '../../src/nvram/index.js';
+import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
+import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
+
+/** Emits three events nobody confirms (the recipient is registered, then the power goes). */
+function deviceWithPending(): { device: TracedNvram; seqs: number[] } {
+  const { node, device } = bootNode();
+  node.registerRecipient('r', {}, () => {});
+  node.start();
+  const p = node.producer('p');
+  const seqs = [
+    p.emit('a.x', 'err', bytes(1)),
+    p.emit('a.y', 'err', bytes(2)),
+    p.emit('a.z', 'err', bytes(3)),
+  ];
+  return { device: rebootDurable(device), seqs };
+}
+
+function recoverAll(device: TracedNvram): { node: Node; seen: EventCopy[] } {
+  const { node } = bootNode(device);
+  const seen: EventCopy[] = [];
+  node.registerRecipient('r', {}, (event, recipient) => {
+    seen.push(event.toJSON());
+    recipient.confirm(event.seq);
+  });
+  node.start();
+  node.drainUntilIdle();
+  return { node, seen };
+}
+
+describe('media faults', () => {
+  test('a bit flip in a pending record: discarded, reported, the others replayed', () => {
+    const { device, seqs } = deviceWithPending();
+    const fifo = device.section('runtime-fifo');
+    const slotBytes = slotBytesFor(smallLimits.detailsBytesMax ?? 0);
+    device.flipBits(fifo.offset + fifoOffsets.slots + slotBytes + 65, 1, 1, 3); // record 1's type name
+    const { node, seen } = recoverAll(device);
+    expect(node.recovery).toMatchObject({ replayed: 2, discarded: 1 });
+    const user = seen.filter((e) => e.source !== 'nvrelay');
+    expect(user.map((e) => e.seq)).toEqual([seqs[0], seqs[2]]);
+    const report = seen.find((e) => e.type === 'nvrelay.record.discarded');
+    expect(report).toBeDefined();
+    // the full report is in node.recovery; the event carries what fits in detailsBytesMax
+    expect(JSON.parse(new TextDecoder().decode(report?.details))).toEqual({
+      section: 'runtime-fifo',
+      discarded: 1,
+    });
+    expect(node.recovery.events[0]?.details).toEqual({
+      section: 'runtime-fifo',
+      discarded: 1,
+      reasons: { 'bad-checksum': 1 },
+      positions: [1],
+    });
+    expect(node.idle()).toBe(true);
+    expect(node.stats().fifos[1]?.pending).toBe(0); // the head moved past the discarded slot
+  });
+
+  test('a damaged tail pointer is salvaged from the slots and reported', () => {
+    const { device, seqs } = deviceWithPending();
+    const fifo = device.section('runtime-fifo');
+    device.flipBits(fifo.offset + fifoOffsets.tail + 6, 1, 1, 1); // a high byte of the tail word
+    const { node, seen } = recoverAll(device);
+    expect(seen.filter((e) => e.source !== 'nvrelay').map((e) => e.seq)).toEqual(seqs);
+    expect(seen.some((e) => e.type === 'nvrelay.fifo.salvaged')).toBe(true);
+    expect(node.idle()).toBe(true);
+  });
+
+  test('a damaged seq lease is repaired above every seq found, and reported', () => {
+    const { device, seqs } = deviceWithPending();
+    const control = device.section('control');
+    device.storeU64(control.offset + leaseOffset, 0);
+    device.persist(control.offset + leaseOffset, 8);
+    const { node, seen } = recoverAll(device);
+    expect(seen.some((e) => e.type === 'nvrelay.lease.repaired')).toBe(true);
+    const next = node.producer('p').emit('a.w', 'err');
+    expect(next).toBeGreaterThan(Math.max(...seqs));
+  });
+
+  test('a damaged control block stops the boot with NODE_CORRUPT', () => {
+    const device = freshDevice();
+    device.flipBits(device.section('control').offset + 12, 4, 1, 9);
+    expect(() => Node.boot(device)).toThrow(expect.objectContaining({ code: 'NODE_CORRUPT' }));
+  });
+
+  test('a device without a node is NODE_UNFORMATTED, never read as events', () => {
+    const formatted = freshDevice();
+    const blank = TracedNvram.fromImage(formatted.buildDurableImage());
+    const control = blank.section('control');
+    blank.storeBytes(control.offset, new Uint8Array(64));
+    blank.persist(control.offset, 64);
+    expect(() => Node.boot(blank)).toThrow(expect.objectContaining({ code: 'NODE_UNFORMATTED' }));
+  });
+
+  test('a lost device (battery failure) is refused by the device layer', () => {
+    const { device } = deviceWithPending();
+    device.loseDevice();
+    expect(() => TracedNvram.fromImage(device.buildDurableImage())).toThrow(NvramError);
+    expect(() => TracedNvram.fromImage(device.buildDurableImage())).toThrow(
+      expect.objectContaining({ code: 'NVRAM_BAD_MAGIC' }),
+    );
+  });
+});
