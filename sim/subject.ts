@@ -57,6 +57,11 @@ export interface CrashSubject<R = unknown, M = unknown> {
   /** Names the subject in plans and reports. */
   readonly name: string;
   readonly format: DeviceFormat;
+  /**
+   * Optional: runs once on the formatted device before the workload and is not crash-tested
+   * (e.g. formatting the structure). Everything it stores must be persisted.
+   */
+  prepare?(device: NvramDevice): void;
   workload(device: NvramDevice, context: StageContext<M>): void;
   recover(device: NvramDevice, context: StageContext<M>): R;
   check(outcome: CrashOutcome<R, M>): CheckResult;

@@ -36,12 +36,8 @@ export function recordWorkload<R, M>(
   subject: CrashSubject<R, M>,
   wrap: DeviceWrapper = (device) => device,
 ): StageRecording<M> {
-  const { sizeBytes, sections, deviceId } = subject.format;
-  const device = TracedNvram.format(sizeBytes, sections, {
-    deviceId: deviceId ?? subjectDeviceId,
-    record: true,
-  });
-  const start = new Uint8Array(device.native.buffer).slice();
+  const start = startImage(subject);
+  const device = TracedNvram.fromImage(start, { record: true, boot: false });
   const marks: Mark<M>[] = [];
   subject.workload(wrap(device), markingContext(device, marks));
   assert(!device.poweredOff, 'the recorded workload runs without a power cut');
@@ -53,6 +49,22 @@ export function recordWorkload<R, M>(
   };
   device.close();
   return recording;
+}
+
+/** The formatted (and prepared) image a subject's workload starts from; everything durable. */
+export function startImage<R, M>(subject: CrashSubject<R, M>): Uint8Array {
+  const { sizeBytes, sections, deviceId } = subject.format;
+  const device = TracedNvram.format(sizeBytes, sections, { deviceId: deviceId ?? subjectDeviceId });
+  if (subject.prepare !== undefined) {
+    subject.prepare(device);
+    assert(
+      device.pendingStores().ids.length === 0,
+      `${subject.name}: prepare left stores unpersisted`,
+    );
+  }
+  const start = new Uint8Array(device.native.buffer).slice();
+  device.close();
+  return start;
 }
 
 export interface RecoveryRun<R, M> {

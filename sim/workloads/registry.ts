@@ -7,6 +7,7 @@ import { logCrashSpec } from '../../examples/log-crash-spec.js';
 import { MissingFenceLog } from '../../examples/persistent-log-missing-fence.js';
 import { PersistentLog } from '../../examples/persistent-log.js';
 import { subjectOf } from '../harness/crash-test.js';
+import { eventOptions, eventSubject } from './events.js';
 import type { WorkloadParams } from '../plan.js';
 import { Prng } from '../prng.js';
 import type { CrashSubject } from '../subject.js';
@@ -86,4 +87,19 @@ registerWorkload({
       logCrashSpec(MissingFenceLog, 'log-missing-fence'),
       logValues(params),
     ) as CrashSubject,
+});
+
+registerWorkload({
+  name: 'events',
+  description:
+    'an nvrelay node: boot-pool and runtime emits, four recipients with faults, SPEC 4 checked',
+  defaults: { seed: 1, events: 40, bootEvents: 3 },
+  create: (params) => eventSubject(eventOptions(params, 'events')) as CrashSubject,
+});
+
+registerWorkload({
+  name: 'events-small',
+  description: 'the events workload with few events (for comparing pruned and unpruned runs)',
+  defaults: { seed: 1, events: 6, bootEvents: 1 },
+  create: (params) => eventSubject(eventOptions(params, 'events-small')) as CrashSubject,
 });

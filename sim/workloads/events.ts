@@ -1,0 +1,281 @@
+/**
+ * The event workloads (`--workload events`): a whole nvrelay node on the traced device, driven
+ * by a seeded script, crash-tested against SPEC section 4 (checker/spec4.ts).
+ *
+ * Before the cut (the workload): boot, register four recipients with different behaviours
+ * (the recipient faults of issue 4: confirms at once, confirms late, confirms twice, throws on
+ * a first attempt), emit a few events while booting (boot pool [130]), start, then emit from
+ * three producers with drains, late confirmations and clock steps (retries) in between.
+ * After the cut (recovery): boot [231], re-register the same recipients, emit one event while
+ * booting and two after start (replay must come first [230-240]), and drain with clock steps
+ * until the node is idle. Every observation is a mark (checker/event-history.ts).
+ */
+import type { Clock } from '../../src/engine/distribution-engine.js';
+import type { EventView } from '../../src/engine/event-view.js';
+import type { Recipient } from '../../src/engine/recipient.js';
+import { QueueFull } from '../../src/events/errors.js';
+import { formatNode, nodeLayout, type NodeLimits } from '../../src/node/layout.js';
+import { Node, type NodeOptions } from '../../src/node/node.js';
+import type { NvramDevice } from '../../src/nvram/device.js';
+import { checkEventHistory } from '../checker/spec4.js';
+import type {
+  EventHistory,
+  EventMark,
+  EventStage,
+  RecipientModel,
+} from '../checker/event-history.js';
+import type { WorkloadParams } from '../plan.js';
+import { Prng } from '../prng.js';
+import type { CrashOutcome, CrashSubject, StageContext } from '../subject.js';
+
+/** The default geometry: a 64 KiB device (issue 4's benchmark size). */
+export const eventLimits: NodeLimits = {
+  detailsBytesMax: 32,
+  bootSlots: 16,
+  runtimeSlots: 64,
+  deadLetterSlots: 8,
+  recipientsMax: 8,
+};
+export const eventDeviceBytes = 64 * 1024;
+
+type Behaviour = 'at-once' | 'late' | 'twice' | 'throws-first';
+
+interface RecipientSpec extends RecipientModel {
+  behaviour: Behaviour;
+}
+
+const recipients: readonly RecipientSpec[] = [
+  { name: 'audit', prefixes: [''], severityMax: 7, behaviour: 'at-once' },
+  { name: 'pager', prefixes: ['disk.'], severityMax: 3, behaviour: 'late' },
+  { name: 'stats', prefixes: ['net.', 'disk.'], severityMax: 7, behaviour: 'twice' },
+  { name: 'flaky', prefixes: ['app.'], severityMax: 7, behaviour: 'throws-first' },
+];
+
+const producers = [
+  { name: 'raid', types: ['disk.failed', 'disk.rebuilt'] },
+  { name: 'nic', types: ['net.up', 'net.down'] },
+  { name: 'app', types: ['app.started', 'app.audit'] },
+] as const;
+
+/** Retry timing of every recipient: short, so that a clock step re-delivers. */
+const retry = { timeoutMs: 100, backoffFactor: 2, timeoutMaxMs: 400, attemptsMax: 8 };
+const recoveryRoundsMax = 24;
+
+export interface EventWorkloadOptions {
+  /** Emits after start. */
+  events: number;
+  /** Emits while booting (boot pool). */
+  bootEvents: number;
+  seed: number;
+  /** Broken runtime classes (mutants/). */
+  variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
+  name?: string;
+}
+
+export interface EventRecovered {
+  idle: boolean;
+  rejectedCounted: number;
+}
+
+/** Drives one stage of a node and turns what it observes into marks. */
+class EventStageDriver {
+  readonly node: Node;
+  readonly #context: StageContext<EventMark>;
+  readonly #clock: { time: number } & Clock;
+  readonly #late: { recipient: Recipient; seq: number }[] = [];
+  #counter = 0;
+
+  constructor(
+    device: NvramDevice,
+    context: StageContext<EventMark>,
+    start: number,
+    options: EventWorkloadOptions,
+  ) {
+    this.#context = context;
+    const clock = { time: start, now: () => clock.time };
+    this.#clock = clock;
+    this.node = Node.boot(device, { scheduling: 'manual', clock, retry, ...options.variant });
+    context.mark({
+      k: 'booted',
+      discarded: this.node.recovery.discarded,
+      replayed: this.node.recovery.replayed,
+    });
+  }
+
+  register(lateConfirms: boolean): void {
+    for (const spec of recipients) {
+      const behaviour = spec.behaviour === 'late' && !lateConfirms ? 'at-once' : spec.behaviour;
+      const subscription = { prefixes: spec.prefixes, severityMax: spec.severityMax };
+      this.node.registerRecipient(spec.name, subscription, (event, recipient) =>
+        this.#handle(behaviour, event, recipient),
+      );
+    }
+  }
+
+  #handle(behaviour: Behaviour, event: EventView, recipient: Recipient): void {
+    const seq = event.seq;
+    this.#context.mark({
+      k: 'deliver',
+      r: recipient.name,
+      seq,
+      attempt: event.attempt,
+      replayed: event.replayed,
+      source: event.source,
+      type: event.type,
+      details: Buffer.from(event.details()).toString('hex'),
+    });
+    if (behaviour === 'late') {
+      this.#late.push({ recipient, seq });
+      return;
+    }
+    if (behaviour === 'throws-first' && event.attempt === 1 && seq % 3 === 0) {
+      throw new Error('recipient fault: a handler that throws');
+    }
+    this.#confirm(recipient, seq);
+    if (behaviour === 'twice') this.#confirm(recipient, seq);
+  }
+
+  #confirm(recipient: Recipient, seq: number): void {
+    this.#context.mark({ k: 'confirm', r: recipient.name, seq });
+    const ok = recipient.confirm(seq);
+    this.#context.mark({ k: 'confirmed', r: recipient.name, seq, ok });
+  }
+
+  confirmLate(count: number): void {
+    for (const { recipient, seq } of this.#late.splice(0, count)) this.#confirm(recipient, seq);
+  }
+
+  emit(producer: number, type: number, level: number): void {
+    const spec = producers[producer % producers.length] as (typeof producers)[number];
+    const typeName = spec.types[type % spec.types.length] as string;
+    const details = new Uint8Array(8);
+    new DataView(details.buffer).setUint32(0, producer, true);
+    new DataView(details.buffer).setUint32(4, ++this.#counter + this.#clock.time, true);
+    const hex = Buffer.from(details).toString('hex');
+    this.#context.mark({ k: 'attempt', source: spec.name, type: typeName, level, details: hex });
+    try {
+      const seq = this.node.producer(spec.name).emit(typeName, level, details);
+      const fifo = this.node.phase === 'running' ? 1 : 0;
+      const position = (this.node.fifos[fifo]?.tail ?? 0) - 1;
+      this.#context.mark({
+        k: 'emit',
+        seq,
+        source: spec.name,
+        type: typeName,
+        level,
+        details: hex,
+        fifo,
+        position,
+      });
+    } catch (error) {
+      if (!(error instanceof QueueFull)) throw error;
+      this.#context.mark({ k: 'rejected', source: spec.name, type: typeName, details: hex });
+    }
+  }
+
+  drain(): void {
+    this.node.drain();
+    this.#context.mark({ k: 'drained', heads: this.node.fifos.map((fifo) => fifo.persistedHead) });
+  }
+
+  step(ms: number): void {
+    this.#clock.time += ms;
+  }
+}
+
+function runWorkload(
+  device: NvramDevice,
+  context: StageContext<EventMark>,
+  options: EventWorkloadOptions,
+): void {
+  const prng = new Prng(options.seed);
+  const driver = new EventStageDriver(device, context, 1_000_000, options);
+  driver.register(true);
+  for (let i = 0; i < options.bootEvents; i++)
+    driver.emit(prng.below(3), prng.below(2), prng.below(8));
+  driver.node.start();
+  for (let i = 0; i < options.events; i++) {
+    driver.emit(prng.below(3), prng.below(2), prng.below(8));
+    const action = prng.below(4);
+    if (action === 1) driver.confirmLate(1 + prng.below(3));
+    if (action === 2) driver.step(retry.timeoutMs + 1);
+    if (action !== 3) driver.drain();
+  }
+  driver.confirmLate(Infinity);
+  driver.drain();
+}
+
+function runRecovery(
+  device: NvramDevice,
+  context: StageContext<EventMark>,
+  options: EventWorkloadOptions,
+): EventRecovered {
+  const driver = new EventStageDriver(device, context, 5_000_000, options);
+  driver.register(false);
+  driver.emit(2, 0, 6); // while booting: must be delivered after the replay
+  driver.node.start();
+  driver.emit(0, 0, 3);
+  driver.emit(1, 1, 6);
+  for (let round = 0; round < recoveryRoundsMax && !driver.node.idle(); round++) {
+    for (let pass = 0; pass < 64; pass++) {
+      driver.drain();
+      if (driver.node.idle()) break;
+    }
+    driver.step(retry.timeoutMaxMs + 1);
+  }
+  return { idle: driver.node.idle(), rejectedCounted: driver.node.counters.rejectedQueueFull };
+}
+
+/** The crash subject of an event workload. */
+export function eventSubject(
+  options: EventWorkloadOptions,
+): CrashSubject<EventRecovered, EventMark> {
+  const layout = nodeLayout(eventLimits);
+  return {
+    name: options.name ?? 'events',
+    format: { sizeBytes: Math.max(eventDeviceBytes, layout.sizeBytes), sections: layout.sections },
+    prepare: (device) => formatNode(device, eventLimits),
+    workload: (device, context) => runWorkload(device, context, options),
+    recover: (device, context) => runRecovery(device, context, options),
+    check: (outcome) => checkEventHistory(historyOf(outcome, false)),
+  };
+}
+
+export function historyOf(
+  outcome: CrashOutcome<EventRecovered, EventMark>,
+  mediaFaults: boolean,
+): EventHistory {
+  const stages: EventStage[] = [
+    { name: 'workload', marks: outcome.marks, complete: false },
+    ...outcome.interruptedMarks.map((marks, i) => ({
+      name: `recovery ${i + 1}`,
+      marks,
+      complete: false,
+    })),
+    {
+      name: `recovery ${outcome.interruptedMarks.length + 1}`,
+      marks: outcome.recoveryMarks,
+      complete: true,
+    },
+  ];
+  return {
+    stages,
+    recipients,
+    idle: outcome.recovered.idle,
+    rejectedCounted: outcome.recovered.rejectedCounted,
+    mediaFaults,
+  };
+}
+
+export function eventOptions(params: WorkloadParams, name: string): EventWorkloadOptions {
+  const number = (key: string): number => {
+    const value = params[key];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new Error(
+        `workload ${name}: parameter ${key} must be a non-negative integer, got ${String(value)}`,
+      );
+    }
+    return value;
+  };
+  return { name, seed: number('seed'), events: number('events'), bootEvents: number('bootEvents') };
+}
