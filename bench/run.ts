@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     );
   } else {
     console.log(
-      `\nnode ${process.version}, ${context.seconds} s per measure${context.quick ? ' (quick)' : ''}\n`,
+      `\nnode ${process.version}, ${context.seconds} s per measure, best of 5 windows${context.quick ? ' (quick)' : ''}\n`,
     );
     printTable(rows);
   }
