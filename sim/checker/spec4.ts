@@ -1,321 +1,391 @@
 /**
- * The SPEC section 4 checker for the event system, over an `EventHistory` (event-history.ts):
- * the marks of the workload and of every recovery, each cut at its power cut. Each function
- * below checks one invariant and returns findings naming it, with the sequence numbers
- * involved. The model is deliberately simpler than the system: subscriptions by prefix and
- * severity, and the order in which a producer emitted.
+ * The checker of SPEC section 4: judges one history of an event workload across power cuts and
+ * reboots (epochs), from what producers and recipients observed. It knows nothing of the NVRAM
+ * layout: only the API's promises (an emit that returned is durable; after `drain()` returns,
+ * the confirmations received before it are durable).
+ *
+ * Reusable: the history is a plain list of observations, so a crash lab can build it from
+ * marks. Findings use the crash lab's shape ({invariant, message, sequences}).
  */
-import type { Finding } from '../subject.js';
-import {
-  intends,
-  type EventHistory,
-  type EventMark,
-  type RecipientModel,
-} from './event-history.js';
 
-type Emit = Extract<EventMark, { k: 'emit' }>;
-type Attempt = Extract<EventMark, { k: 'attempt' }>;
-type Delivery = Extract<EventMark, { k: 'deliver' }> & { stage: number };
+/** One thing a producer, a recipient or the driver saw, in program order. */
+export type Observation =
+  | { kind: 'boot'; epoch: number }
+  | { kind: 'started'; epoch: number }
+  /** An emit is about to be called. `key` identifies the event's content uniquely. */
+  | {
+      kind: 'attempt';
+      epoch: number;
+      key: string;
+      source: string;
+      type: string;
+      severity: number;
+      /** Recipients the event must reach, computed from the subscriptions by the driver. */
+      intended: readonly string[];
+      /** Group commit: durable only once a later commit returns (may be cut short with others). */
+      grouped?: boolean;
+    }
+  /** The emit returned: the event is durable. `seq` when the driver learnt it. */
+  | { kind: 'emitted'; epoch: number; key: string; seq?: number }
+  /** The emit threw a typed error (QUEUE_FULL, EVENT_TOO_LARGE): rejected, not dropped. */
+  | { kind: 'rejected'; epoch: number; key: string; code: string }
+  | {
+      kind: 'delivered';
+      epoch: number;
+      recipient: string;
+      seq: number;
+      source: string;
+      type: string;
+      severity: number;
+      /** The content key (source + details), to match the delivery to its emit. */
+      key: string;
+      replayed: boolean;
+    }
+  /** confirm(seq) is about to be called (a cut may interrupt it after it took effect). */
+  | { kind: 'confirming'; epoch: number; recipient: string; seq: number }
+  /** confirm(seq) returned true. */
+  | { kind: 'confirmed'; epoch: number; recipient: string; seq: number }
+  /** A drain returned: every confirmation observed before it in this epoch is durable. */
+  | { kind: 'durable'; epoch: number }
+  /** The node's visible count of rejected emits this epoch (SPEC 4.7). */
+  | { kind: 'counters'; epoch: number; rejected: number }
+  /** The power was cut during this epoch. */
+  | { kind: 'cut'; epoch: number }
+  /** The epoch ran until quiescent. */
+  | { kind: 'quiescent'; epoch: number; idle: boolean; pending: number };
 
-export const invariants = {
-  loss: '4.1 no loss',
-  garbage: '4.2 no garbage',
-  zombie: '4.3 no zombies',
-  order: '4.4 order',
-  identity: '4.5 unique identity',
-  drop: '4.7 no silent drop',
-  complete: 'published records are complete',
-  quiescent: 'recovery reaches quiescence',
-} as const;
+export type Invariant =
+  | 'no-loss'
+  | 'no-garbage'
+  | 'no-zombies'
+  | 'order'
+  | 'unique-identity'
+  | 'no-silent-drop'
+  /** Under power cuts alone, recovery found a damaged record it had to discard. */
+  | 'persist-order';
 
-/** Findings are capped per invariant: one broken state can break thousands of pairs. */
-const findingsPerInvariantMax = 3;
+export interface Finding {
+  invariant: Invariant;
+  message: string;
+  sequences?: number[];
+}
 
-export interface Spec4Counts {
-  /** Deliveries of an event to a recipient that had already had it in an earlier stage. */
+export interface CheckReport {
+  findings: Finding[];
+  /** Deliveries of (recipient, seq) beyond the first: allowed only where SPEC 4.5 allows. */
   duplicates: number;
+  deliveries: number;
+  /** Events raised by the node itself (source `nvrelay`), e.g. discarded-record reports. */
+  systemEvents: number;
+  emitted: number;
 }
 
-export function checkEventHistory(history: EventHistory, counts?: Spec4Counts): Finding[] {
-  const emits = emitsBySeq(history);
-  const deliveries = history.stages.flatMap((stage, index) =>
-    stage.marks
-      .filter((mark): mark is Extract<EventMark, { k: 'deliver' }> => mark.k === 'deliver')
-      .map((mark) => ({ ...mark, stage: index })),
-  );
-  const findings = [
-    ...uniqueSeqs(history),
-    ...noLoss(history, emits.acknowledged),
-    ...noGarbage(history, emits, deliveries),
-    ...noZombies(history, emits.acknowledged, deliveries),
-    ...order(history),
-    ...duplicates(history, deliveries, counts),
-    ...noSilentDrop(history),
-    ...recordsComplete(history),
-  ];
-  return capPerInvariant(findings);
+/** Events the node raises about itself are not producer events. */
+export const systemSource = 'nvrelay';
+
+interface Attempt {
+  epoch: number;
+  key: string;
+  source: string;
+  type: string;
+  severity: number;
+  intended: readonly string[];
+  grouped?: boolean;
+  emitted: boolean;
+  rejected: boolean;
+  /** From 'emitted', or from the first delivery. */
+  seq: number | undefined;
+  index: number;
 }
 
-interface Emits {
-  acknowledged: Map<number, Emit>;
-  /** Emits that were under way when their stage's power cut fell (no `emit` mark followed). */
-  inFlight: Attempt[];
+type Delivery = Extract<Observation, { kind: 'delivered' }>;
+
+export interface CheckOptions {
+  /**
+   * Media faults were injected (bit flips), so recovery may discard records and report them.
+   * Without them a correct persist order never publishes a torn record, so any such report is
+   * a finding (this is what catches a FIFO that publishes the tail before the record).
+   */
+  mediaFaults?: boolean;
 }
 
-function emitsBySeq(history: EventHistory): Emits {
-  const acknowledged = new Map<number, Emit>();
-  const inFlight: Attempt[] = [];
-  for (const stage of history.stages) {
-    let open: Attempt | undefined;
-    for (const mark of stage.marks) {
-      if (mark.k === 'attempt') open = mark;
-      else if (mark.k === 'emit' || mark.k === 'rejected') open = undefined;
-      if (mark.k === 'emit') acknowledged.set(mark.seq, mark);
-    }
-    if (open !== undefined && !stage.complete) inFlight.push(open);
-  }
-  return { acknowledged, inFlight };
-}
-
-/** 4.5: no two acknowledged events share a sequence number, across reboots. */
-function uniqueSeqs(history: EventHistory): Finding[] {
-  const seen = new Map<number, string>();
+export function checkHistory(
+  history: readonly Observation[],
+  options: CheckOptions = {},
+): CheckReport {
   const findings: Finding[] = [];
-  for (const stage of history.stages) {
-    for (const mark of stage.marks) {
-      if (mark.k !== 'emit') continue;
-      const before = seen.get(mark.seq);
-      if (before !== undefined) {
-        findings.push({
-          invariant: invariants.identity,
-          message: `seq ${mark.seq} was issued twice (in the ${before} and the ${stage.name})`,
-          sequences: [mark.seq],
-        });
-      }
-      seen.set(mark.seq, stage.name);
-    }
+  const add = (invariant: Invariant, message: string, sequences?: number[]): void => {
+    findings.push(
+      sequences === undefined ? { invariant, message } : { invariant, message, sequences },
+    );
+  };
+  const attempts = collectAttempts(history, add);
+  const deliveries = history.filter((o): o is Delivery => o.kind === 'delivered');
+  const counts = checkDeliveries(deliveries, attempts, add);
+  if (counts.system > 0 && options.mediaFaults !== true) {
+    const types = [
+      ...new Set(deliveries.filter((d) => d.source === systemSource).map((d) => d.type)),
+    ];
+    add('persist-order', `recovery reported ${types.join(', ')} after power cuts alone`);
   }
-  return findings;
-}
-
-/** 4.1: every acknowledged event reaches each intended recipient and is confirmed by each. */
-function noLoss(history: EventHistory, acknowledged: Map<number, Emit>): Finding[] {
-  const findings: Finding[] = [];
-  if (!history.idle) {
-    findings.push({
-      invariant: invariants.quiescent,
-      message: 'the final recovery did not become idle',
-    });
-  }
-  if (history.mediaFaults) return findings; // a flipped record may be lost; never delivered
-  // A confirmation the recipient sent counts, unless the node answered that it was not
-  // awaiting it (then an accepted one must exist elsewhere).
-  const confirmed = new Set<string>();
-  for (const stage of history.stages) {
-    const sent: string[] = [];
-    for (const mark of stage.marks) {
-      if (mark.k === 'confirm') sent.push(`${mark.r}#${mark.seq}`);
-      if (mark.k === 'confirmed' && !mark.ok) sent.pop();
-    }
-    for (const key of sent) confirmed.add(key);
-  }
-  for (const emit of acknowledged.values()) {
-    for (const recipient of history.recipients) {
-      if (
-        !intends(recipient, emit.type, emit.level) ||
-        confirmed.has(`${recipient.name}#${emit.seq}`)
-      )
-        continue;
-      findings.push({
-        invariant: invariants.loss,
-        message: `event ${emit.seq} (${emit.type}) was acknowledged but ${recipient.name} never confirmed it`,
-        sequences: [emit.seq],
-      });
-    }
-  }
-  return findings;
-}
-
-/** 4.2: only emitted events are delivered, intact, and only to their intended recipients. */
-function noGarbage(history: EventHistory, emits: Emits, deliveries: Delivery[]): Finding[] {
-  const findings: Finding[] = [];
-  const models = new Map(history.recipients.map((recipient) => [recipient.name, recipient]));
-  for (const delivery of deliveries) {
-    if (delivery.source === 'nvrelay') {
-      if (!delivery.type.startsWith('nvrelay.'))
-        findings.push(garbage(delivery, 'a system event of a foreign type'));
-      continue;
-    }
-    const emit = emits.acknowledged.get(delivery.seq);
-    const matches = (e: { source: string; type: string; details: string }): boolean =>
-      e.source === delivery.source && e.type === delivery.type && e.details === delivery.details;
-    const known = emit !== undefined ? matches(emit) : emits.inFlight.some(matches);
-    if (!known) {
-      findings.push(
-        garbage(
-          delivery,
-          emit === undefined
-            ? 'no producer emitted it'
-            : 'its content differs from what was emitted',
-        ),
-      );
-      continue;
-    }
-    const model = models.get(delivery.r) as RecipientModel | undefined;
-    const level = emit?.level ?? emits.inFlight.find(matches)?.level ?? 0;
-    if (model !== undefined && !intends(model, delivery.type, level)) {
-      findings.push(garbage(delivery, `${delivery.r} did not subscribe to it`));
-    }
-  }
-  return findings;
-}
-
-function garbage(delivery: Delivery, why: string): Finding {
+  checkSeqs(attempts, add);
+  checkNoLoss(history, attempts, deliveries, add);
+  checkNoZombies(history, deliveries, add);
+  checkOrder(deliveries, attempts, add);
+  checkNoSilentDrop(history, attempts, add);
   return {
-    invariant: invariants.garbage,
-    message: `${delivery.r} received seq ${delivery.seq} (${delivery.source} ${delivery.type}) but ${why}`,
-    sequences: [delivery.seq],
+    findings,
+    duplicates: counts.duplicates,
+    deliveries: deliveries.length,
+    systemEvents: counts.system,
+    emitted: [...attempts.values()].filter((a) => a.emitted).length,
   };
 }
 
-/** 4.3: an event retired durably before a cut is not delivered after it. */
-function noZombies(
-  history: EventHistory,
-  acknowledged: Map<number, Emit>,
-  deliveries: Delivery[],
-): Finding[] {
-  // retiredBefore[j][f]: the largest durable head of FIFO f seen in the stages before j.
-  const retiredBefore: number[][] = [];
-  let heads: number[] = [];
-  history.stages.forEach((stage, j) => {
-    retiredBefore[j] = heads.slice();
-    for (const mark of stage.marks) {
-      if (mark.k === 'drained') heads = mark.heads.map((head, f) => Math.max(head, heads[f] ?? 0));
-    }
-  });
-  const findings: Finding[] = [];
-  for (const delivery of deliveries) {
-    const emit = acknowledged.get(delivery.seq);
-    if (emit === undefined || delivery.source === 'nvrelay') continue;
-    const head = retiredBefore[delivery.stage]?.[emit.fifo] ?? 0;
-    if (emit.position < head) {
-      findings.push({
-        invariant: invariants.zombie,
-        message: `seq ${delivery.seq} was retired durably (head ${head} > position ${emit.position}) before the cut, then delivered again to ${delivery.r} in the ${history.stages[delivery.stage]?.name}`,
-        sequences: [delivery.seq],
-      });
-    }
-  }
-  return findings;
-}
+type Add = (invariant: Invariant, message: string, sequences?: number[]) => void;
 
-/** 4.4: per stage and recipient, each producer's events in emit order; replayed before new. */
-function order(history: EventHistory): Finding[] {
-  const findings: Finding[] = [];
-  history.stages.forEach((stage) => {
-    const lastSeq = new Map<string, number>();
-    const sawNew = new Map<string, number>();
-    for (const mark of stage.marks) {
-      if (mark.k !== 'deliver' || mark.attempt !== 1) continue;
-      const key = `${mark.r}#${mark.source}`;
-      const last = lastSeq.get(key) ?? 0;
-      if (mark.seq <= last) {
-        findings.push({
-          invariant: invariants.order,
-          message: `${mark.r} received ${mark.source}'s seq ${mark.seq} after seq ${last} in the ${stage.name}`,
-          sequences: [last, mark.seq],
-        });
-      }
-      lastSeq.set(key, Math.max(last, mark.seq));
-      const newSeq = sawNew.get(mark.r);
-      if (!mark.replayed) sawNew.set(mark.r, newSeq ?? mark.seq);
-      else if (newSeq !== undefined) {
-        findings.push({
-          invariant: invariants.order,
-          message: `${mark.r} received replayed seq ${mark.seq} after new seq ${newSeq} in the ${stage.name}`,
-          sequences: [newSeq, mark.seq],
-        });
+function collectAttempts(history: readonly Observation[], add: Add): Map<string, Attempt> {
+  const attempts = new Map<string, Attempt>();
+  history.forEach((o, index) => {
+    if (o.kind === 'attempt') {
+      if (attempts.has(o.key)) add('unique-identity', `two emits share the content key ${o.key}`);
+      attempts.set(o.key, { ...o, emitted: false, rejected: false, seq: undefined, index });
+    } else if (o.kind === 'emitted' || o.kind === 'rejected') {
+      const attempt = attempts.get(o.key);
+      if (attempt === undefined) return add('no-silent-drop', `outcome for unknown emit ${o.key}`);
+      if (o.kind === 'rejected') attempt.rejected = true;
+      else {
+        attempt.emitted = true;
+        if (o.seq !== undefined) attempt.seq = o.seq;
       }
     }
   });
-  return findings;
+  return attempts;
 }
 
-/** 4.5: a duplicate only for a confirmation that was not yet durable at the cut; counted. */
-function duplicates(
-  history: EventHistory,
-  deliveries: Delivery[],
-  counts?: Spec4Counts,
-): Finding[] {
-  // durableBefore[j]: "r#seq" confirmed, and then a drain returned, in a stage before j.
-  const durableBefore: Set<string>[] = [];
-  const durable = new Set<string>();
-  const gotBefore: Set<string>[] = [];
-  const got = new Set<string>();
-  history.stages.forEach((stage, j) => {
-    durableBefore[j] = new Set(durable);
-    gotBefore[j] = new Set(got);
-    const accepted: string[] = [];
-    for (const mark of stage.marks) {
-      if (mark.k === 'confirmed' && mark.ok) accepted.push(`${mark.r}#${mark.seq}`);
-      if (mark.k === 'drained') for (const key of accepted.splice(0)) durable.add(key);
-      if (mark.k === 'deliver') got.add(`${mark.r}#${mark.seq}`);
+/** SPEC 4.2 (no garbage) and 4.5 (one seq per event); counts duplicates. */
+function checkDeliveries(
+  deliveries: readonly Delivery[],
+  attempts: Map<string, Attempt>,
+  add: Add,
+): { duplicates: number; system: number } {
+  const seen = new Set<string>();
+  const keyOfSeq = new Map<number, string>();
+  let duplicates = 0;
+  let system = 0;
+  for (const d of deliveries) {
+    const pair = `${d.recipient}#${d.seq}`;
+    if (seen.has(pair)) duplicates++;
+    seen.add(pair);
+    const identity = d.source === systemSource ? `${systemSource}/${d.type}/${d.seq}` : d.key;
+    const other = keyOfSeq.get(d.seq);
+    if (other !== undefined && other !== identity) {
+      add('unique-identity', `seq ${d.seq} names two events (${other}, ${identity})`, [d.seq]);
     }
-  });
-  const findings: Finding[] = [];
-  let duplicateCount = 0;
-  for (const delivery of deliveries) {
-    const key = `${delivery.r}#${delivery.seq}`;
-    if (delivery.attempt !== 1 || !gotBefore[delivery.stage]?.has(key)) continue;
-    duplicateCount++;
-    if (durableBefore[delivery.stage]?.has(key)) {
-      findings.push({
-        invariant: invariants.identity,
-        message: `${delivery.r} received seq ${delivery.seq} again in the ${history.stages[delivery.stage]?.name} although its confirmation was durable before the cut`,
-        sequences: [delivery.seq],
-      });
+    keyOfSeq.set(d.seq, identity);
+    if (d.source === systemSource) {
+      system++;
+      if (!d.type.startsWith(`${systemSource}.`))
+        add('no-garbage', `system source with type ${d.type}`, [d.seq]);
+      continue;
+    }
+    const attempt = attempts.get(d.key);
+    if (attempt === undefined) {
+      add('no-garbage', `${d.recipient} got seq ${d.seq} (${d.key}) that no producer emitted`, [
+        d.seq,
+      ]);
+      continue;
+    }
+    if (attempt.type !== d.type || attempt.severity !== d.severity || attempt.source !== d.source) {
+      add('no-garbage', `${d.recipient} got seq ${d.seq} with fields that differ from its emit`, [
+        d.seq,
+      ]);
+    }
+    if (!attempt.intended.includes(d.recipient)) {
+      add('no-garbage', `${d.recipient} got seq ${d.seq}, not intended for it`, [d.seq]);
+    }
+    if (attempt.seq === undefined) attempt.seq = d.seq;
+    else if (attempt.seq !== d.seq) {
+      add('unique-identity', `event ${d.key} delivered as seq ${d.seq} and as ${attempt.seq}`, [
+        d.seq,
+        attempt.seq,
+      ]);
     }
   }
-  if (counts !== undefined) counts.duplicates = duplicateCount;
-  return findings;
+  return { duplicates, system };
 }
 
-/** 4.7: every rejection was reported to its producer and is counted by the node. */
-function noSilentDrop(history: EventHistory): Finding[] {
-  const final = history.stages[history.stages.length - 1];
-  if (final === undefined) return [];
-  const reported = final.marks.filter((mark) => mark.k === 'rejected').length;
-  if (reported === history.rejectedCounted) return [];
-  return [
-    {
-      invariant: invariants.drop,
-      message: `${reported} emits were rejected with QueueFull but the node counts ${history.rejectedCounted}`,
-    },
-  ];
+/** SPEC 4.5: seqs of later boots are larger than every seq of earlier boots. */
+function checkSeqs(attempts: Map<string, Attempt>, add: Add): void {
+  let previousMax = 0;
+  let epochMax = 0;
+  let epoch = 0;
+  const byEpoch = [...attempts.values()]
+    .filter((a) => a.seq !== undefined)
+    .sort((a, b) => a.index - b.index);
+  for (const attempt of byEpoch) {
+    if (attempt.epoch !== epoch) {
+      previousMax = Math.max(previousMax, epochMax);
+      epochMax = 0;
+      epoch = attempt.epoch;
+    }
+    const seq = attempt.seq as number;
+    if (seq <= previousMax) {
+      add(
+        'unique-identity',
+        `seq ${seq} of boot ${attempt.epoch} is not above an earlier boot's seqs`,
+        [seq],
+      );
+    }
+    epochMax = Math.max(epochMax, seq);
+  }
 }
 
-/** With power cuts alone, every published record is complete: recovery discards nothing. */
-function recordsComplete(history: EventHistory): Finding[] {
-  if (history.mediaFaults) return [];
-  const findings: Finding[] = [];
-  for (const stage of history.stages) {
-    for (const mark of stage.marks) {
-      if (mark.k === 'booted' && mark.discarded > 0) {
-        findings.push({
-          invariant: invariants.complete,
-          message: `the boot in the ${stage.name} discarded ${mark.discarded} torn or corrupt published records after power cuts alone`,
-        });
+/** SPEC 4.1: every emit that returned reached and was confirmed by each intended recipient. */
+function checkNoLoss(
+  history: readonly Observation[],
+  attempts: Map<string, Attempt>,
+  deliveries: readonly Delivery[],
+  add: Add,
+): void {
+  const delivered = new Set(deliveries.map((d) => `${d.recipient}#${d.key}`));
+  const seqsByPair = new Map<string, Set<number>>();
+  for (const d of deliveries) {
+    const pair = `${d.recipient}#${d.key}`;
+    seqsByPair.set(pair, (seqsByPair.get(pair) ?? new Set()).add(d.seq));
+  }
+  // a confirm call cut short may still have taken effect: it counts as the recipient's confirmation
+  const confirmed = new Set(
+    history
+      .filter((o) => o.kind === 'confirmed' || o.kind === 'confirming')
+      .map((o) => `${(o as { recipient: string }).recipient}#${(o as { seq: number }).seq}`),
+  );
+  for (const attempt of attempts.values()) {
+    if (!attempt.emitted) continue;
+    for (const recipient of attempt.intended) {
+      const pair = `${recipient}#${attempt.key}`;
+      const seq = attempt.seq;
+      if (!delivered.has(pair)) {
+        add(
+          'no-loss',
+          `${attempt.key} (seq ${seq ?? '?'}) never reached ${recipient}`,
+          seq === undefined ? [] : [seq],
+        );
+      } else if (
+        ![...(seqsByPair.get(pair) ?? [])].some((s) => confirmed.has(`${recipient}#${s}`))
+      ) {
+        add(
+          'no-loss',
+          `${attempt.key} (seq ${seq ?? '?'}) never confirmed by ${recipient}`,
+          seq === undefined ? [] : [seq],
+        );
       }
     }
   }
-  return findings;
+  const last = history.at(-1);
+  if (last?.kind !== 'quiescent') add('no-loss', 'the history does not end quiescent');
+  else if (!last.idle)
+    add('no-loss', `the final boot did not quiesce: ${last.pending} events pending`);
 }
 
-function capPerInvariant(findings: Finding[]): Finding[] {
-  const perInvariant = new Map<string, number>();
-  return findings.filter((finding) => {
-    const seen = perInvariant.get(finding.invariant) ?? 0;
-    perInvariant.set(finding.invariant, seen + 1);
-    return seen < findingsPerInvariantMax;
-  });
+/** SPEC 4.3: a confirmation durable before a cut means no delivery of that event after it. */
+function checkNoZombies(
+  history: readonly Observation[],
+  deliveries: readonly Delivery[],
+  add: Add,
+): void {
+  const durableAt = new Map<string, number>(); // recipient#seq -> epoch it became durable in
+  let pending: { recipient: string; seq: number; epoch: number }[] = [];
+  for (const o of history) {
+    if (o.kind === 'confirmed') pending.push(o);
+    else if (o.kind === 'durable') {
+      for (const c of pending)
+        if (c.epoch === o.epoch) durableAt.set(`${c.recipient}#${c.seq}`, c.epoch);
+      pending = [];
+    } else if (o.kind === 'boot') pending = [];
+  }
+  for (const d of deliveries) {
+    const epoch = durableAt.get(`${d.recipient}#${d.seq}`);
+    if (epoch !== undefined && d.epoch > epoch) {
+      add(
+        'no-zombies',
+        `${d.recipient} got seq ${d.seq} in boot ${d.epoch}; its confirmation was durable in boot ${epoch}`,
+        [d.seq],
+      );
+    }
+  }
+}
+
+/**
+ * SPEC 4.4: per recipient, each producer's events are first seen in emit order; and in every
+ * boot after the first, replayed events are first seen before any event of that boot.
+ */
+function checkOrder(
+  deliveries: readonly Delivery[],
+  attempts: Map<string, Attempt>,
+  add: Add,
+): void {
+  const seenEver = new Set<string>(); // recipient#seq
+  const seenInEpoch = new Set<string>(); // recipient#seq@epoch
+  const newSeen = new Set<string>(); // recipient@epoch: a new event was seen
+  const lastByProducer = new Map<string, number>();
+  for (const d of deliveries) {
+    const pair = `${d.recipient}#${d.seq}`;
+    const firstInEpoch = !seenInEpoch.has(`${pair}@${d.epoch}`);
+    seenInEpoch.add(`${pair}@${d.epoch}`);
+    const attempt = attempts.get(d.key);
+    // a producer event is a replay if emitted in an earlier boot; a system event by its flag
+    const replay = attempt !== undefined ? attempt.epoch < d.epoch : d.replayed;
+    const marker = `${d.recipient}@${d.epoch}`;
+    if (replay && firstInEpoch && newSeen.has(marker)) {
+      add(
+        'order',
+        `${d.recipient} got replayed seq ${d.seq} after a new event of boot ${d.epoch}`,
+        [d.seq],
+      );
+    }
+    if (!replay && firstInEpoch) newSeen.add(marker);
+    if (seenEver.has(pair)) continue;
+    seenEver.add(pair);
+    if (d.source === systemSource) continue;
+    const producer = `${d.recipient}#${d.source}`;
+    const last = lastByProducer.get(producer) ?? 0;
+    if (d.seq < last) {
+      add('order', `${d.recipient} first got ${d.source}'s seq ${d.seq} after its seq ${last}`, [
+        d.seq,
+        last,
+      ]);
+    }
+    lastByProducer.set(producer, Math.max(last, d.seq));
+  }
+}
+
+/** SPEC 4.7: every emit returned, was rejected with a typed error, or was cut short. */
+function checkNoSilentDrop(
+  history: readonly Observation[],
+  attempts: Map<string, Attempt>,
+  add: Add,
+): void {
+  const epochs = new Set(history.map((o) => o.epoch));
+  for (const epoch of epochs) {
+    const inEpoch = history.filter((o) => o.epoch === epoch);
+    const cut = inEpoch.some((o) => o.kind === 'cut');
+    const epochAttempts = [...attempts.values()]
+      .filter((a) => a.epoch === epoch)
+      .sort((a, b) => a.index - b.index);
+    epochAttempts.forEach((attempt, i) => {
+      const last = i === epochAttempts.length - 1;
+      if (!attempt.emitted && !attempt.rejected && !(cut && (last || attempt.grouped === true))) {
+        add('no-silent-drop', `emit ${attempt.key} neither returned nor was rejected`);
+      }
+    });
+    const rejected = epochAttempts.filter((a) => a.rejected).length;
+    const counters = inEpoch.filter((o) => o.kind === 'counters').at(-1);
+    if (counters !== undefined && counters.kind === 'counters' && counters.rejected !== rejected) {
+      add(
+        'no-silent-drop',
+        `boot ${epoch}: ${rejected} emits rejected, the node counted ${counters.rejected}`,
+      );
+    }
+  }
 }

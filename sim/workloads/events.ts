@@ -8,7 +8,8 @@
  * three producers with drains, late confirmations and clock steps (retries) in between.
  * After the cut (recovery): boot [231], re-register the same recipients, emit one event while
  * booting and two after start (replay must come first [230-240]), and drain with clock steps
- * until the node is idle. Every observation is a mark (checker/event-history.ts).
+ * until the node is idle. Every observation is a mark: an `Observation` of the SPEC 4 checker
+ * (checker/spec4.ts), stamped with its stage as the epoch when the history is assembled.
  */
 import type { Clock } from '../../src/engine/distribution-engine.js';
 import type { EventView } from '../../src/engine/event-view.js';
@@ -17,13 +18,7 @@ import { QueueFull } from '../../src/events/errors.js';
 import { formatNode, nodeLayout, type NodeLimits } from '../../src/node/layout.js';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
-import { checkEventHistory } from '../checker/spec4.js';
-import type {
-  EventHistory,
-  EventMark,
-  EventStage,
-  RecipientModel,
-} from '../checker/event-history.js';
+import { checkHistory, type Observation } from '../checker/spec4.js';
 import type { WorkloadParams } from '../plan.js';
 import { Prng } from '../prng.js';
 import type { CrashOutcome, CrashSubject, StageContext } from '../subject.js';
@@ -38,9 +33,16 @@ export const eventLimits: NodeLimits = {
 };
 export const eventDeviceBytes = 64 * 1024;
 
+/** A mark is an observation; its epoch is set when the stages are put together. */
+export type EventMark = Observation;
+
 type Behaviour = 'at-once' | 'late' | 'twice' | 'throws-first';
 
-interface RecipientSpec extends RecipientModel {
+interface RecipientSpec {
+  name: string;
+  prefixes: readonly string[];
+  /** Deliver events of this level or lower (0 emerg .. 7 debug). */
+  severityMax: number;
   behaviour: Behaviour;
 }
 
@@ -69,13 +71,17 @@ export interface EventWorkloadOptions {
   seed: number;
   /** Broken runtime classes (mutants/). */
   variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
+  /** Images carry injected bit flips: records may be lost, never delivered as garbage. */
+  mediaFaults?: boolean;
   name?: string;
 }
 
 export interface EventRecovered {
   idle: boolean;
-  rejectedCounted: number;
 }
+
+/** Epoch placeholder: the history assembly stamps each stage's marks with its index. */
+const epoch = 0;
 
 /** Drives one stage of a node and turns what it observes into marks. */
 class EventStageDriver {
@@ -83,6 +89,7 @@ class EventStageDriver {
   readonly #context: StageContext<EventMark>;
   readonly #clock: { time: number } & Clock;
   readonly #late: { recipient: Recipient; seq: number }[] = [];
+  readonly #boot: number;
   #counter = 0;
 
   constructor(
@@ -94,12 +101,9 @@ class EventStageDriver {
     this.#context = context;
     const clock = { time: start, now: () => clock.time };
     this.#clock = clock;
+    this.#boot = device.header.bootCount;
+    context.mark({ kind: 'boot', epoch });
     this.node = Node.boot(device, { scheduling: 'manual', clock, retry, ...options.variant });
-    context.mark({
-      k: 'booted',
-      discarded: this.node.recovery.discarded,
-      replayed: this.node.recovery.replayed,
-    });
   }
 
   register(lateConfirms: boolean): void {
@@ -112,17 +116,23 @@ class EventStageDriver {
     }
   }
 
+  start(): void {
+    this.node.start();
+    this.#context.mark({ kind: 'started', epoch });
+  }
+
   #handle(behaviour: Behaviour, event: EventView, recipient: Recipient): void {
     const seq = event.seq;
     this.#context.mark({
-      k: 'deliver',
-      r: recipient.name,
+      kind: 'delivered',
+      epoch,
+      recipient: recipient.name,
       seq,
-      attempt: event.attempt,
-      replayed: event.replayed,
       source: event.source,
       type: event.type,
-      details: Buffer.from(event.details()).toString('hex'),
+      severity: event.level,
+      key: `${event.source}/${Buffer.from(event.details()).toString('hex')}`,
+      replayed: event.replayed,
     });
     if (behaviour === 'late') {
       this.#late.push({ recipient, seq });
@@ -136,50 +146,65 @@ class EventStageDriver {
   }
 
   #confirm(recipient: Recipient, seq: number): void {
-    this.#context.mark({ k: 'confirm', r: recipient.name, seq });
-    const ok = recipient.confirm(seq);
-    this.#context.mark({ k: 'confirmed', r: recipient.name, seq, ok });
+    this.#context.mark({ kind: 'confirming', epoch, recipient: recipient.name, seq });
+    if (recipient.confirm(seq)) {
+      this.#context.mark({ kind: 'confirmed', epoch, recipient: recipient.name, seq });
+    }
   }
 
   confirmLate(count: number): void {
     for (const { recipient, seq } of this.#late.splice(0, count)) this.#confirm(recipient, seq);
   }
 
-  emit(producer: number, type: number, level: number): void {
+  emit(producer: number, type: number, severity: number): void {
     const spec = producers[producer % producers.length] as (typeof producers)[number];
     const typeName = spec.types[type % spec.types.length] as string;
-    const details = new Uint8Array(8);
-    new DataView(details.buffer).setUint32(0, producer, true);
-    new DataView(details.buffer).setUint32(4, ++this.#counter + this.#clock.time, true);
-    const hex = Buffer.from(details).toString('hex');
-    this.#context.mark({ k: 'attempt', source: spec.name, type: typeName, level, details: hex });
+    // Unique content across the whole history: producer, boot and a counter.
+    const details = new Uint8Array(12);
+    const view = new DataView(details.buffer);
+    view.setUint32(0, producer, true);
+    view.setUint32(4, this.#boot, true);
+    view.setUint32(8, ++this.#counter, true);
+    const key = `${spec.name}/${Buffer.from(details).toString('hex')}`;
+    const intended = recipients
+      .filter((r) => severity <= r.severityMax && r.prefixes.some((p) => typeName.startsWith(p)))
+      .map((r) => r.name);
+    this.#context.mark({
+      kind: 'attempt',
+      epoch,
+      key,
+      source: spec.name,
+      type: typeName,
+      severity,
+      intended,
+    });
     try {
-      const seq = this.node.producer(spec.name).emit(typeName, level, details);
-      const fifo = this.node.phase === 'running' ? 1 : 0;
-      const position = (this.node.fifos[fifo]?.tail ?? 0) - 1;
-      this.#context.mark({
-        k: 'emit',
-        seq,
-        source: spec.name,
-        type: typeName,
-        level,
-        details: hex,
-        fifo,
-        position,
-      });
+      const seq = this.node.producer(spec.name).emit(typeName, severity, details);
+      this.#context.mark({ kind: 'emitted', epoch, key, seq });
     } catch (error) {
       if (!(error instanceof QueueFull)) throw error;
-      this.#context.mark({ k: 'rejected', source: spec.name, type: typeName, details: hex });
+      this.#context.mark({ kind: 'rejected', epoch, key, code: error.code });
     }
   }
 
   drain(): void {
     this.node.drain();
-    this.#context.mark({ k: 'drained', heads: this.node.fifos.map((fifo) => fifo.persistedHead) });
+    this.#context.mark({ kind: 'durable', epoch });
   }
 
   step(ms: number): void {
     this.#clock.time += ms;
+  }
+
+  /** The end of a completed stage: the visible counters, and whether the node is idle. */
+  finish(): void {
+    this.#context.mark({ kind: 'counters', epoch, rejected: this.node.counters.rejectedQueueFull });
+    this.#context.mark({
+      kind: 'quiescent',
+      epoch,
+      idle: this.node.idle(),
+      pending: this.node.queue.length(),
+    });
   }
 }
 
@@ -193,7 +218,7 @@ function runWorkload(
   driver.register(true);
   for (let i = 0; i < options.bootEvents; i++)
     driver.emit(prng.below(3), prng.below(2), prng.below(8));
-  driver.node.start();
+  driver.start();
   for (let i = 0; i < options.events; i++) {
     driver.emit(prng.below(3), prng.below(2), prng.below(8));
     const action = prng.below(4);
@@ -213,7 +238,7 @@ function runRecovery(
   const driver = new EventStageDriver(device, context, 5_000_000, options);
   driver.register(false);
   driver.emit(2, 0, 6); // while booting: must be delivered after the replay
-  driver.node.start();
+  driver.start();
   driver.emit(0, 0, 3);
   driver.emit(1, 1, 6);
   for (let round = 0; round < recoveryRoundsMax && !driver.node.idle(); round++) {
@@ -223,7 +248,8 @@ function runRecovery(
     }
     driver.step(retry.timeoutMaxMs + 1);
   }
-  return { idle: driver.node.idle(), rejectedCounted: driver.node.counters.rejectedQueueFull };
+  driver.finish();
+  return { idle: driver.node.idle() };
 }
 
 /** The crash subject of an event workload. */
@@ -237,34 +263,37 @@ export function eventSubject(
     prepare: (device) => formatNode(device, eventLimits),
     workload: (device, context) => runWorkload(device, context, options),
     recover: (device, context) => runRecovery(device, context, options),
-    check: (outcome) => checkEventHistory(historyOf(outcome, false)),
+    check: (outcome) =>
+      checkHistory(historyOf(outcome), { mediaFaults: options.mediaFaults === true }).findings,
   };
 }
 
-export function historyOf(
-  outcome: CrashOutcome<EventRecovered, EventMark>,
-  mediaFaults: boolean,
-): EventHistory {
-  const stages: EventStage[] = [
-    { name: 'workload', marks: outcome.marks, complete: false },
-    ...outcome.interruptedMarks.map((marks, i) => ({
-      name: `recovery ${i + 1}`,
-      marks,
-      complete: false,
-    })),
-    {
-      name: `recovery ${outcome.interruptedMarks.length + 1}`,
-      marks: outcome.recoveryMarks,
-      complete: true,
-    },
+/** Stamped copies of a stage's marks, cached: every image of a cut shares the same marks. */
+const stampedStages = new WeakMap<readonly EventMark[], Map<number, Observation[]>>();
+
+function stamped(marks: readonly EventMark[], stage: number, cut: boolean): Observation[] {
+  let byStage = stampedStages.get(marks);
+  if (byStage === undefined) {
+    byStage = new Map();
+    stampedStages.set(marks, byStage);
+  }
+  const key = stage * 2 + (cut ? 1 : 0);
+  let observations = byStage.get(key);
+  if (observations === undefined) {
+    observations = marks.map((mark) => ({ ...mark, epoch: stage }));
+    if (cut) observations.push({ kind: 'cut', epoch: stage });
+    byStage.set(key, observations);
+  }
+  return observations;
+}
+
+/** The whole history of one crash state: every stage, each stamped with its epoch. */
+export function historyOf(outcome: CrashOutcome<EventRecovered, EventMark>): Observation[] {
+  const interrupted = [outcome.marks, ...outcome.interruptedMarks];
+  return [
+    ...interrupted.flatMap((marks, stage) => stamped(marks, stage, true)),
+    ...stamped(outcome.recoveryMarks, interrupted.length, false),
   ];
-  return {
-    stages,
-    recipients,
-    idle: outcome.recovered.idle,
-    rejectedCounted: outcome.recovered.rejectedCounted,
-    mediaFaults,
-  };
 }
 
 export function eventOptions(params: WorkloadParams, name: string): EventWorkloadOptions {

@@ -8,7 +8,7 @@ import { formatNode, nodeLayout, type NodeLimits } from '../../src/node/layout.j
 import type { NodeOptions } from '../../src/node/node.js';
 import { TracedNvram, type PersistencyModel } from '../../src/nvram/index.js';
 import { AssertionError } from '../../src/events/assert.js';
-import { checkHistory, type Finding, type Invariant } from './checker.js';
+import { checkHistory, type Finding, type Invariant } from '../../sim/checker/spec4.js';
 import { crashLimits, Driver, type Workload } from './workload.js';
 
 export interface ExploreOptions {

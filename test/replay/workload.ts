@@ -10,7 +10,7 @@ import { NodeError } from '../../src/events/errors.js';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import type { NodeLimits } from '../../src/node/layout.js';
 import { PowerCutError, type NvramDevice } from '../../src/nvram/index.js';
-import type { Observation } from './checker.js';
+import type { Observation } from '../../sim/checker/spec4.js';
 
 export interface RecipientSpec {
   name: string;
