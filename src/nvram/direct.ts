@@ -89,7 +89,7 @@ export class DirectNvram implements NvramDevice {
 
   /** Formats `path` as a device (file mode 0600). Returns the header written. */
   static format(path: string, options: DirectFormatOptions): HeaderInfo {
-    const site = { label: String(path), method: 'format' };
+    const site = { label: typeof path === 'string' ? path : 'device', method: 'format' };
     const file = requirePath(site, path);
     const fields = requireOptions(site, options, ['sizeBytes', 'sections', 'force']);
     if (options === undefined) fail(site, 'NVRAM_BAD_ARGUMENT', 'options {sizeBytes} are required');
@@ -103,7 +103,7 @@ export class DirectNvram implements NvramDevice {
    * (NVRAM_LOCKED if another process holds it), maps it and counts a boot.
    */
   static open(path: string, options?: DirectOpenOptions): DirectNvram {
-    const site = { label: String(path), method: 'open' };
+    const site = { label: typeof path === 'string' ? path : 'device', method: 'open' };
     const file = requirePath(site, path);
     const fields = requireOptions(site, options, ['durability']);
     const durability = fields['durability'] ?? 'process';

@@ -58,6 +58,8 @@ export interface TracedImageOptions {
 
 const twoTo32 = 2 ** 32;
 const defaultDeviceId = 1n;
+/** Traced devices keep two images in memory (volatile and durable), plus the caller's. */
+const tracedDeviceBytesMax = 2 ** 30;
 
 export class TracedNvram implements NvramDevice {
   readonly kind = 'traced' as const;
@@ -100,6 +102,13 @@ export class TracedNvram implements NvramDevice {
       );
     }
     const record = requireBoolean(site, 'record', fields['record'] ?? false);
+    if (sizeBytes > tracedDeviceBytesMax) {
+      fail(
+        site,
+        'NVRAM_BAD_SIZE',
+        `a traced device lives in memory: at most 1 GiB, got ${sizeBytes}`,
+      );
+    }
     const image = new Uint8Array(sizeBytes);
     addon.formatImage(image, layout, deviceId);
     return TracedNvram.fromImage(image, { record, boot: true });

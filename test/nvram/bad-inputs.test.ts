@@ -465,6 +465,28 @@ describe('fuzzing the entry points', () => {
     );
   });
 
+  test('TracedNvram.format and fromImage throw only NvramError for any arguments', () => {
+    const image = TracedNvram.format(size, sections).buildDurableImage();
+    const options = fc.oneof(
+      nasty,
+      fc.record({ deviceId: nasty, record: nasty }, { requiredKeys: [] }),
+      fc.record({ label: nasty, record: nasty, boot: nasty }, { requiredKeys: [] }),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(nasty, fc.constantFrom(8192, 65536, 2 ** 40)),
+        fc.oneof(nasty, fc.constant(sections)),
+        options,
+        fc.boolean(),
+        (sizeValue, sectionsValue, optionsValue, fromGoodImage) => {
+          callTyped(TracedNvram, 'format', [sizeValue, sectionsValue, optionsValue]);
+          callTyped(TracedNvram, 'fromImage', [fromGoodImage ? image : sizeValue, optionsValue]);
+        },
+      ),
+      { seed, numRuns: 500 },
+    );
+  });
+
   test('the raw addon throws only NvramError for any arguments', () => {
     const image = new Uint8Array(size);
     addon.formatImage(image, sections, 7n);
