@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { DirectNvram, type Durability } from '../../src/nvram/index.js';
+import { DirectNvram, inspectDeviceFile, type Durability } from '../../src/nvram/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nvrelay-direct-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,6 +53,15 @@ describe('DirectNvram.open', () => {
     const again = DirectNvram.open(path);
     expect(again.header.bootCount).toBe(2);
     again.close();
+  });
+
+  test('inspectDeviceFile reads a device that is open (and locked) elsewhere', () => {
+    withDevice('process', (device, path) => {
+      const header = inspectDeviceFile(path);
+      expect(header.bootCount).toBe(device.header.bootCount);
+      expect(header.sections).toEqual(device.header.sections);
+      expect(header.deviceId).toBe(device.header.deviceId);
+    });
   });
 
   test('defaults to process durability', () => {
