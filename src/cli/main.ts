@@ -11,8 +11,10 @@ import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.js';
 import { registerCrashtest } from './crashtest.js';
 import { registerDemo } from './demo.js';
+import { registerDump, registerRedeliver } from './dump.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
+import { registerPump } from './pump.js';
 
 const commands: Array<(program: Command) => void> = [
   registerInit,
@@ -20,6 +22,9 @@ const commands: Array<(program: Command) => void> = [
   registerCheck,
   registerDemo,
   registerCrashtest,
+  registerPump,
+  registerDump,
+  registerRedeliver,
 ];
 
 export const exitUsage = 2;

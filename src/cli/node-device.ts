@@ -1,0 +1,291 @@
+/**
+ * A node device file as the event commands see it (`pump`, `dump`, `redeliver`, the node parts
+ * of `inspect` and `check`):
+ *
+ *  - `openNodeDevice` opens it for writing, formatting it first if the file does not exist.
+ *    The format is built under a temporary name and renamed into place, so a kill -9 during
+ *    format never leaves a half-formatted device at `path` (the next run formats again).
+ *  - `readNodeSnapshot` boots a node, read-only, on a private copy of the file (no lock, no
+ *    write reaches the file): recovery runs exactly as at a real boot, so what it reports is
+ *    what the next boot would replay. A file another process is writing may be caught midway.
+ */
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { detailsBytesMaxDefault, fifoSlotsMax } from '../constants.js';
+import type { DeadLetter } from '../engine/dead-letter.js';
+import { assert } from '../events/assert.js';
+import { NodeError } from '../events/errors.js';
+import { decodeRecord } from '../events/record.js';
+import { severityNames } from '../events/severity.js';
+import { SlotVerdict, slotVerdictNames, type PersistentFifo } from '../fifo/fifo.js';
+import {
+  nodeLayout,
+  readNodeGeometry,
+  sectionNames,
+  formatNode,
+  type NodeLimits,
+} from '../node/layout.js';
+import { Node, type NodeStats } from '../node/node.js';
+import { DirectNvram, TracedNvram, type Durability } from '../nvram/index.js';
+
+/** The size of a device file the commands format (SPEC 3: a multiple of 4096). */
+export const nodeDeviceBytesDefault = 64 << 20;
+/** Largest runtime FIFO a default format gets: recovery reads every slot at boot. */
+const runtimeSlotsFormatMax = 1 << 16;
+
+export interface NodeDeviceOptions {
+  durability: Durability;
+  /** Used only when the file is formatted here. */
+  detailsBytesMax?: number;
+  sizeBytes?: number;
+}
+
+export interface OpenedNodeDevice {
+  device: DirectNvram;
+  /** True if this call created the file. */
+  formatted: boolean;
+}
+
+/**
+ * The limits of a device formatted here: the largest power-of-two runtime FIFO (up to
+ * runtimeSlotsFormatMax) whose layout fits in `sizeBytes`.
+ */
+export function formatLimits(sizeBytes: number, detailsBytesMax: number): NodeLimits {
+  for (let runtimeSlots = runtimeSlotsFormatMax; runtimeSlots >= 16; runtimeSlots /= 2) {
+    const limits = { detailsBytesMax, runtimeSlots };
+    if (nodeLayout(limits).sizeBytes <= sizeBytes) return limits;
+  }
+  throw new NodeError(
+    'NODE_BAD_LAYOUT',
+    `nvrelay: ${sizeBytes} bytes cannot hold a node with ${detailsBytesMax}-byte details`,
+  );
+}
+
+/** Formats `path` as a node device: built as `<path>.formatting`, then renamed into place. */
+export function formatNodeDevice(path: string, sizeBytes: number, limits: NodeLimits): void {
+  const layout = nodeLayout(limits);
+  assert(layout.geometry.runtimeSlots <= fifoSlotsMax, 'runtime FIFO too large');
+  const building = `${path}.formatting`;
+  DirectNvram.format(building, { sizeBytes, sections: layout.sections, force: true });
+  const device = DirectNvram.open(building, { durability: 'power' });
+  try {
+    formatNode(device, limits);
+  } finally {
+    device.close();
+  }
+  renameSync(building, path);
+}
+
+/**
+ * Opens the node device at `path` for writing (taking its lock, counting a boot), formatting
+ * it first if the file does not exist. A device whose sections are there but whose node control
+ * block is all zeros (a node format that never completed, or `nvrelay init` with the node's
+ * sections) is formatted in place: the control block is written last, so no event was ever
+ * recorded on it.
+ */
+export function openNodeDevice(path: string, options: NodeDeviceOptions): OpenedNodeDevice {
+  const sizeBytes = options.sizeBytes ?? nodeDeviceBytesDefault;
+  const detailsBytesMax = Math.max(detailsBytesMaxDefault, options.detailsBytesMax ?? 0);
+  const limits = formatLimits(sizeBytes, detailsBytesMax);
+  let formatted = false;
+  if (!existsSync(path)) {
+    formatNodeDevice(path, sizeBytes, limits);
+    formatted = true;
+  }
+  const device = DirectNvram.open(path, { durability: options.durability });
+  try {
+    readNodeGeometry(device);
+  } catch (error) {
+    if (!(error instanceof NodeError) || error.code !== 'NODE_UNFORMATTED') {
+      device.close();
+      throw error;
+    }
+    formatNode(device, limits); // NODE_BAD_LAYOUT if its sections are too small for them
+    formatted = true;
+  }
+  return { device, formatted };
+}
+
+/** True if the device file has the node's control section (else it is a bare device). */
+export function hasNodeSections(sections: readonly { name: string }[]): boolean {
+  return sections.some((section) => section.name === sectionNames.control);
+}
+
+export interface NodeSnapshot {
+  node: Node;
+  device: TracedNvram;
+  close(): void;
+}
+
+/**
+ * Boots a node on a private in-memory copy of the file, never started: recovery's reads and
+ * its few writes (the seq lease, salvaged pointers) stay in the copy.
+ */
+export function readNodeSnapshot(path: string): NodeSnapshot {
+  const image = new Uint8Array(readFileSync(path));
+  const device = TracedNvram.fromImage(image, { label: path, boot: false });
+  let node: Node;
+  try {
+    node = Node.boot(device, { scheduling: 'manual' });
+  } catch (error) {
+    device.close();
+    throw error;
+  }
+  return {
+    node,
+    device,
+    close: () => {
+      node.close();
+      device.close();
+    },
+  };
+}
+
+/** One published slot of a FIFO as `dump` and `check` show it. */
+export interface PendingEvent {
+  fifo: string;
+  position: number;
+  /** 'valid', or why recovery discards it (a torn or corrupt record, never delivered). */
+  verdict: string;
+  seq: number | null;
+  time: string | null;
+  severity: string | null;
+  source: string | null;
+  type: string | null;
+  detailsBytes: number | null;
+  /** Details as text if they are printable UTF-8, else null (see detailsHex). */
+  details: string | null;
+  detailsHex: string | null;
+  intended: string[];
+  /** Intended recipients that have not confirmed (the event is replayed to these). */
+  owed: string[];
+  originalSeq: number;
+}
+
+export interface DeadLetterEntry {
+  index: number;
+  recipient: string;
+  seq: number;
+  reason: string;
+  attempts: number;
+  deadLetteredAt: string;
+  originalSeq: number;
+  type: string;
+  source: string;
+  severity: string;
+  details: string | null;
+  detailsHex: string | null;
+}
+
+/** The events recovery found published and not completely handled, in replay order. */
+export function pendingEvents(node: Node): PendingEvent[] {
+  const names = node.recipientTable.names;
+  return (node.replay.plan?.items ?? []).map((item) => {
+    const fifo = node.fifos[item.fifoIndex] as PersistentFifo;
+    if (item.verdict !== SlotVerdict.valid) {
+      return discardedEvent(fifo, item.position, item.verdict);
+    }
+    const record = decodeRecord(fifo.shadow, fifo.slotBase(item.position));
+    const owed = record.intendedMask & ~record.confirmedMask;
+    return {
+      fifo: fifo.name,
+      position: item.position,
+      verdict: 'valid',
+      seq: record.seq,
+      time: new Date(record.time).toISOString(),
+      severity: severityNames[record.severity] ?? String(record.severity),
+      source: record.source,
+      type: record.type,
+      detailsBytes: record.details.length,
+      ...detailsText(record.details),
+      intended: maskNames(record.intendedMask, names),
+      owed: maskNames(owed, names),
+      originalSeq: record.originalSeq,
+    };
+  });
+}
+
+function discardedEvent(fifo: PersistentFifo, position: number, verdict: number): PendingEvent {
+  return {
+    fifo: fifo.name,
+    position,
+    verdict: slotVerdictNames[verdict] ?? String(verdict),
+    seq: null,
+    time: null,
+    severity: null,
+    source: null,
+    type: null,
+    detailsBytes: null,
+    details: null,
+    detailsHex: null,
+    intended: [],
+    owed: [],
+    originalSeq: 0,
+  };
+}
+
+export function deadLetterEntries(letters: (DeadLetter & { recipient: string })[]) {
+  return letters.map((letter): DeadLetterEntry => ({
+    index: letter.index,
+    recipient: letter.recipient,
+    seq: letter.seq,
+    reason: letter.reason,
+    attempts: letter.attempts,
+    deadLetteredAt: new Date(letter.deadLetteredAt).toISOString(),
+    originalSeq: letter.record.originalSeq,
+    type: letter.record.type,
+    source: letter.record.source,
+    severity: severityNames[letter.record.severity] ?? String(letter.record.severity),
+    ...detailsText(letter.record.details),
+  }));
+}
+
+const printable = /^[\x20-\x7e\t\n\r\u00a0-\uffff]*$/;
+
+/** Details as text when they are printable UTF-8, else as hex (at most 64 bytes shown). */
+function detailsText(details: Uint8Array): { details: string | null; detailsHex: string | null } {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(details);
+  if (!text.includes('\ufffd') && printable.test(text)) return { details: text, detailsHex: null };
+  const shown = Buffer.from(details.subarray(0, 64)).toString('hex');
+  return { details: null, detailsHex: details.length > 64 ? `${shown}...` : shown };
+}
+
+/** Recipient names of a mask (an id with no name shows as #id). */
+export function maskNames(mask: bigint, names: readonly (string | null)[]): string[] {
+  const result: string[] = [];
+  for (let id = 0; id < 64; id++) {
+    if (((mask >> BigInt(id)) & 1n) === 1n) result.push(names[id] ?? `#${id}`);
+  }
+  return result;
+}
+
+/** What `inspect` shows of a node: FIFOs, pools and the dead-letter section. */
+export interface NodeSummary {
+  geometry: Node['geometry'];
+  seqNext: number;
+  fifos: (NodeStats['fifos'][number] & { oldestPendingAgeMs: number | null })[];
+  pools: { name: string; capacity: number; used: number; urgentReserve: number }[];
+  deadLetters: NodeStats['deadLetters'];
+  recipients: { id: number; name: string }[];
+  discarded: number;
+}
+
+export function nodeSummary(node: Node, now: number): NodeSummary {
+  const stats = node.stats();
+  return {
+    geometry: node.geometry,
+    seqNext: stats.seqNext,
+    fifos: stats.fifos.map((fifo) => ({
+      ...fifo,
+      oldestPendingAgeMs: fifo.oldestPendingTime === null ? null : now - fifo.oldestPendingTime,
+    })),
+    pools: stats.pools.map(({ name, capacity, used, urgentReserve }) => ({
+      name,
+      capacity,
+      used,
+      urgentReserve,
+    })),
+    deadLetters: stats.deadLetters,
+    recipients: stats.recipients.map(({ id, name }) => ({ id, name })),
+    discarded: node.recovery.discarded,
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * `nvrelay pump <device> --count N [--payload-bytes B] [--recipients R] [--durability D]`:
+ * the load and soak command other tools drive (issue 3). Its contract is exact:
+ *
+ *  - formats the device file if it does not exist, boots the node on it (recovering and
+ *    queueing the replay of whatever is pending [231]);
+ *  - registers R in-process recipients r0..rR-1, each subscribed to everything, so every event
+ *    is intended for all R; then emits N new events from one producer ('pump');
+ *  - runs until every event is confirmed, then exits 0.
+ *
+ * It prints one line per fact on stdout, each with one write(2) and no buffering, so a kill -9
+ * loses no line that a fact has happened behind:
+ *   `A <seq>`             after an emit returned (the event is durable)
+ *   `D <recipient> <seq>` when a recipient receives an event, before it confirms
+ *   `Q <json>`            last: a summary
+ * With --count 0 it only recovers and drains.
+ */
+import { writeSync } from 'node:fs';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import { detailsBytesLimit, recipientsMax } from '../constants.js';
+import { NodeError, QueueFull } from '../events/errors.js';
+import { Node } from '../node/node.js';
+import type { Durability } from '../nvram/index.js';
+import { openNodeDevice } from './node-device.js';
+
+export interface PumpOptions {
+  count: number;
+  payloadBytes: number;
+  recipients: number;
+  durability: Durability;
+}
+
+/** Emits between two turns of the event loop (the node delivers and retires in between). */
+const emitBurst = 64;
+/** Idle polls without progress before the pump decides nothing more can complete. */
+const stallPollsMax = 2_000;
+const eventType = 'pump.event';
+
+export function registerPump(program: Command): void {
+  program
+    .command('pump')
+    .description(
+      'boot the node on a device (formatting it if absent), replay what is pending, emit N ' +
+        'events to R in-process recipients and run until all are confirmed; prints A/D/Q lines',
+    )
+    .argument('<device>', 'path of the device file')
+    .requiredOption('--count <n>', 'events to emit (0: only recover and drain)', integerIn(0))
+    .option('--payload-bytes <b>', 'details bytes per event', integerIn(0, detailsBytesLimit), 128)
+    .option('--recipients <r>', 'in-process recipients r0..rR-1', integerIn(1, recipientsMax), 1)
+    .option(
+      '--durability <d>',
+      "'process' (survives kill -9) or 'power' (msync)",
+      durability,
+      'process',
+    )
+    .action(async (device: string, options: PumpOptions) => {
+      await pump(device, options);
+    });
+}
+
+function integerIn(low: number, high = Number.MAX_SAFE_INTEGER): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < low || value > high)
+      throw new InvalidArgumentError(`expected an integer in [${low}, ${high}], got '${text}'`);
+    return value;
+  };
+}
+
+function durability(text: string): Durability {
+  if (text !== 'process' && text !== 'power')
+    throw new InvalidArgumentError(`expected 'process' or 'power', got '${text}'`);
+  return text;
+}
+
+/** One fact per write(2) on fd 1: nothing is buffered in this process. */
+function fact(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(1, bytes, written, bytes.length - written);
+    } catch (error) {
+      // A non-blocking pipe that is full: wait for the reader (no line may be dropped).
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      // The reader is gone (EPIPE): stop at once, as a kill would; the device is consistent.
+      process.stderr.write(`nvrelay: pump: cannot write to stdout: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+}
+
+export async function pump(path: string, options: PumpOptions): Promise<void> {
+  const started = performance.now();
+  const { device, formatted } = openNodeDevice(path, {
+    durability: options.durability,
+    detailsBytesMax: options.payloadBytes,
+  });
+  let node: Node | null = null;
+  try {
+    node = Node.boot(device);
+    for (let r = 0; r < options.recipients; r++) {
+      node.registerRecipient(`r${r}`, {}, (event, recipient) => {
+        fact(`D ${recipient.name} ${event.seq}`); // step 291: received, not yet confirmed
+        recipient.confirm(event.seq);
+      });
+    }
+    node.start(); // replayed events are queued ahead of every new one [230-240]
+    const emits = await emitAll(node, options);
+    await untilIdle(node);
+    const counters = node.stats().counters;
+    fact(
+      `Q ${JSON.stringify({
+        emitted: emits.emitted,
+        seqFirst: emits.seqFirst,
+        seqLast: emits.seqLast,
+        queueFullWaits: emits.queueFullWaits,
+        replayed: node.recovery.replayed,
+        discarded: node.recovery.discarded,
+        delivered: counters.delivered,
+        redelivered: counters.redelivered,
+        confirmed: counters.confirmed,
+        retired: counters.retired,
+        deadLettered: counters.deadLettered,
+        recipients: options.recipients,
+        durability: options.durability,
+        bootCount: device.header.bootCount,
+        formatted,
+        elapsedMs: Math.round(performance.now() - started),
+      })}`,
+    );
+  } finally {
+    node?.close();
+    device.close();
+  }
+}
+
+interface EmitTally {
+  emitted: number;
+  seqFirst: number | null;
+  seqLast: number | null;
+  queueFullWaits: number;
+}
+
+/** Emits `count` events; on QueueFull, lets the node retire what is confirmed and tries again. */
+async function emitAll(node: Node, options: PumpOptions): Promise<EmitTally> {
+  const producer = node.producer('pump');
+  const tally: EmitTally = { emitted: 0, seqFirst: null, seqLast: null, queueFullWaits: 0 };
+  const payload = new Uint8Array(options.payloadBytes);
+  while (tally.emitted < options.count) {
+    payload.fill(tally.emitted & 0xff);
+    let seq: number;
+    try {
+      seq = producer.emit(eventType, 'info', payload);
+    } catch (error) {
+      if (!(error instanceof QueueFull)) throw error;
+      tally.queueFullWaits++;
+      await nextTurn();
+      continue;
+    }
+    fact(`A ${seq}`); // step 213 is done: emit returns only once the event is durable
+    tally.seqFirst ??= seq;
+    tally.seqLast = seq;
+    tally.emitted++;
+    if (tally.emitted % emitBurst === 0) await nextTurn();
+  }
+  return tally;
+}
+
+/**
+ * Waits until every queued event is completely handled [220]. Events still owed to a recipient
+ * that this pump does not register (an earlier run's rN with N >= R) can never complete: that
+ * is reported as an error rather than waited on forever.
+ */
+async function untilIdle(node: Node): Promise<void> {
+  let stalled = 0;
+  let progress = -1;
+  while (!node.idle()) {
+    const counters = node.counters;
+    const now = counters.delivered + counters.redelivered + counters.retired;
+    stalled = now === progress ? stalled + 1 : 0;
+    progress = now;
+    if (stalled >= stallPollsMax) throw stuck(node);
+    await (stalled < 100 ? nextTurn() : sleep(1));
+  }
+}
+
+function stuck(node: Node): NodeError {
+  const absent = node
+    .stats()
+    .recipients.filter((recipient) => !recipient.registered)
+    .map((recipient) => recipient.name);
+  return new NodeError(
+    'NODE_STATE',
+    `nvrelay: pump: ${node.queue.length()} events cannot complete` +
+      (absent.length > 0 ? `; recipients not registered by this pump: ${absent.join(', ')}` : ''),
+  );
+}
