@@ -28,7 +28,7 @@ import {
   checkRecord,
   decodeRecord,
   getU64,
-  recordBuffer,
+  allocateRecordBuffer,
   setU64,
   type EventRecord,
   type RecordBuffer,
@@ -114,7 +114,7 @@ export class DeadLetterStore {
     this.entryBytes = entryHeaderBytes + geometry.slotBytes;
     this.limits = geometry;
     this.#entries = section.offset + entriesOffset;
-    this.#buffer = recordBuffer(new Uint8Array(this.entryCount * this.entryBytes));
+    this.#buffer = allocateRecordBuffer(this.entryCount * this.entryBytes);
     this.#shadow = this.#buffer.bytes;
     this.#shadowView = this.#buffer.view;
     this.#states = new Uint8Array(this.entryCount);

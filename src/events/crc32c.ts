@@ -10,6 +10,11 @@ const polynomial = 0x82f63b78;
 /** table[k * 256 + b]: the CRC of byte b followed by k zero bytes. */
 const table = buildTable();
 
+/** The slicing tables (a copy), for the WebAssembly CRC's memory. */
+export function crc32cTable(): Int32Array {
+  return table.slice();
+}
+
 function buildTable(): Int32Array {
   const result = new Int32Array(8 * 256);
   for (let b = 0; b < 256; b++) {

@@ -23,6 +23,7 @@
 import { recipientsMax, seqMax, sourceBytesMax, typeBytesMax } from '../constants.js';
 import { assert } from './assert.js';
 import { crc32cWords } from './crc32c.js';
+import { wasmCrcBuffer } from './crc32c-wasm.js';
 import { decodeName } from './names.js';
 
 export const recordOffsets = Object.freeze({
@@ -70,20 +71,38 @@ export function getU64(view: DataView, offset: number): number {
 
 /**
  * A buffer records are encoded in and checked from: three views of the same memory (the
- * Int32Array lets the CRC load words; byteOffset 0 and a length that is a multiple of 8).
+ * Int32Array lets the CRC load words; byteOffset and length multiples of 8), and its CRC32C.
  */
 export interface RecordBuffer {
   bytes: Uint8Array;
   view: DataView;
   words: Int32Array;
+  /** CRC32C of bytes [offset, offset + length); offset a multiple of 4. */
+  crc: (offset: number, length: number) => number;
 }
 
+/** Views over `bytes`, checksummed in TypeScript (tests and tools). */
 export function recordBuffer(bytes: Uint8Array): RecordBuffer {
   assert(bytes.byteOffset % 8 === 0 && bytes.byteLength % 8 === 0, 'record buffer alignment');
+  const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return {
+    bytes,
+    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    words,
+    crc: (offset, length) => crc32cWords(words, bytes, offset, length),
+  };
+}
+
+/** A new zeroed buffer for the runtime: in WebAssembly memory with its own CRC when possible. */
+export function allocateRecordBuffer(byteLength: number): RecordBuffer {
+  const wasm = wasmCrcBuffer(byteLength);
+  if (wasm === null) return recordBuffer(new Uint8Array(byteLength));
+  const bytes = wasm.bytes;
   return {
     bytes,
     view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
     words: new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+    crc: wasm.crc,
   };
 }
 
@@ -130,8 +149,7 @@ export function writeRecord(
   at += source.length;
   bytes.set(type, at);
   if (details !== null) bytes.set(details, at + type.length);
-  const crc = crc32cWords(buffer.words, bytes, base + recordCrcStart, recordBytes - recordCrcStart);
-  view.setUint32(base + 8, crc, true);
+  view.setUint32(base + 8, buffer.crc(base + recordCrcStart, recordBytes - recordCrcStart), true);
   return recordBytes;
 }
 
@@ -185,7 +203,7 @@ export function checkRecord(
   ) {
     return RecordVerdict.badLength;
   }
-  const crc = crc32cWords(buffer.words, bytes, base + recordCrcStart, recordBytes - recordCrcStart);
+  const crc = buffer.crc(base + recordCrcStart, recordBytes - recordCrcStart);
   if (crc !== view.getUint32(base + 8, true)) return RecordVerdict.badChecksum;
   if (position >= 0 && getU64(view, base + 16) !== position) return RecordVerdict.badPosition;
   return checkFields(bytes, view, base, limits) ? RecordVerdict.valid : RecordVerdict.badField;

@@ -23,7 +23,7 @@ import {
   RecordVerdict,
   checkRecord,
   getU64,
-  recordBuffer,
+  allocateRecordBuffer,
   type RecordBuffer,
   type RecordLimits,
 } from '../events/record.js';
@@ -117,7 +117,7 @@ export class PersistentFifo {
     this.headOffset = section.offset + fifoOffsets.head;
     this.tailOffset = section.offset + fifoOffsets.tail;
     this.slotsOffset = section.offset + fifoOffsets.slots;
-    this.buffer = recordBuffer(new Uint8Array(this.slotCount * this.slotBytes));
+    this.buffer = allocateRecordBuffer(this.slotCount * this.slotBytes);
     this.shadow = this.buffer.bytes;
     this.shadowView = this.buffer.view;
     this.slotViews = [];
@@ -319,10 +319,16 @@ export class PersistentFifo {
   /** Stores the shadow's confirmation word of a position (one atomic word) and flushes it. */
   storeConfirmation(position: number): void {
     const base = this.slotBase(position);
-    this.confirmScratchView.setInt32(0, this.shadowView.getInt32(base, true), true);
-    this.confirmScratchView.setInt32(4, this.shadowView.getInt32(base + 4, true), true);
+    const low = this.shadowView.getUint32(base, true);
+    const high = this.shadowView.getUint32(base + 4, true);
     const offset = this.slotsOffset + base;
-    this.device.storeBytes(offset, this.confirmScratch);
+    if (high < 0x200000) {
+      this.device.storeU64(offset, high * 0x100000000 + low); // ids < 53: the word is < 2^53
+    } else {
+      this.confirmScratchView.setUint32(0, low, true);
+      this.confirmScratchView.setUint32(4, high, true);
+      this.device.storeBytes(offset, this.confirmScratch); // one aligned 8-byte store: one word
+    }
     this.device.flush(offset, 8);
     this.confirmationsUnfenced = true;
   }

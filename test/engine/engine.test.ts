@@ -478,3 +478,29 @@ describe('scheduling', () => {
     node.close();
   });
 });
+
+describe('recipient ids', () => {
+  test('ids up to 63 work: high-word confirmations survive a reboot, unconfirmed ones replay', () => {
+    const device = freshDevice({ ...smallLimits, recipientsMax: 64 });
+    const first = bootNode(device);
+    for (let i = 0; i < 58; i++)
+      first.node.registerRecipient(`idle-${i}`, { prefixes: ['none'] }, () => {});
+    const confirmer = first.node.registerRecipient('high-a', {}, confirming([]));
+    const holder = first.node.registerRecipient('high-b', {}, () => {});
+    expect([confirmer.id, holder.id]).toEqual([58, 59]);
+    first.node.start();
+    const seq = first.node.producer('p').emit('t', 'err');
+    first.node.drainUntilIdle();
+
+    const second = bootNode(rebootDurable(device));
+    const a: Seen[] = [];
+    const b: Seen[] = [];
+    second.node.registerRecipient('high-a', {}, confirming(a));
+    second.node.registerRecipient('high-b', {}, confirming(b));
+    second.node.start();
+    second.node.drainUntilIdle();
+    expect(a).toHaveLength(0); // its confirmation was durable
+    expect(b.map((e) => [e.seq, e.replayed])).toEqual([[seq, true]]);
+    expect(second.node.idle()).toBe(true);
+  });
+});

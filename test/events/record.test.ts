@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   RecordVerdict,
+  allocateRecordBuffer,
   checkRecord,
   decodeRecord,
   encodeRecord,
@@ -210,6 +211,20 @@ describe('crc32c', () => {
           expect(crc32cWords(words, bytes, offset, length)).toBe(crc32c(bytes, offset, length));
         },
       ),
+      { seed, numRuns: 300 },
+    );
+  });
+
+  test('the WebAssembly CRC32C of a runtime buffer agrees with the TypeScript one', () => {
+    const buffer = allocateRecordBuffer(1024);
+    expect(buffer.bytes.byteOffset % 8).toBe(0);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1024, maxLength: 1024 }), fc.nat(), fc.nat(), (raw, a, b) => {
+        buffer.bytes.set(raw);
+        const offset = (a % 256) * 4;
+        const length = b % (1024 - offset + 1);
+        expect(buffer.crc(offset, length)).toBe(crc32c(buffer.bytes, offset, length));
+      }),
       { seed, numRuns: 300 },
     );
   });
