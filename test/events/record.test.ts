@@ -219,12 +219,17 @@ describe('crc32c', () => {
     const buffer = allocateRecordBuffer(1024);
     expect(buffer.bytes.byteOffset % 8).toBe(0);
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1024, maxLength: 1024 }), fc.nat(), fc.nat(), (raw, a, b) => {
-        buffer.bytes.set(raw);
-        const offset = (a % 256) * 4;
-        const length = b % (1024 - offset + 1);
-        expect(buffer.crc(offset, length)).toBe(crc32c(buffer.bytes, offset, length));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1024, maxLength: 1024 }),
+        fc.nat(),
+        fc.nat(),
+        (raw, a, b) => {
+          buffer.bytes.set(raw);
+          const offset = (a % 256) * 4;
+          const length = b % (1024 - offset + 1);
+          expect(buffer.crc(offset, length)).toBe(crc32c(buffer.bytes, offset, length));
+        },
+      ),
       { seed, numRuns: 300 },
     );
   });
