@@ -74,7 +74,8 @@ export class TracedNvram implements NvramDevice {
   #u32: Uint32Array;
   readonly #scratch = new Uint8Array(8);
   readonly #scratch4 = this.#scratch.subarray(0, 4);
-  readonly #scratchView = new DataView(this.#scratch.buffer);
+  /** Word view of #scratch (the host is little-endian, like the device; asserted in direct.ts). */
+  readonly #scratchWords = new Uint32Array(this.#scratch.buffer);
   /** One byte per word while recording loads, else null. */
   #loadMarks: Uint8Array | null = null;
   /** Fast-check limits; -1 once closed or powered off, so every access takes the slow path. */
@@ -221,7 +222,7 @@ export class TracedNvram implements NvramDevice {
     }
     if (typeof value !== 'number' || !(value >>> 0 === value))
       requireU32Value(this.#site('storeU32'), value);
-    this.#scratchView.setUint32(0, value, true);
+    this.#scratchWords[0] = value;
     this.#store(offset, this.#scratch4);
   }
 
@@ -237,8 +238,9 @@ export class TracedNvram implements NvramDevice {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       requireWordValue(this.#site('storeU64'), value);
     }
-    this.#scratchView.setUint32(0, value % twoTo32, true);
-    this.#scratchView.setUint32(4, (value - (value % twoTo32)) / twoTo32, true);
+    const low = value % twoTo32;
+    this.#scratchWords[0] = low;
+    this.#scratchWords[1] = (value - low) / twoTo32;
     this.#store(offset, this.#scratch);
   }
 
