@@ -21,6 +21,8 @@ export {
   sectionNames,
 } from './node/layout.js';
 export type { NodeGeometry, NodeLayout, NodeLimits } from './node/layout.js';
+export { inspectNode } from './node/inspect.js';
+export type { NodeInspection, FifoInspection } from './node/inspect.js';
 export { Recipient } from './engine/recipient.js';
 export type { RecipientHandler, RetryPolicy } from './engine/recipient.js';
 export { EventView } from './engine/event-view.js';

@@ -159,15 +159,18 @@ export class PersistentFifo {
 
   // ---- recovery (restartable: reads only, except the salvage of invalid pointers) ----
 
-  /** Validates the section and every published record (docs/ARCHITECTURE.md, decision table). */
-  recover(): FifoRecovery {
+  /**
+   * Validates the section and every published record (docs/ARCHITECTURE.md, decision table).
+   * With `repair` false (inspection) nothing is written, not even salvaged pointers.
+   */
+  recover(options: { repair?: boolean } = {}): FifoRecovery {
     this.checkDescriptor();
     let head = this.device.loadU64(this.headOffset);
     let tail = this.device.loadU64(this.tailOffset);
     let salvaged: FifoRecovery['salvaged'] = null;
     if (!this.pointersValid(head, tail)) {
       ({ head, tail } = this.salvage(head, tail)); // D3
-      this.repairPointers(head, tail);
+      if (options.repair !== false) this.repairPointers(head, tail);
       salvaged = { head, tail };
     }
     this.head = this.persistedHead = head;

@@ -1,0 +1,103 @@
+/**
+ * A read-only view of a node's persistent state, for `nvrelay inspect`, `dump` and `check`:
+ * the control block, the recipient table, each FIFO with its pending records and the
+ * verdict on each, and the dead letters. Unlike Node.boot it writes nothing (no seq lease,
+ * no pointer repair), so it is safe on a device another process may open later.
+ */
+import { DeadLetterStore, type DeadLetter } from '../engine/dead-letter.js';
+import { RecipientTable, type RecipientEntryState } from '../engine/recipient-table.js';
+import { decodeRecord, type EventRecord } from '../events/record.js';
+import { PersistentFifo, SlotVerdict, slotVerdictNames } from '../fifo/fifo.js';
+import type { NvramDevice } from '../nvram/device.js';
+import {
+  deadLetterGeometry,
+  fifoGeometry,
+  leaseOffset,
+  readNodeGeometry,
+  sectionNames,
+  type NodeGeometry,
+} from './layout.js';
+
+export interface FifoInspection {
+  name: string;
+  slotCount: number;
+  head: number;
+  tail: number;
+  pending: number;
+  /** The pointer words were invalid; head and tail are what recovery would salvage. */
+  salvaged: boolean;
+  /** Time of the oldest pending valid record (ms), or null. */
+  oldestPendingTime: number | null;
+  /** Pending records in FIFO order; a record that fails validation has `verdict` != 'valid'. */
+  records: { position: number; verdict: string; record: EventRecord | null }[];
+}
+
+export interface NodeInspection {
+  geometry: NodeGeometry;
+  /** Every seq issued so far is below this. */
+  seqLease: number;
+  recipients: { id: number; name: string | null; state: RecipientEntryState }[];
+  fifos: FifoInspection[];
+  deadLetters: (DeadLetter & { recipient: string | null })[];
+  deadLettersDamaged: number;
+}
+
+/** Reads everything; throws NODE_UNFORMATTED / NODE_CORRUPT / NODE_BAD_LAYOUT like a boot. */
+export function inspectNode(device: NvramDevice): NodeInspection {
+  const geometry = readNodeGeometry(device);
+  const recipients = new RecipientTable(device, sectionNames.recipients, geometry.recipientsMax);
+  recipients.load();
+  const fifos = [
+    new PersistentFifo(device, sectionNames.bootFifo, fifoGeometry(geometry, geometry.bootSlots)),
+    new PersistentFifo(
+      device,
+      sectionNames.runtimeFifo,
+      fifoGeometry(geometry, geometry.runtimeSlots),
+    ),
+  ];
+  const deadLetters = new DeadLetterStore(
+    device,
+    sectionNames.deadLetter,
+    deadLetterGeometry(geometry),
+  );
+  const { damaged } = deadLetters.recover();
+  return {
+    geometry,
+    seqLease: device.loadU64(device.section(sectionNames.control).offset + leaseOffset),
+    recipients: recipients.names.map((name, id) => ({
+      id,
+      name,
+      state: recipients.states[id] ?? 'free',
+    })),
+    fifos: fifos.map(inspectFifo),
+    deadLetters: deadLetters
+      .list()
+      .map((letter) => ({ ...letter, recipient: recipients.names[letter.recipientId] ?? null })),
+    deadLettersDamaged: damaged,
+  };
+}
+
+function inspectFifo(fifo: PersistentFifo): FifoInspection {
+  const recovery = fifo.recover({ repair: false });
+  const records: FifoInspection['records'] = [];
+  for (let position = recovery.head; position < recovery.tail; position++) {
+    const verdict = recovery.verdicts[position - recovery.head] as number;
+    const valid = verdict === SlotVerdict.valid;
+    records.push({
+      position,
+      verdict: slotVerdictNames[verdict] ?? String(verdict),
+      record: valid ? decodeRecord(fifo.shadow, fifo.slotBase(position)) : null,
+    });
+  }
+  const oldest = records.find((entry) => entry.record !== null)?.record ?? null;
+  return {
+    name: fifo.name,
+    slotCount: fifo.slotCount,
+    head: recovery.head,
+    tail: recovery.tail,
+    pending: recovery.tail - recovery.head,
+    salvaged: recovery.salvaged !== null,
+    oldestPendingTime: oldest === null ? null : oldest.time,
+    records,
+  };
+}
