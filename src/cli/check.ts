@@ -6,11 +6,19 @@
  * with `addCheckPart` from their own command file; they run only if the header is sound.
  */
 import type { Command } from 'commander';
-import { examineDeviceFile, type Finding, type HeaderInfo } from '../nvram/index.js';
+import { SlotVerdict, slotVerdictNames } from '../fifo/fifo.js';
+import { examineDeviceFile, type HeaderInfo } from '../nvram/index.js';
+import { hasNodeSections, readNodeSnapshot } from './node-device.js';
+
+/** A device finding (the header's NVRAM_* codes) or a part's own (the node's NODE_* codes). */
+export interface CheckFinding {
+  code: string;
+  message: string;
+}
 
 export interface CheckPart {
   readonly name: string;
-  check(path: string, header: HeaderInfo): Finding[];
+  check(path: string, header: HeaderInfo): CheckFinding[];
 }
 
 const parts: CheckPart[] = [];
@@ -20,9 +28,9 @@ export function addCheckPart(part: CheckPart): void {
 }
 
 /** Every finding about the device at `path`; empty when it is sound. */
-export function checkDevice(path: string): Finding[] {
+export function checkDevice(path: string): CheckFinding[] {
   const examination = examineDeviceFile(path);
-  const findings = [...examination.findings];
+  const findings: CheckFinding[] = [...examination.findings];
   const header = examination.header;
   if (header === null || findings.length > 0) return findings;
   if (!examination.bootSlotsValid[0] && !examination.bootSlotsValid[1]) {
@@ -54,3 +62,55 @@ export function registerCheck(program: Command): void {
       process.exitCode = 1;
     });
 }
+
+// ---- the node's part: every published record is validated (issue 3) ----
+
+/**
+ * Boots a read-only snapshot of the node: recovery validates the control block, each FIFO's
+ * descriptor and pointers, every published record (checksum, length, position, fields, seq
+ * order) and every dead letter. Each thing it would discard or repair is a finding.
+ */
+function checkNode(path: string, header: HeaderInfo): CheckFinding[] {
+  if (!hasNodeSections(header.sections)) return [];
+  let snapshot;
+  try {
+    snapshot = readNodeSnapshot(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string') throw error;
+    return [{ code, message: (error as Error).message }];
+  }
+  try {
+    const node = snapshot.node;
+    const findings: CheckFinding[] = [];
+    for (const item of node.replay.plan?.items ?? []) {
+      if (item.verdict === SlotVerdict.valid) continue;
+      const fifo = node.fifos[item.fifoIndex]?.name ?? String(item.fifoIndex);
+      findings.push({
+        code: 'NODE_RECORD_INVALID',
+        message:
+          `nvrelay: ${path}: ${fifo} position ${item.position}: ` +
+          `${slotVerdictNames[item.verdict] ?? item.verdict} (torn or corrupt; recovery discards it)`,
+      });
+    }
+    for (const event of node.recovery.events) {
+      if (event.type === 'nvrelay.record.discarded') continue; // listed record by record above
+      findings.push({
+        code: recoveryCodes[event.type] ?? 'NODE_RECOVERY',
+        message: `nvrelay: ${path}: ${event.type} ${JSON.stringify(event.details)}`,
+      });
+    }
+    return findings;
+  } finally {
+    snapshot.close();
+  }
+}
+
+/** The recovery events (src/replay, src/node) that describe a repair, by finding code. */
+const recoveryCodes: Record<string, string> = {
+  'nvrelay.fifo.salvaged': 'NODE_FIFO_POINTERS',
+  'nvrelay.deadletter.damaged': 'NODE_DEAD_LETTER_DAMAGED',
+  'nvrelay.lease.repaired': 'NODE_SEQ_LEASE',
+};
+
+addCheckPart({ name: 'node', check: checkNode });

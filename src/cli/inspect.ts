@@ -8,10 +8,12 @@
 import type { Command } from 'commander';
 import { examineDeviceFile, NvramError, type HeaderInfo } from '../nvram/index.js';
 import { formatSize } from './arguments.js';
+import { hasNodeSections, nodeSummary, readNodeSnapshot, type NodeSummary } from './node-device.js';
 
 export interface InspectPart {
   /** The key of the part in --json output, and its heading in text output. */
   readonly name: string;
+  /** Undefined: the part has nothing on this device and is left out. */
   collect(path: string, header: HeaderInfo): unknown;
   render(value: unknown): string[];
 }
@@ -40,7 +42,9 @@ export function inspectDevice(path: string): InspectReport {
     path,
     header,
     bootSlotsValid: examination.bootSlotsValid,
-    parts: parts.map((part) => ({ part, value: part.collect(path, header) })),
+    parts: parts
+      .map((part) => ({ part, value: part.collect(path, header) }))
+      .filter(({ value }) => value !== undefined),
   };
 }
 
@@ -104,3 +108,83 @@ export function registerInspect(program: Command): void {
       );
     });
 }
+
+// ---- the node's part: FIFOs, pools, dead letters (issue 3) ----
+
+type NodePart = NodeSummary | { error: string; code: string };
+
+/** Boots a read-only snapshot of the node (recovery as at a real boot) and summarises it. */
+function collectNode(path: string, header: HeaderInfo): NodePart | undefined {
+  if (!hasNodeSections(header.sections)) return undefined;
+  let snapshot;
+  try {
+    snapshot = readNodeSnapshot(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string') throw error;
+    return { error: (error as Error).message, code };
+  }
+  try {
+    return nodeSummary(snapshot.node, Date.now());
+  } finally {
+    snapshot.close();
+  }
+}
+
+function renderNode(value: unknown): string[] {
+  const part = value as NodePart;
+  if ('error' in part) return [`  cannot boot a node on it: ${part.error} (${part.code})`];
+  const { geometry } = part;
+  const lines = [
+    `  limits      details <= ${geometry.detailsBytesMax} bytes, ${geometry.slotBytes}-byte slots, ` +
+      `${geometry.recipientsMax} recipients max`,
+    `  seq next    ${part.seqNext}`,
+    `  recipients  ${part.recipients.map(({ id, name }) => `${name} (${id})`).join(', ') || '-'}`,
+    '  fifos',
+    ...table(
+      ['name', 'head', 'tail', 'pending', 'slots', 'oldest pending age'],
+      part.fifos.map((fifo) => [
+        fifo.name,
+        fifo.head,
+        fifo.tail,
+        fifo.pending,
+        fifo.slotCount,
+        fifo.oldestPendingAgeMs === null ? '-' : formatAge(fifo.oldestPendingAgeMs),
+      ]),
+    ),
+    '  pools',
+    ...table(
+      ['name', 'capacity', 'used', 'urgent reserve'],
+      part.pools.map((pool) => [pool.name, pool.capacity, pool.used, pool.urgentReserve]),
+    ),
+    `  dead letters  ${part.deadLetters.held} held, ${part.deadLetters.damaged} damaged, ` +
+      `capacity ${part.deadLetters.capacity}`,
+    `  discarded     ${part.discarded} torn or corrupt records (recovery drops them)`,
+  ];
+  return lines;
+}
+
+function table(header: string[], rows: (string | number)[][]): string[] {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, column) =>
+    Math.max(...cells.map((row) => (row[column] ?? '').length)),
+  );
+  return cells.map(
+    (row) =>
+      '    ' +
+      row
+        .map((cell, column) =>
+          column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+        )
+        .join('  '),
+  );
+}
+
+function formatAge(ms: number): string {
+  if (ms < 1_000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 120_000) return `${(ms / 1_000).toFixed(1)} s`;
+  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+addInspectPart({ name: 'node', collect: collectNode, render: renderNode });

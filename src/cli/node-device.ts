@@ -25,7 +25,7 @@ import {
   type NodeLimits,
 } from '../node/layout.js';
 import { Node, type NodeStats } from '../node/node.js';
-import { DirectNvram, TracedNvram, type Durability } from '../nvram/index.js';
+import { DirectNvram, inspectDeviceFile, TracedNvram, type Durability } from '../nvram/index.js';
 
 /** The size of a device file the commands format (SPEC 3: a multiple of 4096). */
 export const nodeDeviceBytesDefault = 64 << 20;
@@ -121,6 +121,7 @@ export interface NodeSnapshot {
  * its few writes (the seq lease, salvaged pointers) stay in the copy.
  */
 export function readNodeSnapshot(path: string): NodeSnapshot {
+  inspectDeviceFile(path); // a missing file or a broken header is a typed NvramError
   const image = new Uint8Array(readFileSync(path));
   const device = TracedNvram.fromImage(image, { label: path, boot: false });
   let node: Node;
