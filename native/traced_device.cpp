@@ -7,6 +7,8 @@
 #include <cstring>
 #include <unordered_set>
 
+#include <sys/mman.h>
+
 #include "header.h"
 
 namespace nvram {
@@ -32,12 +34,6 @@ struct SplitMix64 {
   }
 };
 
-std::shared_ptr<uint8_t> allocateImage(uint64_t sizeBytes) {
-  // Line-aligned so that word and line offsets in the image are aligned in memory too.
-  void* memory = std::aligned_alloc(lineBytes, sizeBytes);
-  if (memory == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(memory), [](uint8_t* p) { std::free(p); });
-}
 
 [[noreturn]] void failRange(uint64_t offset, uint64_t length, uint64_t size) {
   checkRange(offset, length, size, label);
@@ -50,6 +46,52 @@ inline void checkRangeFast(uint64_t offset, uint64_t length, uint64_t size) {
 
 }  // namespace
 
+// Image memory comes from mmap (page-aligned, so words and lines are aligned in memory
+// too) and goes back to a small per-thread cache of released blocks. Not from the malloc
+// heap: there, freed images get split by the small allocations that outlive them (Node
+// runs finalizers late), and a loop creating devices grows without bound although each
+// one is freed. The cache keeps creating a device cheap: its pages are already faulted in.
+namespace {
+
+constexpr uint64_t blockCacheBytesMax = uint64_t(64) << 20;  // per thread
+
+struct BlockCache {
+  std::vector<std::pair<uint64_t, uint8_t*>> blocks;  // (size, memory), newest last
+  uint64_t bytes = 0;
+  ~BlockCache() {
+    for (auto& block : blocks) ::munmap(block.second, block.first);
+  }
+};
+
+thread_local BlockCache blockCache;
+
+}  // namespace
+
+ImageMemory::ImageMemory(uint64_t sizeBytes) : data_(nullptr), sizeBytes_(sizeBytes) {
+  auto& blocks = blockCache.blocks;
+  for (size_t i = blocks.size(); i-- > 0;) {
+    if (blocks[i].first != sizeBytes) continue;
+    data_ = blocks[i].second;
+    blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(i));
+    blockCache.bytes -= sizeBytes;
+    return;
+  }
+  void* memory = ::mmap(nullptr, sizeBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw std::bad_alloc();
+  data_ = static_cast<uint8_t*>(memory);
+}
+
+void ImageMemory::release() {
+  if (data_ == nullptr) return;
+  if (blockCache.bytes + sizeBytes_ <= blockCacheBytesMax) {
+    blockCache.blocks.emplace_back(sizeBytes_, data_);
+    blockCache.bytes += sizeBytes_;
+  } else {
+    ::munmap(data_, sizeBytes_);
+  }
+  data_ = nullptr;
+}
+
 TracedDevice::TracedDevice(const uint8_t* image, uint64_t sizeBytes, bool record)
     : size_(sizeBytes), record_(record) {
   if (sizeBytes == 0 || sizeBytes % lineBytes != 0 || sizeBytes > deviceBytesMax) {
@@ -57,16 +99,42 @@ TracedDevice::TracedDevice(const uint8_t* image, uint64_t sizeBytes, bool record
          "traced device size " + std::to_string(sizeBytes) +
              " is not a positive multiple of 64 up to 2^40 bytes");
   }
-  volatile_ = allocateImage(sizeBytes);
-  durable_ = allocateImage(sizeBytes);
-  std::memcpy(volatile_.get(), image, sizeBytes);
-  std::memcpy(durable_.get(), image, sizeBytes);
+  volatile_ = std::make_shared<ImageMemory>(sizeBytes);
+  durable_ = std::make_shared<ImageMemory>(sizeBytes);
+  volatileData_ = volatile_->data();
+  durableData_ = durable_->data();
+  std::memcpy(volatileData_, image, sizeBytes);
+  std::memcpy(durableData_, image, sizeBytes);
   lines_.resize(sizeBytes / lineBytes);
 }
 
 // ---- instructions ----
 
+void TracedDevice::checkOpen() const {
+  if (closed()) fail(Code::closed, label, "traced device is closed");
+}
+
+void TracedDevice::close() {
+  if (closed()) return;
+  volatile_->release();
+  durable_->release();
+  volatileData_ = nullptr;
+  durableData_ = nullptr;
+  // Release the indexes too (swap with empty: clear() keeps the capacity).
+  std::vector<WordStore>().swap(entries_);
+  std::vector<Line>().swap(lines_);
+  std::vector<uint32_t>().swap(dirtyLines_);
+  std::vector<uint32_t>().swap(flushing_);
+  std::vector<uint32_t>().swap(sortedLines_);
+  std::vector<uint32_t>().swap(scratchEntries_);
+  std::vector<double>().swap(scratchIds_);
+  trace_ = Trace{};
+  alive_ = 0;
+  sortedLinesValid_ = false;
+}
+
 void TracedDevice::beginInstruction() {
+  checkOpen();
   if (poweredOff_ || instructions_ == cutAt_) {
     poweredOff_ = true;
     throw PowerCut("nvram: memory: power cut at instruction " + std::to_string(instructions_),
@@ -75,6 +143,7 @@ void TracedDevice::beginInstruction() {
 }
 
 void TracedDevice::setPowerCut(double k) {
+  checkOpen();
   if (k == -1) {
     cutAt_ = UINT64_MAX;
     return;
@@ -116,7 +185,7 @@ void TracedDevice::store(uint64_t offset, const uint8_t* bytes, uint64_t length)
     trace_.records.push_back(TraceRecord{offset, length, trace_.data.size(), 0});
     if (length > 0) trace_.data.insert(trace_.data.end(), bytes, bytes + length);
   }
-  uint8_t* image = volatile_.get();
+  uint8_t* image = volatileData_;
   if (length > 0) {
     std::memmove(image + offset, bytes, length);  // `bytes` may be a view of this very image
     // One instruction writing every word it touches, in ascending address order (SPEC 3).
@@ -163,7 +232,7 @@ void TracedDevice::flush(uint64_t offset, uint64_t length) {
 void TracedDevice::retire(uint32_t index) {
   WordStore& entry = entries_[index];
   verify(entry.state == StoreState::flushing, "only flushing stores retire");
-  storeU64(durable_.get() + entry.offset, entry.value);
+  storeU64(durableData_ + entry.offset, entry.value);
   uint32_t lineIndex = static_cast<uint32_t>(entry.offset / lineBytes);
   Line& line = lines_[lineIndex];
   verify(line.head == index && line.firstPending != index, "flushing stores lead their line");
@@ -222,6 +291,7 @@ void TracedDevice::compact() {
 // ---- crash images ----
 
 double TracedDevice::imageCount(Model model) const {
+  checkOpen();
   switch (model) {
     case Model::px86: {
       double count = 1;
@@ -238,6 +308,7 @@ double TracedDevice::imageCount(Model model) const {
 
 void TracedDevice::nonDurableStores(double* ids, double* instructions, double* offsets,
                                     uint8_t* states) const {
+  checkOpen();
   uint64_t n = 0;
   for (const WordStore& entry : entries_) {
     if (entry.state == StoreState::durable) continue;
@@ -270,6 +341,7 @@ const std::vector<double>& TracedDevice::survivorIds() {
 }
 
 const std::vector<double>& TracedDevice::survivorsByIndex(Model model, double indexValue) {
+  checkOpen();
   uint64_t index = checkIndex(indexValue, "image index", label);
   double count = imageCount(model);
   if (!(static_cast<double>(index) < count)) {
@@ -303,6 +375,7 @@ const std::vector<double>& TracedDevice::survivorsByIndex(Model model, double in
 }
 
 const std::vector<double>& TracedDevice::survivorsBySeed(Model model, double seedValue) {
+  checkOpen();
   SplitMix64 random{checkIndex(seedValue, "seed", label)};
   scratchEntries_.clear();
   if (model == Model::px86) {
@@ -365,6 +438,7 @@ bool TracedDevice::resolve(const double* ids, uint64_t count, bool strict) {
 }
 
 bool TracedDevice::allows(Model model, const double* ids, uint64_t count) {
+  checkOpen();
   if (!resolve(ids, count, false)) return false;
   if (model == Model::relaxed) return true;
   if (model == Model::eadr) {
@@ -398,21 +472,24 @@ void TracedDevice::checkImageBytes(uint64_t outBytes) const {
 }
 
 void TracedDevice::buildImage(const double* ids, uint64_t count, uint8_t* out, uint64_t outBytes) {
+  checkOpen();
   checkImageBytes(outBytes);
   resolve(ids, count, true);
-  std::memcpy(out, durable_.get(), size_);
+  std::memcpy(out, durableData_, size_);
   // Program order: a later store to the same word overwrites an earlier one.
   for (uint32_t index : scratchEntries_) storeU64(out + entries_[index].offset, entries_[index].value);
 }
 
 void TracedDevice::buildDurableImage(uint8_t* out, uint64_t outBytes) const {
+  checkOpen();
   checkImageBytes(outBytes);
-  std::memcpy(out, durable_.get(), size_);
+  std::memcpy(out, durableData_, size_);
 }
 
 // ---- media faults and boot (not instructions) ----
 
 void TracedDevice::flipBits(uint64_t offset, uint64_t length, uint64_t count, double seedValue) {
+  checkOpen();
   checkRangeFast(offset, length, size_);
   SplitMix64 random{checkIndex(seedValue, "seed", label)};
   uint64_t bits = length * 8;
@@ -429,14 +506,15 @@ void TracedDevice::flipBits(uint64_t offset, uint64_t length, uint64_t count, do
     if (bit == j) chosen.insert(j);
     uint64_t byte = offset + bit / 8;
     uint8_t mask = static_cast<uint8_t>(1u << (bit % 8));
-    durable_.get()[byte] ^= mask;
-    volatile_.get()[byte] ^= mask;
+    durableData_[byte] ^= mask;
+    volatileData_[byte] ^= mask;
   }
 }
 
 void TracedDevice::loseDevice() {
-  std::memset(volatile_.get(), 0, size_);
-  std::memset(durable_.get(), 0, size_);
+  checkOpen();
+  std::memset(volatileData_, 0, size_);
+  std::memset(durableData_, 0, size_);
   for (uint32_t lineIndex : dirtyLines_) lines_[lineIndex] = Line{};
   dirtyLines_.clear();
   sortedLinesValid_ = false;
@@ -446,17 +524,19 @@ void TracedDevice::loseDevice() {
 }
 
 uint64_t TracedDevice::boot() {
-  HeaderInfo info = header::parse(durable_.get(), size_, label);
-  header::BootSlotStore store = header::nextBoot(durable_.get(), info.deviceId);
-  std::memcpy(durable_.get() + store.offset, store.bytes, sizeof store.bytes);
-  std::memcpy(volatile_.get() + store.offset, store.bytes, sizeof store.bytes);
-  verify(header::bootCount(durable_.get(), info.deviceId) == store.bootCount, "boot slot reads back");
+  checkOpen();
+  HeaderInfo info = header::parse(durableData_, size_, label);
+  header::BootSlotStore store = header::nextBoot(durableData_, info.deviceId);
+  std::memcpy(durableData_ + store.offset, store.bytes, sizeof store.bytes);
+  std::memcpy(volatileData_ + store.offset, store.bytes, sizeof store.bytes);
+  verify(header::bootCount(durableData_, info.deviceId) == store.bootCount, "boot slot reads back");
   return store.bootCount;
 }
 
 // ---- traces ----
 
 const Trace& TracedDevice::trace() const {
+  checkOpen();
   if (!record_) fail(Code::badArgument, label, "trace recording is off (construct with record = true)");
   return trace_;
 }
@@ -484,6 +564,7 @@ void TracedDevice::validateTrace(const TraceView& t, uint64_t from, uint64_t to)
 }
 
 void TracedDevice::applyTrace(const TraceView& t, uint64_t from, uint64_t to) {
+  checkOpen();
   validateTrace(t, from, to);  // all of it before the first instruction runs
   for (uint64_t i = from; i < to; i++) {
     uint64_t kind = t.kinds[i];

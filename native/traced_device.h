@@ -22,6 +22,11 @@
 //   eadr    a prefix in global program order: imageCount = n + 1; the index is its length.
 // Index 0 is "nothing survived" (the durable image), imageCount - 1 "everything survived".
 //
+// Errors: NVRAM_OUT_OF_RANGE (ranges outside the device), NVRAM_BAD_ARGUMENT (non-integer or
+// negative numbers, unknown word-store ids, wrong image sizes), NVRAM_BAD_SIZE (device size),
+// NVRAM_POWER_CUT (instructions at or after the cut), NVRAM_CLOSED (after close), and the
+// header errors of header.h from boot().
+//
 // Power cut: setPowerCut(k) makes the call that would be instruction k throw PowerCut(k)
 // instead of running; the device is then powered off for good and every later instruction
 // throws PowerCut(k) too. Arguments are validated before the power check, so a call with
@@ -63,13 +68,30 @@ struct TraceView {
 
 enum class StoreState : uint8_t { pending = 0, flushing = 1, durable = 2 };
 
+// The memory of one image, shared with whatever exposes it (the JS ArrayBuffer of the
+// volatile image): freed by the device's close or by its last owner, whichever is first.
+class ImageMemory {
+ public:
+  explicit ImageMemory(uint64_t sizeBytes);
+  ~ImageMemory() { release(); }
+  ImageMemory(const ImageMemory&) = delete;
+  ImageMemory& operator=(const ImageMemory&) = delete;
+  uint8_t* data() const { return data_; }
+  void release();
+
+ private:
+  uint8_t* data_;
+  uint64_t sizeBytes_;
+};
+
 class TracedDevice {
  public:
   TracedDevice(const uint8_t* image, uint64_t sizeBytes, bool record);
 
   uint64_t sizeBytes() const { return size_; }
   // The volatile image, shared with whoever exposes it (the JS ArrayBuffer).
-  const std::shared_ptr<uint8_t>& volatileImage() const { return volatile_; }
+  const std::shared_ptr<ImageMemory>& volatileImage() const { return volatile_; }
+  bool closed() const { return volatileData_ == nullptr; }
   uint64_t instructionCount() const { return instructions_; }
   bool poweredOff() const { return poweredOff_; }
   bool recording() const { return record_; }
@@ -98,6 +120,10 @@ class TracedDevice {
   const Trace& trace() const;
   void applyTrace(const TraceView& trace, uint64_t from, uint64_t to);
 
+  // Frees both images and every index at once (idempotent); afterwards every method
+  // throws NVRAM_CLOSED. Whoever exposes the volatile image must stop doing so first.
+  void close();
+
  private:
   static constexpr uint32_t none = UINT32_MAX;
 
@@ -119,6 +145,7 @@ class TracedDevice {
     uint32_t dirtyIndex = none;    // position in dirtyLines_
   };
 
+  void checkOpen() const;
   void beginInstruction();
   void addWordStore(uint64_t offset, uint64_t value);
   void flushLine(uint32_t line);
@@ -133,8 +160,10 @@ class TracedDevice {
 
   uint64_t size_;
   bool record_;
-  std::shared_ptr<uint8_t> volatile_;
-  std::shared_ptr<uint8_t> durable_;
+  std::shared_ptr<ImageMemory> volatile_;
+  std::shared_ptr<ImageMemory> durable_;
+  uint8_t* volatileData_;  // null once closed
+  uint8_t* durableData_;
   uint64_t instructions_ = 0;
   uint64_t cutAt_ = UINT64_MAX;  // none
   bool poweredOff_ = false;
