@@ -29,6 +29,7 @@ export type RecipientEntryState = 'free' | 'named' | 'damaged' | 'quarantined';
 
 export class RecipientTable {
   readonly device: NvramDevice;
+  readonly sectionName: string;
   readonly offset: number;
   readonly recipientsMax: number;
   readonly names: (string | null)[];
@@ -44,6 +45,7 @@ export class RecipientTable {
       );
     }
     this.device = device;
+    this.sectionName = sectionName;
     this.offset = section.offset;
     this.recipientsMax = recipientsMax;
     this.names = new Array<string | null>(recipientsMax).fill(null);

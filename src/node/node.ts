@@ -278,6 +278,16 @@ export class Node {
         details: { section: this.deadLetters.name, damaged: deadLetters.damaged },
       });
     }
+    const quarantined = this.recipientTable.states.flatMap((state, id) =>
+      state === 'quarantined' ? [id] : [],
+    );
+    if (quarantined.length > 0) {
+      events.push({
+        type: 'nvrelay.recipient.damaged',
+        severity: 'crit',
+        details: { section: this.recipientTable.sectionName, ids: quarantined },
+      });
+    }
     const leaseEvent = this.#renewLease(plan.seqMax);
     if (leaseEvent !== null) events.push(leaseEvent);
     const replayed = this.replay.admit('boot');
@@ -669,7 +679,12 @@ export class Node {
       const record = letter.record;
       const typeId = this.typeId(record.type);
       const sourceId = this.sources.intern(record.source);
-      this.#admit(record.severity, record.details);
+      try {
+        this.#admit(record.severity, record.details);
+      } catch (error) {
+        if (error instanceof QueueFull) break; // the rest stay dead letters, nothing is lost
+        throw error;
+      }
       if (this.#group !== null) this.#commitGroup();
       const fifo = this.fifos[runtimeFifoIndex] as PersistentFifo;
       const position = fifo.reserve();

@@ -109,3 +109,16 @@ describe('media faults', () => {
     );
   });
 });
+
+describe('recipient table faults', () => {
+  test('a damaged entry named by pending events is quarantined and reported, not reused', () => {
+    const { device } = deviceWithPending(); // pending events name recipient 0 ('r')
+    const table = device.section('recipients');
+    device.flipBits(table.offset + 8, 1, 1, 5); // inside r's name
+    const { node } = bootNode(device);
+    expect(node.recipientTable.states[0]).toBe('quarantined');
+    expect(node.recovery.events.map((e) => e.type)).toContain('nvrelay.recipient.damaged');
+    const fresh = node.registerRecipient('newcomer', {}, () => {});
+    expect(fresh.id).not.toBe(0);
+  });
+});
