@@ -5,7 +5,7 @@
  * To add a suite, write bench/<name>.ts exporting `suite: BenchSuite` and add one line to
  * `suites` below. A suite may declare its own flags (e.g. `--peers`); they are parsed here.
  */
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 
 export interface BenchTarget {
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     );
   } else {
     console.log(
-      `\nnode ${process.version}, ${context.seconds} s per measure, best of 5 windows${context.quick ? ' (quick)' : ''}\n`,
+      `\nnode ${process.version}, ${context.seconds} s per measure, best of 5 windows${context.quick ? ' (quick)' : ''}; load average ${(loadavg()[0] ?? 0).toFixed(1)} on ${cpus().length} CPUs\n`,
     );
     printTable(rows);
   }
