@@ -9,7 +9,15 @@
  *    write reaches the file): recovery runs exactly as at a real boot, so what it reports is
  *    what the next boot would replay. A file another process is writing may be caught midway.
  */
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { detailsBytesMaxDefault, fifoSlotsMax } from '../constants.js';
 import type { DeadLetter } from '../engine/dead-letter.js';
 import { assert } from '../events/assert.js';
@@ -60,17 +68,29 @@ export function formatLimits(sizeBytes: number, detailsBytesMax: number): NodeLi
   );
 }
 
-/** Formats `path` as a node device: built as `<path>.formatting`, then renamed into place. */
+/**
+ * Formats `path` as a node device: the device under `<path>.formatting`, the node's sections
+ * on an in-memory image of it (so formatting counts no boot, like `nvrelay init`), written
+ * back and synced, then renamed into place.
+ */
 export function formatNodeDevice(path: string, sizeBytes: number, limits: NodeLimits): void {
   const layout = nodeLayout(limits);
   assert(layout.geometry.runtimeSlots <= fifoSlotsMax, 'runtime FIFO too large');
   const building = `${path}.formatting`;
   DirectNvram.format(building, { sizeBytes, sections: layout.sections, force: true });
-  const device = DirectNvram.open(building, { durability: 'power' });
+  const image = TracedNvram.fromImage(new Uint8Array(readFileSync(building)), { boot: false });
   try {
-    formatNode(device, limits);
+    formatNode(image, limits);
+    const fd = openSync(building, 'r+');
+    try {
+      const bytes = image.buildDurableImage();
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, at);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   } finally {
-    device.close();
+    image.close();
   }
   renameSync(building, path);
 }
