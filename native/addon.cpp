@@ -220,7 +220,8 @@ Napi::Float64Array float64Copy(Napi::Env env, const std::vector<double>& values)
 
 // An ArrayBuffer over memory owned by a shared_ptr: the buffer keeps the memory alive.
 template <typename Owner>
-Napi::ArrayBuffer externalBuffer(Napi::Env env, void* data, uint64_t length, const std::shared_ptr<Owner>& owner) {
+Napi::ArrayBuffer externalBuffer(Napi::Env env, void* data, uint64_t length,
+                                 const std::shared_ptr<Owner>& owner) {
   auto* keep = new std::shared_ptr<Owner>(owner);
   return Napi::ArrayBuffer::New(
       env, data, length, [](Napi::Env, void*, std::shared_ptr<Owner>* hint) { delete hint; }, keep);
@@ -251,7 +252,8 @@ class DirectDevice : public Napi::ObjectWrap<DirectDevice> {
       device_ = std::make_unique<nvram::DirectDevice>(
           path, durability == "power" ? nvram::Durability::power : nvram::Durability::process);
       const auto& mapping = device_->mapping();
-      buffer_ = Napi::Persistent(externalBuffer(info.Env(), mapping->address(), mapping->length(), mapping));
+      buffer_ = Napi::Persistent(
+          externalBuffer(info.Env(), mapping->address(), mapping->length(), mapping));
     } catch (...) {
       throwCurrentException(info.Env());
       throw Napi::Error::New(info.Env());  // picks up the pending exception
@@ -259,9 +261,15 @@ class DirectDevice : public Napi::ObjectWrap<DirectDevice> {
   }
 
  private:
-  Napi::Value buffer(const Napi::CallbackInfo& info) { return buffer_.IsEmpty() ? info.Env().Undefined() : buffer_.Value(); }
-  Napi::Value header(const Napi::CallbackInfo& info) { return headerObject(info.Env(), device_->header()); }
-  Napi::Value path(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_->path()); }
+  Napi::Value buffer(const Napi::CallbackInfo& info) {
+    return buffer_.IsEmpty() ? info.Env().Undefined() : buffer_.Value();
+  }
+  Napi::Value header(const Napi::CallbackInfo& info) {
+    return headerObject(info.Env(), device_->header());
+  }
+  Napi::Value path(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), device_->path());
+  }
   Napi::Value durability(const Napi::CallbackInfo& info) {
     bool power = device_->durability() == nvram::Durability::power;
     return Napi::String::New(info.Env(), power ? "power" : "process");
@@ -369,18 +377,22 @@ void defineInstructions(Napi::Env env, Napi::Value self,
   for (const Entry& entry : entries) {
     auto* data = new InstructionData{device};
     napi_value function = nullptr;
-    if (napi_create_function(env, entry.name, NAPI_AUTO_LENGTH, entry.callback, data, &function) != napi_ok) {
+    napi_status created =
+        napi_create_function(env, entry.name, NAPI_AUTO_LENGTH, entry.callback, data, &function);
+    if (created != napi_ok) {
       delete data;
       throw Napi::Error::New(env);
     }
     napi_status status = napi_add_finalizer(
-        env, function, data, [](napi_env, void* owned, void*) { delete static_cast<InstructionData*>(owned); },
+        env, function, data,
+        [](napi_env, void* owned, void*) { delete static_cast<InstructionData*>(owned); },
         nullptr, nullptr);
     if (status != napi_ok) {
       delete data;
       throw Napi::Error::New(env);
     }
-    napi_property_descriptor property{entry.name, nullptr, nullptr, nullptr, nullptr, function, napi_default, nullptr};
+    napi_property_descriptor property{entry.name, nullptr, nullptr,      nullptr,
+                                      nullptr,    function, napi_default, nullptr};
     NAPI_THROW_IF_FAILED_VOID(env, napi_define_properties(env, self, 1, &property));
   }
 }
@@ -423,7 +435,8 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
       Span<uint8_t> image = bytesArg(info[0], "image", memoryLabel);
       device_ = std::make_shared<nvram::TracedDevice>(image.data, image.length, record);
       const auto& memory = device_->volatileImage();
-      buffer_ = Napi::Persistent(externalBuffer(info.Env(), memory->data(), device_->sizeBytes(), memory));
+      buffer_ = Napi::Persistent(
+          externalBuffer(info.Env(), memory->data(), device_->sizeBytes(), memory));
       defineInstructions(info.Env(), info.This(), device_);
       // Two images plus the line index live outside V8's heap: tell its GC about them.
       footprintBytes_ = static_cast<int64_t>(device_->sizeBytes() * 2 + device_->sizeBytes() / 2);
@@ -662,7 +675,8 @@ Napi::Value formatImage(const Napi::CallbackInfo& info) {
     uint64_t deviceId = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
     if (!lossless) badArgument(memoryLabel, "deviceId must be a bigint in [0, 2^64)");
     Span<uint8_t> out = bytesArg(info[0], "out", memoryLabel);  // last: no script runs after
-    std::vector<nvram::SectionInfo> layout = nvram::header::layoutSections(out.length, sections, memoryLabel);
+    std::vector<nvram::SectionInfo> layout =
+        nvram::header::layoutSections(out.length, sections, memoryLabel);
     std::memset(out.data, 0, out.length);
     return headerObject(info.Env(), nvram::header::format(out.data, out.length, deviceId, layout));
   });

@@ -42,7 +42,8 @@ std::string formatNumber(double value) {
 uint64_t checkIndex(double value, const char* what, const std::string& label) {
   // NaN fails every comparison, so it is rejected by the first test.
   if (!(value >= 0)) {
-    fail(Code::badArgument, label, std::string(what) + " must be >= 0 (got " + formatNumber(value) + ")");
+    fail(Code::badArgument, label,
+         std::string(what) + " must be >= 0 (got " + formatNumber(value) + ")");
   }
   if (!(value < jsIntegerLimit)) {
     fail(Code::badArgument, label,

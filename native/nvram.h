@@ -45,6 +45,33 @@
 //   the index of the instruction that did not run. Broken internal invariants throw
 //   `nvram::AssertionFailed` (a programmer error: never caught by the runtime).
 //   No function writes anything before all of its arguments have been validated.
+//   Every number from JavaScript must be an integer in [0, 2^53) (NVRAM_BAD_ARGUMENT), every
+//   range must lie inside its device or array (NVRAM_OUT_OF_RANGE).
+//
+// THE ADDON'S ENTRY POINTS (src/nvram/addon-api.ts) AND WHAT EACH MAY THROW
+//   crc32c(bytes, offset, length, seed)   BAD_ARGUMENT, OUT_OF_RANGE
+//   format(path, size, sections, force)   BAD_SIZE, BAD_LAYOUT, BAD_ARGUMENT, FILE_EXISTS,
+//                                         LOCKED (force over an open device), IO
+//   formatImage(out, sections, deviceId)  BAD_SIZE, BAD_LAYOUT, BAD_ARGUMENT
+//   parseHeader(image, label)             TRUNCATED, BAD_MAGIC, BAD_VERSION, HEADER_CHECKSUM,
+//                                         BAD_LAYOUT, BAD_SIZE, SIZE_MISMATCH
+//   bootImage(image)                      as parseHeader
+//   new DirectDevice(path, durability)    FILE_MISSING, LOCKED, IO and as parseHeader
+//     .msync(offset, length)              BAD_ARGUMENT, OUT_OF_RANGE, CLOSED, IO
+//     .close()                            nothing (idempotent)
+//   new TracedDevice(image, record)       BAD_SIZE (not a positive multiple of 64), BAD_ARGUMENT
+//     .store/.flush/.fence                BAD_ARGUMENT, OUT_OF_RANGE, POWER_CUT, CLOSED
+//     .setPowerCut(k)                     BAD_ARGUMENT (k < instructionCount, or not -1/index)
+//     .imageCount/.pendingStores          BAD_ARGUMENT (model), CLOSED
+//     .survivorsByIndex(model, index)     BAD_ARGUMENT, OUT_OF_RANGE (index >= imageCount)
+//     .survivorsBySeed/.allows            BAD_ARGUMENT (allows returns false for unknown ids)
+//     .buildImage(ids, out)               BAD_ARGUMENT (unknown or duplicate id, out size)
+//     .flipBits(offset, length, n, seed)  BAD_ARGUMENT, OUT_OF_RANGE
+//     .boot()                             as parseHeader (of the durable image)
+//     .exportTrace()                      BAD_ARGUMENT (recording off)
+//     .applyTrace(trace, from, to)        BAD_ARGUMENT, OUT_OF_RANGE (checked for the whole
+//                                         range first), then POWER_CUT mid-way
+//     .close()                            nothing (idempotent; an extension of addon-api.ts)
 #pragma once
 
 #include <cstdint>

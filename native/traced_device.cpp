@@ -549,7 +549,9 @@ void TracedDevice::validateTrace(const TraceView& t, uint64_t from, uint64_t to)
   }
   for (uint64_t i = from; i < to; i++) {
     std::string what = "trace instruction " + std::to_string(i);
-    if (t.kinds[i] > 2) fail(Code::badArgument, label, what + " has unknown kind " + std::to_string(t.kinds[i]));
+    if (t.kinds[i] > 2) {
+      fail(Code::badArgument, label, what + " has unknown kind " + std::to_string(t.kinds[i]));
+    }
     if (t.kinds[i] == 2) continue;
     uint64_t offset = checkIndex(t.offsets[i], "trace offset", label);
     uint64_t length = checkIndex(t.lengths[i], "trace length", label);
