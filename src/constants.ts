@@ -59,6 +59,12 @@ export const urgentReserveDivisor = 8;
 /** syslog levels 0..3 (emerg, alert, crit, err) are urgent. */
 export const urgentSeverityMax = 3;
 
+/**
+ * With the default clock, one reading stamps up to this many events (and drain passes) of one
+ * turn of the event loop (src/engine/clock.ts).
+ */
+export const timeReuseMax = 256;
+
 /** Interned event types and producers (volatile tables sized at boot). */
 export const typesMax = 1_024;
 export const producersMax = 256;

@@ -11,15 +11,13 @@ import { AssertionError, assert } from '../events/assert.js';
 import { NvramError } from '../nvram/errors.js';
 import type { PersistentFifo } from '../fifo/fifo.js';
 import { reasonAttemptsExhausted, type DeadLetterStore } from './dead-letter.js';
+import type { ClockCell } from './clock.js';
 import { EventView } from './event-view.js';
 import type { EventIndicationQueue } from './indication-queue.js';
 import type { ConfirmationSink, Recipient } from './recipient.js';
 import type { NameTable, TypeTable } from './subscriptions.js';
 
-export interface Clock {
-  /** Milliseconds; only differences matter to the engine (timeouts), and event times use it. */
-  now(): number;
-}
+export type { Clock } from './clock.js';
 
 export interface EngineCounters {
   delivered: number;
@@ -44,7 +42,7 @@ export class DistributionEngine implements ConfirmationSink {
   readonly types: TypeTable;
   readonly sources: NameTable;
   readonly deadLetters: DeadLetterStore;
-  readonly clock: Clock;
+  readonly time: ClockCell;
   readonly view: EventView;
   /** Recipients by id; `active` are those with a handler this boot, in registration order. */
   readonly recipients: (Recipient | undefined)[];
@@ -65,7 +63,7 @@ export class DistributionEngine implements ConfirmationSink {
   onConfirmed: () => void = () => {};
   #draining = false;
   /** The pass's clock reading, in a typed cell: a float64 passed as an argument is boxed. */
-  readonly #now = new Float64Array(1);
+  readonly #now: Float64Array;
 
   constructor(
     queue: EventIndicationQueue,
@@ -73,7 +71,7 @@ export class DistributionEngine implements ConfirmationSink {
     types: TypeTable,
     sources: NameTable,
     deadLetters: DeadLetterStore,
-    clock: Clock,
+    time: ClockCell,
     recipientsMax: number,
   ) {
     this.queue = queue;
@@ -81,7 +79,8 @@ export class DistributionEngine implements ConfirmationSink {
     this.types = types;
     this.sources = sources;
     this.deadLetters = deadLetters;
-    this.clock = clock;
+    this.time = time;
+    this.#now = time.cell;
     this.view = new EventView(queue, fifos, types, sources);
     this.recipients = new Array<Recipient | undefined>(recipientsMax).fill(undefined);
   }
@@ -104,7 +103,7 @@ export class DistributionEngine implements ConfirmationSink {
     try {
       const before = this.counters.delivered + this.counters.redelivered + this.counters.retired;
       if (this.delivering) {
-        this.#now[0] = this.clock.now();
+        this.time.read();
         const active = this.active;
         for (let k = 0; k < active.length; k++) {
           const recipient = active[k] as Recipient;

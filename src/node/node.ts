@@ -18,11 +18,8 @@
  */
 import { inFlightMaxDefault, producersMax, seqLeaseStep, seqMax } from '../constants.js';
 import { DeadLetterStore, type DeadLetter } from '../engine/dead-letter.js';
-import {
-  DistributionEngine,
-  type Clock,
-  type EngineCounters,
-} from '../engine/distribution-engine.js';
+import { ClockCell, type Clock } from '../engine/clock.js';
+import { DistributionEngine, type EngineCounters } from '../engine/distribution-engine.js';
 import { EventIndicationQueue } from '../engine/indication-queue.js';
 import { Recipient, type RecipientHandler, type RetryPolicy } from '../engine/recipient.js';
 import { RecipientTable } from '../engine/recipient-table.js';
@@ -117,18 +114,13 @@ export interface RecoveryReport {
 const bootFifoIndex = 0;
 const runtimeFifoIndex = 1;
 const systemSource = 'nvrelay';
-const defaultClock: Clock = { now: () => Date.now() };
-/**
- * With the default clock, one reading stamps up to this many events of one event-loop turn:
- * reading a clock allocates (the builtin returns a boxed double), and the emit path must not.
- * A reading is also dropped at the end of the turn, so a lone event gets an exact time.
- */
-const timeReuseMax = 256;
 
 export class Node {
   readonly device: NvramDevice;
   readonly geometry: NodeGeometry;
   readonly clock: Clock;
+  /** The clock's readings, shared with the engine (src/engine/clock.ts). */
+  readonly time: ClockCell;
   readonly scheduling: 'auto' | 'manual';
   readonly fifos: PersistentFifo[];
   readonly bootPool: EventPool;
@@ -160,16 +152,6 @@ export class Node {
   readonly #drainCallback = (): void => this.#drainNow();
   #timer: NodeJS.Timeout | null = null;
   #timerDeadline = Infinity;
-  // Event times (see timeReuseMax): the reading lives in a typed cell so it is never boxed.
-  readonly #coarseTime: boolean;
-  readonly #timeCell = new Float64Array(1);
-  #timeUses = 0;
-  #timeFresh = false;
-  #timeExpiryScheduled = false;
-  readonly #expireTime = (): void => {
-    this.#timeFresh = false;
-    this.#timeExpiryScheduled = false;
-  };
 
   /** Recovers the node on `device` [231] and returns it in the 'booting' phase. */
   static boot(device: NvramDevice, options: NodeOptions = {}): Node {
@@ -182,8 +164,8 @@ export class Node {
   protected constructor(device: NvramDevice, geometry: NodeGeometry, options: NodeOptions) {
     this.device = device;
     this.geometry = geometry;
-    this.clock = options.clock ?? defaultClock;
-    this.#coarseTime = options.clock === undefined;
+    this.time = new ClockCell(options.clock);
+    this.clock = this.time.clock;
     this.scheduling = options.scheduling ?? 'auto';
     this.#retry = retryPolicy(options.retry, undefined);
     this.#inFlightMax = inFlightMax(options.inFlightMax, inFlightMaxDefault);
@@ -214,7 +196,7 @@ export class Node {
       this.types,
       this.sources,
       this.deadLetters,
-      this.clock,
+      this.time,
       geometry.recipientsMax,
     );
     this.engine.onConfirmed = () => this.#scheduleDrain();
@@ -460,19 +442,8 @@ export class Node {
 
   /** [111] The time the event was recognised, written into the record (offset 32). */
   #stampTime(view: DataView, base: number): void {
-    if (!this.#timeFresh || this.#timeUses >= timeReuseMax) this.#refreshTime();
-    this.#timeUses++;
-    view.setFloat64(base + 32, this.#timeCell[0] as number, true);
-  }
-
-  #refreshTime(): void {
-    this.#timeCell[0] = this.clock.now();
-    this.#timeUses = 0;
-    this.#timeFresh = this.#coarseTime; // a caller's clock is read for every event
-    if (this.#coarseTime && !this.#timeExpiryScheduled) {
-      this.#timeExpiryScheduled = true;
-      setImmediate(this.#expireTime);
-    }
+    this.time.read();
+    view.setFloat64(base + 32, this.time.cell[0] as number, true);
   }
 
   /** Step 214: the published event enters the indication queue. */
