@@ -24,6 +24,7 @@ export interface CrashtestArgs {
   cuts: 'all' | number;
   imagesPerCut: number;
   depth: number;
+  nestedCuts: 'all' | number;
   seed: number;
   prune: boolean;
   workers?: number;
@@ -64,6 +65,7 @@ export function exploreOptionsOf(args: CrashtestArgs): ExploreOptions {
     cuts: args.cuts,
     imagesPerCut: args.imagesPerCut,
     depth: args.depth,
+    nestedCuts: args.nestedCuts,
     seed: args.seed,
     prune: args.prune,
     collectOutcomes: false,
@@ -104,6 +106,7 @@ export function summaryJson(summary: ExploreSummary): Record<string, unknown> {
     prunedStates: counts.prunedStates,
     pruningFactor: counts.crashStates > 0 ? counts.naiveStates / counts.crashStates : null,
     violationStates: counts.violationStates,
+    invariants: summary.invariants,
     violations: summary.violations.map((violation) => ({
       invariant: violation.invariant,
       message: violation.message,
@@ -200,9 +203,10 @@ async function selfTest(args: CrashtestArgs, terminal: Terminal): Promise<number
 
 function selfTestLine(result: SelfTestResult): string {
   const verdict = result.caught ? 'caught  ' : 'SURVIVED';
-  const detail =
-    result.first === undefined ? '' : ` [${result.first.invariant}] ${result.first.message}`;
-  return `  ${verdict} ${result.mutant} (${result.violationStates} violating states)${detail}`;
+  const broken = Object.entries(result.invariants)
+    .map(([invariant, states]) => `${invariant} x${states}`)
+    .join(', ');
+  return `  ${verdict} ${result.mutant}: ${result.description} (${broken === '' ? 'no violation' : broken})`;
 }
 
 function writeReport(path: string, summary: ExploreSummary): void {

@@ -47,6 +47,8 @@ export interface ExploreOptions {
   collectOutcomes: boolean;
   /** Violations reported in full (with plans); the rest are only counted. */
   violationsMax: number;
+  /** Cut points of each recovery when depth > 1: every one, or a seeded sample of this many. */
+  nestedCuts: 'all' | number;
 }
 
 export const defaultExploreOptions: ExploreOptions = {
@@ -58,6 +60,7 @@ export const defaultExploreOptions: ExploreOptions = {
   prune: true,
   collectOutcomes: false,
   violationsMax: 20,
+  nestedCuts: 12,
 };
 
 export interface ViolationReport extends Finding {
@@ -118,6 +121,8 @@ export class Explorer<R, M> {
     violationStates: 0,
   };
   readonly violations: ViolationReport[] = [];
+  /** Crash states per broken invariant, over every violating state (not only those reported). */
+  readonly invariants = new Map<string, number>();
   readonly outcomes = new Set<string>();
   readonly options: ExploreOptions;
   readonly #index = new StateIndex();
@@ -240,7 +245,7 @@ export class Explorer<R, M> {
       const nested = run.recording;
       const cuts = chooseCuts(
         nested.instructions,
-        this.options.cuts,
+        this.options.nestedCuts,
         deriveSeed(this.options.seed, ...step.survivors, step.cut),
       );
       const below: StagePath<M> = { level: path.level + 1, steps, epoch, interrupted };
@@ -277,6 +282,9 @@ export class Explorer<R, M> {
 
   #recordViolations(findings: Finding[], steps: CrashStep[]): void {
     this.counts.violationStates++;
+    for (const invariant of new Set(findings.map((finding) => finding.invariant))) {
+      this.invariants.set(invariant, (this.invariants.get(invariant) ?? 0) + 1);
+    }
     if (this.violations.length >= this.options.violationsMax) return;
     const plan: CrashPlan = { ...this.identity, model: this.options.model, steps };
     const token = encodePlan(plan);

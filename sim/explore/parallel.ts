@@ -36,6 +36,8 @@ export interface ExploreSummary {
   depth: number;
   counts: ExploreCounts;
   violations: ViolationReport[];
+  /** Violating crash states per invariant. */
+  invariants: Record<string, number>;
   outcomes: Set<string>;
   cutPoints: number[];
   elapsedMs: number;
@@ -51,7 +53,13 @@ export type ToWorker = { type: 'chunk'; cuts: number[] } | { type: 'finish' };
 export type FromWorker =
   | { type: 'progress'; cutsDone: number; crashStates: number }
   | { type: 'idle' }
-  | { type: 'result'; counts: ExploreCounts; violations: ViolationReport[]; outcomes: string[] };
+  | {
+      type: 'result';
+      counts: ExploreCounts;
+      violations: ViolationReport[];
+      invariants: Record<string, number>;
+      outcomes: string[];
+    };
 
 export interface WorkerSetup {
   workload: string;
@@ -83,7 +91,8 @@ export async function exploreWorkload(request: ExploreRequest): Promise<ExploreS
     explorer.onProgress = request.onProgress;
     explorer.run(cutPoints);
     const { counts, violations, outcomes } = explorer;
-    merged = { ...base, counts, violations, outcomes, cutPoints, workers: 1 };
+    const invariants = Object.fromEntries(explorer.invariants);
+    merged = { ...base, counts, violations, invariants, outcomes, cutPoints, workers: 1 };
   } else {
     const setup: WorkerSetup = { workload: request.workload, params, options: explorer.options };
     const results = await runWorkers(script, setup, cutPoints, workers, request.onProgress);
@@ -171,7 +180,7 @@ function runWorkers(
 function mergeResults(
   results: WorkerResult[],
   violationsMax: number,
-): Pick<ExploreSummary, 'counts' | 'violations' | 'outcomes'> {
+): Pick<ExploreSummary, 'counts' | 'violations' | 'outcomes' | 'invariants'> {
   const counts: ExploreCounts = {
     instructions: 0,
     cuts: 0,
@@ -183,7 +192,11 @@ function mergeResults(
   };
   const outcomes = new Set<string>();
   const violations: ViolationReport[] = [];
+  const invariants: Record<string, number> = {};
   for (const result of results) {
+    for (const [invariant, states] of Object.entries(result.invariants)) {
+      invariants[invariant] = (invariants[invariant] ?? 0) + states;
+    }
     for (const key of Object.keys(counts) as (keyof ExploreCounts)[]) {
       if (key !== 'instructions') counts[key] += result.counts[key];
     }
@@ -191,5 +204,5 @@ function mergeResults(
     violations.push(...result.violations);
   }
   violations.sort((a, b) => (a.plan.steps[0]?.cut ?? 0) - (b.plan.steps[0]?.cut ?? 0));
-  return { counts, outcomes, violations: violations.slice(0, violationsMax) };
+  return { counts, outcomes, invariants, violations: violations.slice(0, violationsMax) };
 }

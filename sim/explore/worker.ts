@@ -33,6 +33,7 @@ port.on('message', (message: ToWorker) => {
     return;
   }
   const { counts, violations, outcomes } = explorer;
-  post({ type: 'result', counts, violations, outcomes: [...outcomes] });
+  const invariants = Object.fromEntries(explorer.invariants);
+  post({ type: 'result', counts, violations, invariants, outcomes: [...outcomes] });
 });
 post({ type: 'idle' });

@@ -7,19 +7,28 @@ import type { ExploreOptions, ExploreProgress } from '../explore/explorer.js';
 import { defaultExploreOptions } from '../explore/explorer.js';
 import { exploreWorkload } from '../explore/parallel.js';
 import type { WorkloadParams } from '../plan.js';
+import { eventMutants } from './event-mutants.js';
 
 export interface MutantEntry {
   /** The registered workload that runs the mutant. */
   workload: string;
   description: string;
+  /** Caught means: a violation of this invariant was found. */
+  expects: string;
   params?: WorkloadParams;
   options?: Partial<ExploreOptions>;
 }
 
 const mutants: MutantEntry[] = [
+  ...eventMutants.map((mutant) => ({
+    workload: mutant.name,
+    description: mutant.description,
+    expects: mutant.expects,
+  })),
   {
     workload: 'log-missing-fence',
     description: 'example log: entry flushed but not fenced before the count is published',
+    expects: 'no garbage',
   },
 ];
 
@@ -34,9 +43,13 @@ export function mutantList(): readonly MutantEntry[] {
 export interface SelfTestResult {
   mutant: string;
   description: string;
+  expects: string;
+  /** A violation of the expected invariant was found. */
   caught: boolean;
   crashStates: number;
   violationStates: number;
+  /** Violating crash states per broken invariant. */
+  invariants: Record<string, number>;
   first?: { invariant: string; message: string; token: string };
 }
 
@@ -60,9 +73,11 @@ export async function runSelfTest(options: SelfTestOptions = {}): Promise<SelfTe
     const result: SelfTestResult = {
       mutant: mutant.workload,
       description: mutant.description,
-      caught: summary.counts.violationStates > 0,
+      expects: mutant.expects,
+      caught: (summary.invariants[mutant.expects] ?? 0) > 0,
       crashStates: summary.counts.crashStates,
       violationStates: summary.counts.violationStates,
+      invariants: summary.invariants,
     };
     if (first !== undefined) {
       result.first = { invariant: first.invariant, message: first.message, token: first.token };

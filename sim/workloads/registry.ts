@@ -7,6 +7,7 @@ import { logCrashSpec } from '../../examples/log-crash-spec.js';
 import { MissingFenceLog } from '../../examples/persistent-log-missing-fence.js';
 import { PersistentLog } from '../../examples/persistent-log.js';
 import { subjectOf } from '../harness/crash-test.js';
+import { eventMutants } from '../mutants/event-mutants.js';
 import { eventOptions, eventSubject } from './events.js';
 import type { WorkloadParams } from '../plan.js';
 import { Prng } from '../prng.js';
@@ -103,3 +104,19 @@ registerWorkload({
   defaults: { seed: 1, events: 6, bootEvents: 1 },
   create: (params) => eventSubject(eventOptions(params, 'events-small')) as CrashSubject,
 });
+
+/** The mutants' workload: small, but with a late confirmer, boot-pool events and wrap-around. */
+const mutantDefaults = { seed: 1, events: 10, bootEvents: 1 };
+
+for (const mutant of eventMutants) {
+  registerWorkload({
+    name: mutant.name,
+    description: `${mutant.description} (must fail)`,
+    defaults: mutantDefaults,
+    create: (params) =>
+      eventSubject({
+        ...eventOptions(params, mutant.name),
+        variant: mutant.variant,
+      }) as CrashSubject,
+  });
+}

@@ -88,6 +88,12 @@ export function registerCrashtest(program: Command): void {
       parseCount('--depth', 1),
       1,
     )
+    .option(
+      '--nested-cuts <all|N>',
+      'with --depth > 1: every cut of each recovery, or a seeded sample of N',
+      parseCuts,
+      12,
+    )
     .option('--seed <S>', 'seed of the workload and of all sampling', parseCount('--seed', 0), 1)
     .option('--param <key=value>', 'a workload parameter (repeatable)', parseParam)
     .option(
@@ -109,6 +115,7 @@ export function registerCrashtest(program: Command): void {
         cuts: options['cuts'] as 'all' | number,
         imagesPerCut: options['imagesPerCut'] as number,
         depth: options['depth'] as number,
+        nestedCuts: options['nestedCuts'] as 'all' | number,
         seed: options['seed'] as number,
         prune: options['prune'] !== false,
         json: options['json'] === true,

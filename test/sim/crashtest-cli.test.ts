@@ -23,6 +23,7 @@ function args(overrides: Partial<CrashtestArgs>): CrashtestArgs {
     cuts: 'all',
     imagesPerCut: 64,
     depth: 1,
+    nestedCuts: 12,
     seed: 1,
     prune: true,
     workers: 1,

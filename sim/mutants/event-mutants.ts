@@ -1,0 +1,84 @@
+/**
+ * Deliberately broken variants of the event core (issue 4, self-test): each overrides one small
+ * persist or ordering step of the FIFO, the distribution engine or the replay engine, the
+ * hooks those classes keep for this purpose. The explorer must catch every one, or its checker
+ * is vacuous. (test/replay/mutants.test.ts holds the event core's own copies of the same four.)
+ */
+import { DistributionEngine } from '../../src/engine/distribution-engine.js';
+import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
+import type { NodeOptions } from '../../src/node/node.js';
+import { ReplayEngine } from '../../src/replay/replay-engine.js';
+
+/** Step 213 reversed: the tail is persisted before the record it publishes. */
+export class TailBeforeRecordFifo extends PersistentFifo {
+  override commitAppend(position: number): void {
+    this.publishTail(position + 1);
+    this.persistRecord(position);
+  }
+}
+
+/**
+ * Recovery without the checksum check: every published slot is trusted. With a correct
+ * persist order no torn record is ever published, so it is paired with the tail-first order,
+ * which publishes torn records for it to trust.
+ */
+export class NoChecksumFifo extends TailBeforeRecordFifo {
+  protected override checkSlot(): number {
+    return SlotVerdict.valid;
+  }
+}
+
+/**
+ * Flow point 220 too early: the head advances past an event once any one recipient confirmed
+ * it, before the other confirmations exist (let alone are durable).
+ */
+export class EarlyHeadEngine extends DistributionEngine {
+  protected override isCompletelyHandled(i: number): boolean {
+    const queue = this.queue;
+    const any = ((queue.confirmedLo[i] as number) | (queue.confirmedHi[i] as number)) !== 0;
+    return any || queue.handled(i);
+  }
+}
+
+/** Replay queued at start, after the events emitted while booting [230-240] reversed. */
+export class ReplayAfterNewEngine extends ReplayEngine {
+  protected override replayBeforeNew(): boolean {
+    return false;
+  }
+}
+
+export interface EventMutant {
+  /** The workload name it is registered under. */
+  name: string;
+  description: string;
+  variant: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
+  /** The SPEC 4 invariant (checker/spec4.ts) whose violation shows the mutant for what it is. */
+  expects: string;
+}
+
+export const eventMutants: readonly EventMutant[] = [
+  {
+    name: 'mutant-tail-before-record',
+    expects: 'persist-order',
+    description: 'FIFO: tail persisted before the record',
+    variant: { Fifo: TailBeforeRecordFifo },
+  },
+  {
+    name: 'mutant-early-head',
+    expects: 'no-loss',
+    description: 'engine: head advanced before every confirmation was durable',
+    variant: { Engine: EarlyHeadEngine },
+  },
+  {
+    name: 'mutant-no-checksum',
+    expects: 'no-garbage',
+    description: 'FIFO recovery: no checksum check (with the tail-first order)',
+    variant: { Fifo: NoChecksumFifo },
+  },
+  {
+    name: 'mutant-replay-after-new',
+    expects: 'order',
+    description: 'replay engine: replayed events queued after new ones',
+    variant: { Replay: ReplayAfterNewEngine },
+  },
+];

@@ -1,0 +1,60 @@
+import { describe, expect, test } from 'vitest';
+import { defaultExploreOptions, type ExploreOptions } from '../../sim/explore/explorer.js';
+import { exploreWorkload, type ExploreSummary } from '../../sim/explore/parallel.js';
+
+function explore(
+  workload: string,
+  options: Partial<ExploreOptions>,
+  params = {},
+): Promise<ExploreSummary> {
+  return exploreWorkload({
+    workload,
+    params,
+    options: { ...defaultExploreOptions, ...options },
+    workers: 1,
+  });
+}
+
+describe('the events workload (a whole node, SPEC 4 checked)', () => {
+  test('every cut point under px86: no invariant broken, at least 10x fewer states than naive', async () => {
+    const summary = await explore('events', { model: 'px86', cuts: 'all' });
+    expect(summary.counts.cuts).toBe(summary.counts.instructions + 1);
+    expect(summary.counts.instructions).toBeGreaterThan(300);
+    expect(summary.violations).toEqual([]);
+    expect(summary.counts.violationStates).toBe(0);
+    expect(summary.counts.naiveStates).toBeGreaterThanOrEqual(10 * summary.counts.crashStates);
+  });
+
+  test.each(['relaxed', 'eadr'] as const)(
+    '%s with sampled cuts and images: no invariant broken',
+    async (model) => {
+      const summary = await explore('events', { model, cuts: 120, imagesPerCut: 24, seed: 5 });
+      expect(summary.counts.cuts).toBe(120);
+      expect(summary.counts.violationStates).toBe(0);
+    },
+  );
+
+  test('depth 2 (power cuts during recovery): no invariant broken', async () => {
+    const summary = await explore('events', {
+      depth: 2,
+      cuts: 16,
+      nestedCuts: 6,
+      imagesPerCut: 8,
+      seed: 3,
+    });
+    expect(summary.counts.violationStates).toBe(0);
+    // nested states were explored: more than one per first-level image
+    expect(summary.counts.crashStates).toBeGreaterThan(summary.counts.imagesVisited / 2);
+    expect(summary.depth).toBe(2);
+  });
+
+  test('pruning loses no distinct outcome on a small event workload', async () => {
+    const options = { model: 'px86' as const, imagesPerCut: 6, collectOutcomes: true };
+    const pruned = await explore('events-small', options);
+    const full = await explore('events-small', { ...options, prune: false });
+    expect(full.counts.crashStates).toBe(full.counts.imagesVisited);
+    expect(pruned.counts.imagesVisited).toBe(full.counts.imagesVisited);
+    expect(pruned.counts.crashStates * 2).toBeLessThan(full.counts.crashStates);
+    expect([...pruned.outcomes].sort()).toEqual([...full.outcomes].sort());
+  });
+});
