@@ -44,7 +44,10 @@ export interface BenchSuite {
   run(context: BenchContext): Promise<BenchResult[]>;
 }
 
-const suites: BenchSuite[] = [(await import('./device.js')).suite];
+const suites: BenchSuite[] = [
+  (await import('./device.js')).suite,
+  (await import('./events.js')).suite,
+];
 
 const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json]
 suites: ${suites.map((suite) => suite.name).join(', ')}`;
