@@ -29,6 +29,7 @@ import {
   runRecovery,
   type StageRecording,
 } from './recording.js';
+import { ImageKeys } from './image-keys.js';
 import { RecoveryDevice } from './recovery-device.js';
 import { addBitmap, addWords, footprintWords, StateIndex } from './state-index.js';
 
@@ -173,7 +174,7 @@ export class Explorer<R, M> {
         ? new RecoveryDevice(booted.header, booted.page)
         : undefined;
     const scratch = new Uint8Array(cursor.sizeBytes);
-    const words = new Uint32Array(scratch.buffer);
+    const keys = new ImageKeys(recording.trace, recording.instructions, cursor.sizeBytes);
     const { model, imagesPerCut, seed, prune } = this.options;
     let naive = 0;
     for (let c = 0; c < cuts.length; c++) {
@@ -182,15 +183,15 @@ export class Explorer<R, M> {
         cut >= cursor.instructionCount && cut <= recording.instructions,
         'cuts ascend within the trace',
       );
-      cursor.applyTrace(recording.trace, cursor.instructionCount, cut);
+      keys.advance(cursor, cut);
       const marks = marksBefore(recording.marks, cut);
       const epoch = epochOf(path.epoch, path.level, marks);
       const images = imagesAtCut(cursor, model, imagesPerCut, deriveSeed(seed, path.level, cut));
       naive += images.count - images.survivors.length;
       for (const survivors of images.survivors) {
         this.counts.imagesVisited++;
-        cursor.buildImage(survivors, scratch);
-        const hit = prune ? this.#index.find(words, epoch) : undefined;
+        keys.setCandidate(survivors);
+        const hit = prune ? this.#index.find(keys, epoch) : undefined;
         if (hit !== undefined) {
           this.counts.prunedStates++;
           naive += hit.state.naiveStates;
@@ -198,6 +199,7 @@ export class Explorer<R, M> {
           if (this.options.collectOutcomes) this.outcomes.add(hit.state.outcome);
           continue;
         }
+        cursor.buildImage(survivors, scratch);
         const step = { cut, survivors: Array.from(survivors) };
         const state = this.#exploreState(scratch, step, marks, epoch, path, lab);
         naive += state.naiveStates;

@@ -20,6 +20,7 @@
  * lanes; at 10^7 states the chance of any collision is about 10^-2 of 10^-6.
  */
 import { assert } from '../assert.js';
+import { footprintHash, type ImageKeys, type KeyedGroup } from './image-keys.js';
 
 export interface IndexedState {
   /** Naive crash states below and including this state (nested crashes), for the naive count. */
@@ -28,7 +29,7 @@ export interface IndexedState {
   outcome: string;
 }
 
-export interface FootprintGroup {
+export interface FootprintGroup extends KeyedGroup {
   /** Word indices (offset / 8), ascending. */
   readonly words: Int32Array;
   readonly byEpoch: Map<string, Map<number, IndexedState>>;
@@ -56,14 +57,14 @@ export class StateIndex {
     return this.#groups.length;
   }
 
-  /** An explored state equivalent to `image` in `epoch`, if any. */
-  find(image: Uint32Array, epoch: string): IndexHit | undefined {
+  /** An explored state equivalent to the candidate `keys` holds, in `epoch`, if any. */
+  find(keys: ImageKeys, epoch: string): IndexHit | undefined {
     const probed = Math.min(this.#groups.length, groupsProbedMax);
     for (let g = 0; g < probed; g++) {
       const group = this.#groups[g] as FootprintGroup;
       const hashes = group.byEpoch.get(epoch);
       if (hashes === undefined) continue;
-      const state = hashes.get(footprintHash(image, group.words));
+      const state = hashes.get(keys.hash(group));
       if (state === undefined) continue;
       if (g > 0) this.#promote(g);
       return { group, state };
@@ -73,7 +74,7 @@ export class StateIndex {
 
   /** Records an explored state: `image` with footprint `words` in `epoch`. */
   add(image: Uint32Array, words: Int32Array, epoch: string, state: IndexedState): FootprintGroup {
-    const group = this.#groupOf(words);
+    const group = this.#groupOf(words, image.length / 2);
     let hashes = group.byEpoch.get(epoch);
     if (hashes === undefined) {
       hashes = new Map();
@@ -84,12 +85,14 @@ export class StateIndex {
     return group;
   }
 
-  #groupOf(words: Int32Array): FootprintGroup {
+  #groupOf(words: Int32Array, deviceWords: number): FootprintGroup {
     const signature = wordsSignature(words);
     const candidates = this.#bySignature.get(signature) ?? [];
     let group = candidates.find((candidate) => sameWords(candidate.words, words));
     if (group === undefined) {
-      group = { words, byEpoch: new Map() };
+      const member = new Uint8Array(deviceWords);
+      for (let i = 0; i < words.length; i++) member[words[i] as number] = 1;
+      group = { words, member, byEpoch: new Map(), baseGeneration: 0, baseLane1: 0, baseLane2: 0 };
       candidates.push(group);
       this.#bySignature.set(signature, candidates);
       this.#groups.unshift(group);
@@ -126,25 +129,6 @@ export function addWords(bitmap: Uint8Array, words: Int32Array): void {
 export function addBitmap(target: Uint8Array, source: Uint8Array): void {
   assert(target.length === source.length, 'footprint bitmaps of one device');
   for (let w = 0; w < source.length; w++) if (source[w] !== 0) target[w] = 1;
-}
-
-/** Two-lane hash of the values of `words` in `image` (a Uint32Array view), as a 53-bit number. */
-export function footprintHash(image: Uint32Array, words: Int32Array): number {
-  let h1 = 0x9e3779b9 ^ words.length;
-  let h2 = 0x85ebca6b ^ Math.imul(words.length, 0x27d4eb2d);
-  for (let i = 0; i < words.length; i++) {
-    const at = (words[i] as number) * 2;
-    const low = image[at] as number;
-    const high = image[at + 1] as number;
-    h1 = Math.imul(h1 ^ low, 0x01000193);
-    h1 = Math.imul(h1 ^ high, 0x01000193);
-    h1 ^= h1 >>> 13;
-    h2 = Math.imul((h2 << 5) | (h2 >>> 27), 0x9e3779b1) ^ low;
-    h2 = Math.imul(h2 ^ (high + i), 0x85ebca77);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x7feb352d);
-  h2 = Math.imul(h2 ^ (h2 >>> 15), 0x846ca68b);
-  return (h1 >>> 0) * 0x20_0000 + ((h2 ^ (h2 >>> 16)) >>> 11);
 }
 
 function wordsSignature(words: Int32Array): number {
