@@ -19,7 +19,9 @@ describe('the self-test against mutants', () => {
     expect(results.length).toBeGreaterThanOrEqual(eventMutants.length + 1);
     for (const result of results) {
       expect(result.caught, `${result.mutant} survived`).toBe(true);
-      expect(result.invariants[result.expects]).toBeGreaterThan(0);
+      expect(result.expects.some((invariant) => (result.invariants[invariant] ?? 0) > 0)).toBe(
+        true,
+      );
       expect(result.first?.token).toMatch(/^nvr1\./);
     }
   });
