@@ -295,9 +295,25 @@ export class DistributionEngine implements ConfirmationSink {
     }
     for (let f = 0; f < this.fifos.length; f++) {
       const fifo = this.fifos[f] as PersistentFifo;
-      fifo.advanceHead();
+      if (fifo.head - fifo.persistedHead > this.headLagMax(fifo)) fifo.advanceHead();
       fifo.confirmationsDurable();
     }
+  }
+
+  /**
+   * How far the durable head may trail the retired position. The head is persisted lazily:
+   * recovery skips completely handled events anyway (their confirmations are durable), so a
+   * lagging head costs only slots, and those are reclaimed before an emit is refused
+   * (persistHeads). One eighth of the ring: in 'power' durability this saves an msync on most
+   * drain passes.
+   */
+  protected headLagMax(fifo: PersistentFifo): number {
+    return fifo.slotCount >> 3;
+  }
+
+  /** Step 217 for every FIFO now: confirmations durable, then the head (before a refusal, at close). */
+  persistHeads(): void {
+    for (let f = 0; f < this.fifos.length; f++) (this.fifos[f] as PersistentFifo).advanceHead();
   }
 
   /** Flow point 220 (a mutant that retires early overrides this). */

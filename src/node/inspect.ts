@@ -23,13 +23,16 @@ export interface FifoInspection {
   slotCount: number;
   head: number;
   tail: number;
+  /** Published records between head and tail (tail - head). */
+  published: number;
+  /** Valid records some intended recipient has not confirmed yet. */
   pending: number;
   /** The pointer words were invalid; head and tail are what recovery would salvage. */
   salvaged: boolean;
-  /** Time of the oldest pending valid record (ms), or null. */
+  /** Time of the oldest pending record (ms), or null. */
   oldestPendingTime: number | null;
   /** Pending records in FIFO order; a record that fails validation has `verdict` != 'valid'. */
-  records: { position: number; verdict: string; record: EventRecord | null }[];
+  records: { position: number; verdict: string; handled: boolean; record: EventRecord | null }[];
 }
 
 export interface NodeInspection {
@@ -82,20 +85,25 @@ function inspectFifo(fifo: PersistentFifo): FifoInspection {
   const records: FifoInspection['records'] = [];
   for (let position = recovery.head; position < recovery.tail; position++) {
     const verdict = recovery.verdicts[position - recovery.head] as number;
-    const valid = verdict === SlotVerdict.valid;
+    const record =
+      verdict === SlotVerdict.valid ? decodeRecord(fifo.shadow, fifo.slotBase(position)) : null;
+    const handled =
+      record !== null && (record.confirmedMask & record.intendedMask) === record.intendedMask;
     records.push({
       position,
       verdict: slotVerdictNames[verdict] ?? String(verdict),
-      record: valid ? decodeRecord(fifo.shadow, fifo.slotBase(position)) : null,
+      handled,
+      record,
     });
   }
-  const oldest = records.find((entry) => entry.record !== null)?.record ?? null;
+  const oldest = records.find((entry) => entry.record !== null && !entry.handled)?.record ?? null;
   return {
     name: fifo.name,
     slotCount: fifo.slotCount,
     head: recovery.head,
     tail: recovery.tail,
-    pending: recovery.tail - recovery.head,
+    published: recovery.tail - recovery.head,
+    pending: records.filter((entry) => entry.record !== null && !entry.handled).length,
     salvaged: recovery.salvaged !== null,
     oldestPendingTime: oldest === null ? null : oldest.time,
     records,

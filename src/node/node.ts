@@ -103,7 +103,7 @@ export interface NodeStats {
 }
 
 export interface RecoveryReport {
-  /** Events found pending at boot and queued for replay [191, 192]. */
+  /** Events found at boot that a recipient still owed a confirmation: replayed [191, 192]. */
   replayed: number;
   /** Torn or corrupt records dropped (never delivered). */
   discarded: number;
@@ -244,7 +244,7 @@ export class Node {
     if (leaseEvent !== null) events.push(leaseEvent);
     const replayed = this.replay.admit('boot');
     this.recovery = {
-      replayed: plan.items.length - plan.discarded,
+      replayed: plan.owed,
       discarded: plan.discarded,
       events,
     };
@@ -390,6 +390,7 @@ export class Node {
       );
     }
     const pool = this.#phase === 'running' ? this.runtimePool : this.bootPool;
+    if (!pool.fits(level)) this.engine.persistHeads(); // reclaim slots the lazy head holds
     if (!pool.admit(level)) {
       this.counters.rejectedQueueFull++;
       throw new QueueFull(
@@ -723,6 +724,7 @@ export class Node {
     if (this.#phase === 'closed') return;
     try {
       this.#commitGroup();
+      this.engine.persistHeads();
     } finally {
       this.#phase = 'closed';
       this.engine.delivering = false;

@@ -40,11 +40,19 @@ export class EventPool {
     return this.fifo.reserved - this.fifo.persistedHead;
   }
 
-  /** True if an event of this severity level may take a slot now; counts a refusal. */
-  admit(level: number): boolean {
+  /** True if an event of this severity level may take a slot now. */
+  fits(level: number): boolean {
     const used = this.fifo.reserved - this.fifo.persistedHead;
-    if (used < this.capacity - this.urgentReserve) return true;
-    if (level <= urgentSeverityMax && used < this.capacity) return true;
+    return (
+      used < this.capacity - this.urgentReserve ||
+      (level <= urgentSeverityMax && used < this.capacity)
+    );
+  }
+
+  /** fits(), counting a refusal. */
+  admit(level: number): boolean {
+    if (this.fits(level)) return true;
+    const used = this.fifo.reserved - this.fifo.persistedHead;
     this.rejected++;
     if (used < this.capacity) this.rejectedByReserve++;
     return false;

@@ -34,6 +34,8 @@ export interface ReplayItem {
   /** 0 for a discarded slot. */
   seq: number;
   verdict: number;
+  /** Every intended recipient's confirmation is durable: it only needs retiring. */
+  handled: boolean;
 }
 
 export interface ReplayPlan {
@@ -42,6 +44,8 @@ export interface ReplayPlan {
   /** Largest seq found in any valid record (0 if none). */
   seqMax: number;
   discarded: number;
+  /** Valid events some intended recipient has not confirmed: these are replayed. */
+  owed: number;
 }
 
 /** An event recovery raises about what it found (emitted through the boot pool at start). */
@@ -76,11 +80,13 @@ export class ReplayEngine {
     const items = this.order(lists);
     let seqMax = 0;
     let discarded = 0;
+    let owed = 0;
     for (const item of items) {
       seqMax = Math.max(seqMax, item.seq);
       if (item.verdict !== SlotVerdict.valid) discarded++;
+      else if (!item.handled) owed++;
     }
-    this.plan = { recoveries, items, seqMax, discarded };
+    this.plan = { recoveries, items, seqMax, discarded, owed };
     return this.plan;
   }
 
@@ -97,13 +103,24 @@ export class ReplayEngine {
   protected itemsOf(recovery: FifoRecovery): ReplayItem[] {
     const fifoIndex = this.context.fifos.indexOf(recovery.fifo);
     const items: ReplayItem[] = [];
+    const view = recovery.fifo.shadowView;
     for (let position = recovery.head; position < recovery.tail; position++) {
       const verdict = recovery.verdicts[position - recovery.head] as number;
-      const seq =
-        verdict === SlotVerdict.valid
-          ? getU64(recovery.fifo.shadowView, recovery.fifo.slotBase(position) + 24)
-          : 0;
-      items.push({ fifoIndex, position, seq, verdict });
+      const base = recovery.fifo.slotBase(position);
+      const valid = verdict === SlotVerdict.valid;
+      const handled =
+        valid &&
+        (view.getInt32(base, true) & view.getInt32(base + 40, true)) ===
+          view.getInt32(base + 40, true) &&
+        (view.getInt32(base + 4, true) & view.getInt32(base + 44, true)) ===
+          view.getInt32(base + 44, true);
+      items.push({
+        fifoIndex,
+        position,
+        seq: valid ? getU64(view, base + 24) : 0,
+        verdict,
+        handled,
+      });
     }
     return items;
   }

@@ -383,6 +383,30 @@ describe('pools', () => {
   });
 });
 
+describe('head persistence', () => {
+  test('the durable head may lag, but slots it holds are reclaimed before an emit is refused', () => {
+    const { node, device } = bootNode(freshDevice({ ...smallLimits, runtimeSlots: 32 }));
+    node.registerRecipient('r', {}, confirming([]));
+    const p = node.producer('p');
+    node.start();
+    for (let i = 0; i < 3; i++) {
+      p.emit('t', 'info');
+      node.drain();
+    }
+    const fifo = node.fifos[1];
+    expect([fifo?.head, fifo?.persistedHead]).toEqual([3, 0]); // lag <= 32 / 8
+    const durable = bootNode(rebootDurable(device));
+    expect(durable.node.recovery.replayed).toBe(0); // handled: retired at boot, not replayed
+    for (let i = 0; i < 100; i++) {
+      p.emit('t', 'info'); // never QueueFull
+      node.drain();
+    }
+    expect(node.stats().counters.rejectedQueueFull).toBe(0);
+    node.close(); // a clean close persists the head
+    expect(fifo?.persistedHead).toBe(fifo?.head);
+  });
+});
+
 describe('typed errors', () => {
   test('details above detailsBytesMax are EVENT_TOO_LARGE, counted, and nothing is written', () => {
     const { node, device } = bootNode();

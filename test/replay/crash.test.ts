@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { exploreWorkload, type Exploration } from './explore.js';
-import { workloadArbitrary, type Workload } from './workload.js';
+import { crashLimits, workloadArbitrary, type Workload } from './workload.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 20_251_126);
 
@@ -43,6 +43,22 @@ describe('crash exploration', () => {
         expect(exploration.violations, summary(exploration)).toEqual([]);
       }),
       { seed: seed + 1, numRuns: 12 },
+    );
+  });
+
+  test('with a 16-slot ring the durable head lags (lazy head persistence) and SPEC 4 still holds', () => {
+    fc.assert(
+      fc.property(workloadArbitrary, (workload) => {
+        const limits = { ...crashLimits, runtimeSlots: 16 };
+        const exploration = exploreWorkload(workload, {
+          seed: seed + 2,
+          nestedPerCut: 1,
+          cutStride: 2,
+          limits,
+        });
+        expect(exploration.violations, summary(exploration)).toEqual([]);
+      }),
+      { seed: seed + 2, numRuns: 10 },
     );
   });
 
