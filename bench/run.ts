@@ -47,6 +47,7 @@ export interface BenchSuite {
 const suites: BenchSuite[] = [
   (await import('./device.js')).suite,
   (await import('./events.js')).suite,
+  (await import('./crashlab.js')).suite,
 ];
 
 const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json]
