@@ -186,12 +186,20 @@ function cutStrip(cutPoints: number[], x: (i: number) => number): string {
 }
 
 function violationMarks(violations: ReportViolation[], x: (i: number) => number): string {
+  let lastLabel = -Infinity;
   return violations
     .map(({ violation }, n) => {
       const cut = violation.plan.steps[0]?.cut ?? 0;
-      const px = x(cut).toFixed(1);
+      const at = x(cut);
+      const px = at.toFixed(1);
       const bottom = plot.top + plot.height + plot.cutStrip;
-      return `<g><title>${escape(`#${n + 1} [${violation.invariant}] ${violation.message} (cut ${cut})`)}</title><line x1="${px}" x2="${px}" y1="${plot.top}" y2="${bottom}" stroke="${colors.violation}" stroke-width="1.5" stroke-dasharray="4 3"/><path d="M${px} ${plot.top - 2} l-6 -10 h12 z" fill="${colors.violation}"/><text x="${px}" y="${plot.top - 16}" text-anchor="middle" fill="${colors.violation}">${n + 1}</text></g>`;
+      // Numbers of neighbouring violations would overlap: label only the first of a cluster.
+      const label = at - lastLabel >= 14;
+      if (label) lastLabel = at;
+      const number = label
+        ? `<path d="M${px} ${plot.top - 2} l-6 -10 h12 z" fill="${colors.violation}"/><text x="${px}" y="${plot.top - 16}" text-anchor="middle" fill="${colors.violation}">${n + 1}</text>`
+        : '';
+      return `<g><title>${escape(`#${n + 1} [${violation.invariant}] ${violation.message} (cut ${cut})`)}</title><line x1="${px}" x2="${px}" y1="${plot.top}" y2="${bottom}" stroke="${colors.violation}" stroke-width="1.5" stroke-dasharray="4 3"/>${number}</g>`;
     })
     .join('');
 }
