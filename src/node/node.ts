@@ -240,7 +240,7 @@ export class Node {
         details: { section: this.recipientTable.sectionName, ids: quarantined },
       });
     }
-    const leaseEvent = this.#renewLease(plan.seqMax);
+    const leaseEvent = this.#renewLease(plan.seqHighest);
     if (leaseEvent !== null) events.push(leaseEvent);
     const replayed = this.replay.admit('boot');
     this.recovery = {

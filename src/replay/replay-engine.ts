@@ -42,7 +42,7 @@ export interface ReplayPlan {
   recoveries: FifoRecovery[];
   items: ReplayItem[];
   /** Largest seq found in any valid record (0 if none). */
-  seqMax: number;
+  seqHighest: number;
   discarded: number;
   /** Valid events some intended recipient has not confirmed: these are replayed. */
   owed: number;
@@ -78,15 +78,15 @@ export class ReplayEngine {
     const recoveries = this.replaySources().map((fifo) => fifo.recover());
     const lists = recoveries.map((recovery) => this.itemsOf(recovery));
     const items = this.order(lists);
-    let seqMax = 0;
+    let seqHighest = 0;
     let discarded = 0;
     let owed = 0;
     for (const item of items) {
-      seqMax = Math.max(seqMax, item.seq);
+      seqHighest = Math.max(seqHighest, item.seq);
       if (item.verdict !== SlotVerdict.valid) discarded++;
       else if (!item.handled) owed++;
     }
-    this.plan = { recoveries, items, seqMax, discarded, owed };
+    this.plan = { recoveries, items, seqHighest, discarded, owed };
     return this.plan;
   }
 
