@@ -49,6 +49,12 @@ export class DistributionEngine implements ConfirmationSink {
   readonly active: Recipient[] = [];
   /** Off until initialisation completes: nothing is delivered before every replay is queued. */
   delivering = false;
+  /**
+   * Fence the pass's confirmations before drain returns (the manual-scheduling contract).
+   * Auto scheduling turns it off and fences once the turn is over, unless the next group
+   * commit's fence has covered them already (one msync fewer per group in 'power' durability).
+   */
+  fenceAtPassEnd = true;
   readonly counters: EngineCounters = {
     delivered: 0,
     redelivered: 0,
@@ -296,7 +302,7 @@ export class DistributionEngine implements ConfirmationSink {
     for (let f = 0; f < this.fifos.length; f++) {
       const fifo = this.fifos[f] as PersistentFifo;
       if (fifo.head - fifo.persistedHead > this.headLagMax(fifo)) fifo.advanceHead();
-      fifo.confirmationsDurable();
+      if (this.fenceAtPassEnd) fifo.confirmationsDurable();
     }
   }
 
@@ -309,6 +315,20 @@ export class DistributionEngine implements ConfirmationSink {
    */
   protected headLagMax(fifo: PersistentFifo): number {
     return fifo.slotCount >> 3;
+  }
+
+  /** True if some FIFO holds confirmations not yet fenced. */
+  confirmationsPending(): boolean {
+    for (let f = 0; f < this.fifos.length; f++) {
+      if ((this.fifos[f] as PersistentFifo).confirmationsUnfenced) return true;
+    }
+    return false;
+  }
+
+  /** Fences every FIFO's stored confirmations (one fence does them all). */
+  confirmationsDurable(): void {
+    for (let f = 0; f < this.fifos.length; f++)
+      (this.fifos[f] as PersistentFifo).confirmationsDurable();
   }
 
   /** Step 217 for every FIFO now: confirmations durable, then the head (before a refusal, at close). */

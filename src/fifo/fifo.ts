@@ -90,7 +90,8 @@ export class PersistentFifo {
   tail = 0;
   /** One past the newest reserved position (>= tail while a group commit is open). */
   reserved = 0;
-  protected confirmationsUnfenced = false;
+  /** Confirmations stored and flushed since this FIFO's last fence. */
+  confirmationsUnfenced = false;
 
   constructor(device: NvramDevice, sectionName: string, geometry: FifoGeometry) {
     assert(geometry.slotCount >= 1 && geometry.slotCount <= fifoSlotsMax, 'slotCount out of range');
@@ -294,6 +295,7 @@ export class PersistentFifo {
     const offset = this.slotsOffset + this.slotBase(position);
     this.device.storeBytes(offset, this.slotViews[position % this.slotCount] as Uint8Array);
     this.device.persist(offset, this.slotBytes);
+    this.confirmationsUnfenced = false; // its fence covered every flushed confirmation too
   }
 
   /** Publishes every record before `tail` (second half of 213). */
@@ -314,6 +316,7 @@ export class PersistentFifo {
   commitGroup(tail: number): void {
     assert(tail > this.tail && tail <= this.reserved, 'group commit range');
     this.device.fence();
+    this.confirmationsUnfenced = false; // the same fence made flushed confirmations durable
     this.publishTail(tail);
   }
 

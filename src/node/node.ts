@@ -150,6 +150,8 @@ export class Node {
   #drainScheduled = false;
   #drainImmediate: NodeJS.Immediate | null = null;
   readonly #drainCallback = (): void => this.#drainNow();
+  #fenceScheduled = false;
+  readonly #fenceCallback = (): void => this.#fenceNow();
   #timer: NodeJS.Timeout | null = null;
   #timerDeadline = Infinity;
 
@@ -200,6 +202,7 @@ export class Node {
       geometry.recipientsMax,
     );
     this.engine.onConfirmed = () => this.#scheduleDrain();
+    this.engine.fenceAtPassEnd = this.scheduling === 'manual';
     const Replay = options.Replay ?? ReplayEngine;
     this.replay = new Replay(this);
     this.counters = Object.assign(this.engine.counters, {
@@ -576,6 +579,16 @@ export class Node {
     if (this.#phase !== 'running') return;
     this.engine.drain();
     this.#armRetryTimer();
+    if (!this.#fenceScheduled && this.engine.confirmationsPending()) {
+      this.#fenceScheduled = true;
+      setImmediate(this.#fenceCallback);
+    }
+  }
+
+  /** After the turn: the pass's confirmations durable, unless a group commit's fence did it. */
+  #fenceNow(): void {
+    this.#fenceScheduled = false;
+    if (this.#phase === 'running') this.engine.confirmationsDurable();
   }
 
   /** One timer for the earliest retry deadline (re-armed only when that deadline changes). */

@@ -482,6 +482,8 @@ describe('scheduling', () => {
     expect(attempts).toEqual([1, 2]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(node.idle()).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(node.engine.confirmationsPending()).toBe(false); // fenced once the turn was over
     node.close();
   });
 
