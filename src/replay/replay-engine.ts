@@ -21,6 +21,7 @@ import {
 } from '../fifo/fifo.js';
 import { entryFlagReplayed, type EventIndicationQueue } from '../engine/indication-queue.js';
 import type { NameTable } from '../engine/subscriptions.js';
+import { assert } from '../events/assert.js';
 import { decodeName, type NameKind } from '../events/names.js';
 import { getU64, recordHeaderBytes } from '../events/record.js';
 import type { SeverityName } from '../events/severity.js';
@@ -95,13 +96,17 @@ export class ReplayEngine {
     return [...this.context.fifos.slice(0, 2), ...this.partnerFifos()];
   }
 
-  /** [193] A failed HA partner's mirrored FIFOs, only if that partner is not operational. */
+  /**
+   * [193] A failed HA partner's mirrored FIFOs, only if that partner is not operational. They
+   * must also be in the node's FIFO list (the indication queue names FIFOs by index there).
+   */
   protected partnerFifos(): PersistentFifo[] {
     return [];
   }
 
   protected itemsOf(recovery: FifoRecovery): ReplayItem[] {
     const fifoIndex = this.context.fifos.indexOf(recovery.fifo);
+    assert(fifoIndex >= 0, 'a replayed FIFO must be in the node FIFO list');
     const items: ReplayItem[] = [];
     const view = recovery.fifo.shadowView;
     for (let position = recovery.head; position < recovery.tail; position++) {
