@@ -18,6 +18,8 @@ export interface CrashStep {
   cut: number;
   /** Ids of the surviving non-durable word-stores, ascending. */
   survivors: number[];
+  /** Media fault: bit positions (byte offset x 8 + bit) flipped in the crash image, ascending. */
+  flips?: number[];
 }
 
 export interface CrashPlan {
@@ -43,7 +45,11 @@ export function encodePlan(plan: CrashPlan): string {
     w: plan.workload,
     p: plan.params,
     m: plan.model,
-    s: plan.steps.map((step) => [step.cut, encodeIds(step.survivors)]),
+    s: plan.steps.map((step) =>
+      step.flips === undefined || step.flips.length === 0
+        ? [step.cut, encodeIds(step.survivors)]
+        : [step.cut, encodeIds(step.survivors), encodeIds(step.flips)],
+    ),
   };
   return tokenPrefix + Buffer.from(JSON.stringify(compact), 'utf8').toString('base64url');
 }
@@ -80,12 +86,19 @@ function planFromCompact(compact: unknown): CrashPlan {
     throw new CrashPlanError(`unknown model ${String(m)}`);
   if (!Array.isArray(s) || s.length === 0) throw new CrashPlanError('plan has no steps');
   const steps = s.map((item: unknown, at): CrashStep => {
-    if (!Array.isArray(item) || item.length !== 2) throw new CrashPlanError(`step ${at} malformed`);
-    const [cut, ids] = item as unknown[];
+    if (!Array.isArray(item) || item.length < 2 || item.length > 3) {
+      throw new CrashPlanError(`step ${at} malformed`);
+    }
+    const [cut, ids, flips] = item as unknown[];
     if (!Number.isSafeInteger(cut) || (cut as number) < 0)
       throw new CrashPlanError(`step ${at}: bad cut`);
     if (typeof ids !== 'string') throw new CrashPlanError(`step ${at}: bad survivor list`);
-    return { cut: cut as number, survivors: decodeIds(ids, at) };
+    const step: CrashStep = { cut: cut as number, survivors: decodeIds(ids, at) };
+    if (flips !== undefined) {
+      if (typeof flips !== 'string') throw new CrashPlanError(`step ${at}: bad flip list`);
+      step.flips = decodeIds(flips, at);
+    }
+    return step;
   });
   return { workload: w, params: p as WorkloadParams, model: m as PersistencyModel, steps };
 }

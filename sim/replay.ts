@@ -7,6 +7,7 @@
 import type { TraceLog, WordStoreList } from '../src/nvram/addon-api.js';
 import { TracedNvram } from '../src/nvram/traced.js';
 import { SiteRecordingDevice } from './explain/sites.js';
+import { applyFlips } from './faults.js';
 import {
   marksBefore,
   recordWorkload,
@@ -77,6 +78,7 @@ export function replayPlan<R, M>(
           run.recovered as R,
           interrupted,
           run.marks.map((mark) => mark.value),
+          plan.steps.some((step) => (step.flips?.length ?? 0) > 0),
         );
     return { plan, stages, recovered: run.recovered, findings };
   }
@@ -111,11 +113,16 @@ function crashStage<M>(
     cut: step.cut,
     pending: cursor.pendingStores(),
     survivors: new Set(step.survivors),
-    crashImage: cursor.buildImage(survivors),
+    crashImage: faulted(cursor.buildImage(survivors), step.flips),
     durableImage: cursor.buildDurableImage(),
   };
   cursor.close();
   return stage;
+}
+
+function faulted(image: Uint8Array, flips: number[] | undefined): Uint8Array {
+  if (flips !== undefined) applyFlips(image, flips);
+  return image;
 }
 
 function checkOutcome<R, M>(
@@ -123,6 +130,7 @@ function checkOutcome<R, M>(
   recovered: R,
   interrupted: M[][],
   recoveryMarks: M[],
+  mediaFaults: boolean,
 ): Finding[] {
   try {
     return toFindings(
@@ -131,6 +139,7 @@ function checkOutcome<R, M>(
         marks: interrupted[0] ?? [],
         interruptedMarks: interrupted.slice(1),
         recoveryMarks,
+        mediaFaults,
       }),
     );
   } catch (error) {

@@ -41,6 +41,8 @@ export interface CrashOutcome<R, M> {
   interruptedMarks: readonly (readonly M[])[];
   /** The marks the final recovery made. */
   recoveryMarks: readonly M[];
+  /** Media faults (bit flips) were injected: damaged items may be lost, never delivered. */
+  mediaFaults: boolean;
 }
 
 /** One broken invariant. `invariant` names it (SPEC 4 number or the subject's own name). */

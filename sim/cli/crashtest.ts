@@ -25,6 +25,8 @@ export interface CrashtestArgs {
   imagesPerCut: number;
   depth: number;
   nestedCuts: 'all' | number;
+  /** Bits flipped per faulted image (0: no media faults), in words recovery loaded. */
+  mediaFaults: number;
   seed: number;
   prune: boolean;
   workers?: number;
@@ -66,6 +68,7 @@ export function exploreOptionsOf(args: CrashtestArgs): ExploreOptions {
     imagesPerCut: args.imagesPerCut,
     depth: args.depth,
     nestedCuts: args.nestedCuts,
+    ...(args.mediaFaults > 0 ? { mediaFaults: { flips: args.mediaFaults, imagesPerCut: 2 } } : {}),
     seed: args.seed,
     prune: args.prune,
     collectOutcomes: false,

@@ -29,6 +29,7 @@ import {
   runRecovery,
   type StageRecording,
 } from './recording.js';
+import { applyFlips, chooseWordFlips } from '../faults.js';
 import { ImageKeys } from './image-keys.js';
 import { RecoveryDevice } from './recovery-device.js';
 import { addBitmap, addWords, footprintWords, StateIndex } from './state-index.js';
@@ -50,6 +51,15 @@ export interface ExploreOptions {
   violationsMax: number;
   /** Cut points of each recovery when depth > 1: every one, or a seeded sample of this many. */
   nestedCuts: 'all' | number;
+  /** Media faults: extra images per first-level cut with seeded bit flips in a section. */
+  mediaFaults?: MediaFaultOptions;
+}
+
+export interface MediaFaultOptions {
+  /** Bits flipped per faulted image, in words the clean image's recovery loaded. */
+  flips: number;
+  /** Faulted images per cut (alternately everything and nothing pending survived). */
+  imagesPerCut: number;
 }
 
 export const defaultExploreOptions: ExploreOptions = {
@@ -188,7 +198,9 @@ export class Explorer<R, M> {
       const epoch = epochOf(path.epoch, path.level, marks);
       const images = imagesAtCut(cursor, model, imagesPerCut, deriveSeed(seed, path.level, cut));
       naive += images.count - images.survivors.length;
-      for (const survivors of images.survivors) {
+      // Words recovery loaded from the two extreme images: where media faults are aimed.
+      const loaded: Int32Array[] = [];
+      images.survivors.forEach((survivors, index) => {
         this.counts.imagesVisited++;
         keys.setCandidate(survivors);
         const hit = prune ? this.#index.find(keys, epoch) : undefined;
@@ -197,17 +209,68 @@ export class Explorer<R, M> {
           naive += hit.state.naiveStates;
           if (footprint !== undefined) addWords(footprint, hit.group.words);
           if (this.options.collectOutcomes) this.outcomes.add(hit.state.outcome);
-          continue;
+          if (index < 2) loaded[index] = hit.group.words;
+          return;
         }
         cursor.buildImage(survivors, scratch);
         const step = { cut, survivors: Array.from(survivors) };
         const state = this.#exploreState(scratch, step, marks, epoch, path, lab);
         naive += state.naiveStates;
         if (footprint !== undefined) addBitmap(footprint, state.footprint);
+        if (index < 2) loaded[index] = footprintWords(state.footprint);
+      });
+      if (path.level === 1 && this.options.mediaFaults !== undefined) {
+        const targets = { candidates: images.survivors, loaded };
+        naive += this.#exploreFaulted(cursor, targets, cut, marks, epoch, path, lab);
       }
       if (path.level === 1) this.#reportProgress(c + 1, cuts.length);
     }
     cursor.close();
+    return naive;
+  }
+
+  /**
+   * Images of one cut with seeded bit flips (fault injector, faults.ts), aimed at words the
+   * clean image's recovery loaded (flips elsewhere change nothing it sees); returns naive states.
+   */
+  #exploreFaulted(
+    cursor: TracedNvram,
+    targets: { candidates: Float64Array[]; loaded: Int32Array[] },
+    cut: number,
+    marks: M[],
+    epoch: string,
+    path: StagePath<M>,
+    lab: RecoveryDevice | undefined,
+  ): number {
+    const faults = this.options.mediaFaults as MediaFaultOptions;
+    const image = new Uint8Array(cursor.sizeBytes);
+    const words = new Uint32Array(image.buffer);
+    const faultedEpoch = `${epoch}#media`;
+    let naive = 0;
+    for (let f = 0; f < faults.imagesPerCut; f++) {
+      // Alternately: everything survived (index 1, or 0 when there is one image) and nothing.
+      const pick = f % 2 === 0 && targets.candidates.length > 1 ? 1 : 0;
+      const survivors = targets.candidates[pick] as Float64Array;
+      const aim = targets.loaded[pick];
+      if (aim === undefined || aim.length === 0) continue;
+      const flips = chooseWordFlips(
+        aim,
+        faults.flips,
+        deriveSeed(this.options.seed, cut, f, 0xf11b),
+      );
+      cursor.buildImage(survivors, image);
+      applyFlips(image, flips);
+      this.counts.imagesVisited++;
+      const hit = this.options.prune ? this.#index.findImage(words, faultedEpoch) : undefined;
+      if (hit !== undefined) {
+        this.counts.prunedStates++;
+        naive += hit.state.naiveStates;
+        if (this.options.collectOutcomes) this.outcomes.add(hit.state.outcome);
+        continue;
+      }
+      const step = { cut, survivors: Array.from(survivors), flips };
+      naive += this.#exploreState(image, step, marks, faultedEpoch, path, lab).naiveStates;
+    }
     return naive;
   }
 
@@ -234,6 +297,7 @@ export class Explorer<R, M> {
           run.recovered as R,
           interrupted,
           run.marks.map((mark) => mark.value),
+          steps.some((s) => (s.flips?.length ?? 0) > 0),
         );
     if (findings.length > 0) this.#recordViolations(findings, steps);
     const outcome = this.options.collectOutcomes
@@ -267,7 +331,7 @@ export class Explorer<R, M> {
     return { footprint, naiveStates };
   }
 
-  #check(recovered: R, interrupted: M[][], recoveryMarks: M[]): Finding[] {
+  #check(recovered: R, interrupted: M[][], recoveryMarks: M[], mediaFaults: boolean): Finding[] {
     try {
       return toFindings(
         this.subject.check({
@@ -275,6 +339,7 @@ export class Explorer<R, M> {
           marks: interrupted[0] ?? [],
           interruptedMarks: interrupted.slice(1),
           recoveryMarks,
+          mediaFaults,
         }),
       );
     } catch (error) {

@@ -72,6 +72,17 @@ export class StateIndex {
     return undefined;
   }
 
+  /** The same lookup for an image in hand (images with media faults are built, not keyed). */
+  findImage(image: Uint32Array, epoch: string): IndexHit | undefined {
+    const probed = Math.min(this.#groups.length, groupsProbedMax);
+    for (let g = 0; g < probed; g++) {
+      const group = this.#groups[g] as FootprintGroup;
+      const state = group.byEpoch.get(epoch)?.get(footprintHash(image, group.words));
+      if (state !== undefined) return { group, state };
+    }
+    return undefined;
+  }
+
   /** Records an explored state: `image` with footprint `words` in `epoch`. */
   add(image: Uint32Array, words: Int32Array, epoch: string, state: IndexedState): FootprintGroup {
     const group = this.#groupOf(words, image.length / 2);

@@ -7,6 +7,7 @@
 import { DistributionEngine } from '../../src/engine/distribution-engine.js';
 import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
 import type { NodeOptions } from '../../src/node/node.js';
+import type { ExploreOptions } from '../explore/explorer.js';
 import { ReplayEngine } from '../../src/replay/replay-engine.js';
 
 /** Step 213 reversed: the tail is persisted before the record it publishes. */
@@ -23,6 +24,16 @@ export class TailBeforeRecordFifo extends PersistentFifo {
  * which publishes torn records for it to trust.
  */
 export class NoChecksumFifo extends TailBeforeRecordFifo {
+  protected override checkSlot(): number {
+    return SlotVerdict.valid;
+  }
+}
+
+/**
+ * Recovery without the checksum check, with the correct persist order: only media faults
+ * (bit flips in published records) can show it.
+ */
+export class ChecksumIgnoredFifo extends PersistentFifo {
   protected override checkSlot(): number {
     return SlotVerdict.valid;
   }
@@ -57,6 +68,8 @@ export interface EventMutant {
    * suffices. 'recovery completes' is the runtime's own assertion stopping a broken recovery.
    */
   expects: readonly string[];
+  /** Exploration options the mutant needs (media faults for a missing checksum check). */
+  options?: Partial<ExploreOptions>;
 }
 
 export const eventMutants: readonly EventMutant[] = [
@@ -77,6 +90,13 @@ export const eventMutants: readonly EventMutant[] = [
     expects: ['no-garbage'],
     description: 'FIFO recovery: no checksum check (with the tail-first order)',
     variant: { Fifo: NoChecksumFifo },
+  },
+  {
+    name: 'mutant-checksum-ignored',
+    expects: ['no-garbage'],
+    description: 'FIFO recovery: no checksum check, found by bit flips in published records',
+    variant: { Fifo: ChecksumIgnoredFifo },
+    options: { mediaFaults: { flips: 1, imagesPerCut: 2 } },
   },
   {
     name: 'mutant-replay-after-new',

@@ -24,6 +24,7 @@ const mutants: MutantEntry[] = [
     workload: mutant.name,
     description: mutant.description,
     expects: mutant.expects,
+    ...(mutant.options === undefined ? {} : { options: mutant.options }),
   })),
   {
     workload: 'log-missing-fence',

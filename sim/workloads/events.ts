@@ -14,14 +14,14 @@
 import type { Clock } from '../../src/engine/distribution-engine.js';
 import type { EventView } from '../../src/engine/event-view.js';
 import type { Recipient } from '../../src/engine/recipient.js';
-import { QueueFull } from '../../src/events/errors.js';
+import { NodeError, QueueFull } from '../../src/events/errors.js';
 import { formatNode, nodeLayout, type NodeLimits } from '../../src/node/layout.js';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
 import { checkHistory, type Observation } from '../checker/spec4.js';
 import type { WorkloadParams } from '../plan.js';
 import { Prng } from '../prng.js';
-import type { CrashOutcome, CrashSubject, StageContext } from '../subject.js';
+import type { CrashOutcome, CrashSubject, Finding, StageContext } from '../subject.js';
 
 /** The default geometry: a 64 KiB device (issue 4's benchmark size). */
 export const eventLimits: NodeLimits = {
@@ -71,13 +71,13 @@ export interface EventWorkloadOptions {
   seed: number;
   /** Broken runtime classes (mutants/). */
   variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
-  /** Images carry injected bit flips: records may be lost, never delivered as garbage. */
-  mediaFaults?: boolean;
   name?: string;
 }
 
 export interface EventRecovered {
   idle: boolean;
+  /** The boot refused the device with this typed error (e.g. NODE_CORRUPT): detected, reported. */
+  refused?: string;
 }
 
 /** Epoch placeholder: the history assembly stamps each stage's marks with its index. */
@@ -235,7 +235,16 @@ function runRecovery(
   context: StageContext<EventMark>,
   options: EventWorkloadOptions,
 ): EventRecovered {
-  const driver = new EventStageDriver(device, context, 5_000_000, options);
+  let driver: EventStageDriver;
+  try {
+    driver = new EventStageDriver(device, context, 5_000_000, options);
+  } catch (error) {
+    // A damaged descriptor or control block stops the boot with a typed error (decision D1).
+    if (error instanceof NodeError && error.code === 'NODE_CORRUPT') {
+      return { idle: false, refused: `${error.code}: ${error.message}` };
+    }
+    throw error;
+  }
   driver.register(false);
   driver.emit(2, 0, 6); // while booting: must be delivered after the replay
   driver.start();
@@ -263,9 +272,27 @@ export function eventSubject(
     prepare: (device) => formatNode(device, eventLimits),
     workload: (device, context) => runWorkload(device, context, options),
     recover: (device, context) => runRecovery(device, context, options),
-    check: (outcome) =>
-      checkHistory(historyOf(outcome), { mediaFaults: options.mediaFaults === true }).findings,
+    check: (outcome) => checkEvents(outcome),
   };
+}
+
+/**
+ * SPEC 4 on the history. With media faults a damaged record may be lost (it is detected,
+ * discarded and reported), so 4.1 is waived for those states; nothing damaged may be
+ * delivered. A boot that refuses a damaged device (typed error) is the right answer to media
+ * faults, and a finding without them.
+ */
+function checkEvents(outcome: CrashOutcome<EventRecovered, EventMark>): Finding[] {
+  const findings = checkHistory(historyOf(outcome), { mediaFaults: outcome.mediaFaults }).findings;
+  const refused = outcome.recovered.refused;
+  if (!outcome.mediaFaults) {
+    if (refused === undefined) return findings;
+    return [
+      ...findings,
+      { invariant: 'recovery completes', message: `the boot refused the device: ${refused}` },
+    ];
+  }
+  return findings.filter((finding) => finding.invariant !== 'no-loss');
 }
 
 /** Stamped copies of a stage's marks, cached: every image of a cut shares the same marks. */

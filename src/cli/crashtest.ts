@@ -94,6 +94,12 @@ export function registerCrashtest(program: Command): void {
       parseCuts,
       12,
     )
+    .option(
+      '--media-faults <bits>',
+      'also crash images with this many flipped bits (0: none)',
+      parseCount('--media-faults', 0),
+      0,
+    )
     .option('--seed <S>', 'seed of the workload and of all sampling', parseCount('--seed', 0), 1)
     .option('--param <key=value>', 'a workload parameter (repeatable)', parseParam)
     .option(
@@ -116,6 +122,7 @@ export function registerCrashtest(program: Command): void {
         imagesPerCut: options['imagesPerCut'] as number,
         depth: options['depth'] as number,
         nestedCuts: options['nestedCuts'] as 'all' | number,
+        mediaFaults: options['mediaFaults'] as number,
         seed: options['seed'] as number,
         prune: options['prune'] !== false,
         json: options['json'] === true,

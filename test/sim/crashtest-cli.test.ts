@@ -24,6 +24,7 @@ function args(overrides: Partial<CrashtestArgs>): CrashtestArgs {
     imagesPerCut: 64,
     depth: 1,
     nestedCuts: 12,
+    mediaFaults: 0,
     seed: 1,
     prune: true,
     workers: 1,
