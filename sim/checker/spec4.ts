@@ -138,28 +138,52 @@ export function checkHistory(
     duplicates: counts.duplicates,
     deliveries: deliveries.length,
     systemEvents: counts.system,
-    emitted: [...attempts.values()].filter((a) => a.emitted).length,
+    emitted: countEmitted(attempts),
   };
 }
 
 type Add = (invariant: Invariant, message: string, sequences?: number[]) => void;
 
+function countEmitted(attempts: Map<string, Attempt>): number {
+  let emitted = 0;
+  for (const attempt of attempts.values()) if (attempt.emitted) emitted++;
+  return emitted;
+}
+
 function collectAttempts(history: readonly Observation[], add: Add): Map<string, Attempt> {
+  // Plain loops: the crash lab checks thousands of histories per second.
   const attempts = new Map<string, Attempt>();
-  history.forEach((o, index) => {
+  for (let index = 0; index < history.length; index++) {
+    const o = history[index] as Observation;
     if (o.kind === 'attempt') {
       if (attempts.has(o.key)) add('unique-identity', `two emits share the content key ${o.key}`);
-      attempts.set(o.key, { ...o, emitted: false, rejected: false, seq: undefined, index });
+      const attempt: Attempt = {
+        epoch: o.epoch,
+        key: o.key,
+        source: o.source,
+        type: o.type,
+        severity: o.severity,
+        intended: o.intended,
+        emitted: false,
+        rejected: false,
+        seq: undefined,
+        index,
+      };
+      if (o.grouped !== undefined) attempt.grouped = o.grouped;
+      attempts.set(o.key, attempt);
     } else if (o.kind === 'emitted' || o.kind === 'rejected') {
       const attempt = attempts.get(o.key);
-      if (attempt === undefined) return add('no-silent-drop', `outcome for unknown emit ${o.key}`);
+      if (attempt === undefined) {
+        add('no-silent-drop', `outcome for unknown emit ${o.key}`);
+        continue;
+      }
       if (o.kind === 'rejected') attempt.rejected = true;
       else {
         attempt.emitted = true;
         if (o.seq !== undefined) attempt.seq = o.seq;
       }
     }
-  });
+  }
   return attempts;
 }
 
@@ -248,32 +272,31 @@ function checkNoLoss(
   deliveries: readonly Delivery[],
   add: Add,
 ): void {
-  const delivered = new Set(deliveries.map((d) => `${d.recipient}#${d.key}`));
-  const seqsByPair = new Map<string, Set<number>>();
+  const seqsByPair = new Map<string, number[]>();
   for (const d of deliveries) {
     const pair = `${d.recipient}#${d.key}`;
-    seqsByPair.set(pair, (seqsByPair.get(pair) ?? new Set()).add(d.seq));
+    const seqs = seqsByPair.get(pair);
+    if (seqs === undefined) seqsByPair.set(pair, [d.seq]);
+    else if (!seqs.includes(d.seq)) seqs.push(d.seq);
   }
   // a confirm call cut short may still have taken effect: it counts as the recipient's confirmation
-  const confirmed = new Set(
-    history
-      .filter((o) => o.kind === 'confirmed' || o.kind === 'confirming')
-      .map((o) => `${(o as { recipient: string }).recipient}#${(o as { seq: number }).seq}`),
-  );
+  const confirmed = new Set<string>();
+  for (const o of history) {
+    if (o.kind === 'confirmed' || o.kind === 'confirming') confirmed.add(`${o.recipient}#${o.seq}`);
+  }
   for (const attempt of attempts.values()) {
     if (!attempt.emitted) continue;
     for (const recipient of attempt.intended) {
       const pair = `${recipient}#${attempt.key}`;
       const seq = attempt.seq;
-      if (!delivered.has(pair)) {
+      const seqs = seqsByPair.get(pair);
+      if (seqs === undefined) {
         add(
           'no-loss',
           `${attempt.key} (seq ${seq ?? '?'}) never reached ${recipient}`,
           seq === undefined ? [] : [seq],
         );
-      } else if (
-        ![...(seqsByPair.get(pair) ?? [])].some((s) => confirmed.has(`${recipient}#${s}`))
-      ) {
+      } else if (!seqs.some((s) => confirmed.has(`${recipient}#${s}`))) {
         add(
           'no-loss',
           `${attempt.key} (seq ${seq ?? '?'}) never confirmed by ${recipient}`,
@@ -366,25 +389,35 @@ function checkNoSilentDrop(
   attempts: Map<string, Attempt>,
   add: Add,
 ): void {
-  const epochs = new Set(history.map((o) => o.epoch));
-  for (const epoch of epochs) {
-    const inEpoch = history.filter((o) => o.epoch === epoch);
-    const cut = inEpoch.some((o) => o.kind === 'cut');
-    const epochAttempts = [...attempts.values()]
-      .filter((a) => a.epoch === epoch)
-      .sort((a, b) => a.index - b.index);
+  // One pass: per epoch, whether it was cut and its last counters; attempts grouped by epoch.
+  const cutEpochs = new Set<number>();
+  const countersByEpoch = new Map<number, number>();
+  for (const o of history) {
+    if (o.kind === 'cut') cutEpochs.add(o.epoch);
+    if (o.kind === 'counters') countersByEpoch.set(o.epoch, o.rejected);
+    else if (!countersByEpoch.has(o.epoch)) countersByEpoch.set(o.epoch, -1);
+  }
+  const byEpoch = new Map<number, Attempt[]>();
+  for (const attempt of attempts.values()) {
+    const list = byEpoch.get(attempt.epoch);
+    if (list === undefined) byEpoch.set(attempt.epoch, [attempt]);
+    else list.push(attempt);
+  }
+  for (const [epoch, counted] of countersByEpoch) {
+    const cut = cutEpochs.has(epoch);
+    const epochAttempts = (byEpoch.get(epoch) ?? []).sort((a, b) => a.index - b.index);
+    let rejected = 0;
     epochAttempts.forEach((attempt, i) => {
+      if (attempt.rejected) rejected++;
       const last = i === epochAttempts.length - 1;
       if (!attempt.emitted && !attempt.rejected && !(cut && (last || attempt.grouped === true))) {
         add('no-silent-drop', `emit ${attempt.key} neither returned nor was rejected`);
       }
     });
-    const rejected = epochAttempts.filter((a) => a.rejected).length;
-    const counters = inEpoch.filter((o) => o.kind === 'counters').at(-1);
-    if (counters !== undefined && counters.kind === 'counters' && counters.rejected !== rejected) {
+    if (counted >= 0 && counted !== rejected) {
       add(
         'no-silent-drop',
-        `boot ${epoch}: ${rejected} emits rejected, the node counted ${counters.rejected}`,
+        `boot ${epoch}: ${rejected} emits rejected, the node counted ${counted}`,
       );
     }
   }

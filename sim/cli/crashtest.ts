@@ -106,6 +106,7 @@ export function summaryJson(summary: ExploreSummary): Record<string, unknown> {
     naiveStates: counts.naiveStates,
     imagesVisited: counts.imagesVisited,
     crashStates: counts.crashStates,
+    recoveries: counts.recoveries,
     prunedStates: counts.prunedStates,
     pruningFactor: counts.crashStates > 0 ? counts.naiveStates / counts.crashStates : null,
     violationStates: counts.violationStates,
@@ -134,7 +135,7 @@ function summaryText(summary: ExploreSummary): string {
     `crashtest ${summary.workload} ${JSON.stringify(summary.params)}: model ${summary.model}, depth ${summary.depth}`,
     `  ${counts.instructions} instructions, ${counts.cuts} cut points visited`,
     `  ${counts.naiveStates} naive crash states; ${counts.imagesVisited} images visited, ` +
-      `${counts.crashStates} explored, ${counts.prunedStates} pruned (${factor}x fewer than naive)`,
+      `${counts.crashStates} explored (${counts.recoveries} recoveries run), ${counts.prunedStates} pruned (${factor}x fewer than naive)`,
     `  ${Math.round(summary.statesPerSecond)} states/s, ${Math.round(summary.imagesPerSecond)} images/s, ` +
       `${(summary.elapsedMs / 1000).toFixed(2)} s on ${summary.workers} thread${summary.workers === 1 ? '' : 's'}`,
     counts.violationStates === 0

@@ -27,6 +27,7 @@ import {
   recordWorkload,
   runFinalRecovery,
   runRecovery,
+  type RecoveryRun,
   type StageRecording,
 } from './recording.js';
 import { applyFlips, chooseWordFlips } from '../faults.js';
@@ -88,8 +89,10 @@ export interface ExploreCounts {
   naiveStates: number;
   /** Images built and looked up. */
   imagesVisited: number;
-  /** Crash states explored: rebooted, recovered and checked. */
+  /** Crash states explored: recovered (or given an identical earlier recovery) and checked. */
   crashStates: number;
+  /** Recoveries actually run. */
+  recoveries: number;
   /** Images found equivalent to an explored state. */
   prunedStates: number;
   /** Explored states with at least one finding. */
@@ -106,6 +109,8 @@ export interface ExploreIdentity {
   workload: string;
   params: WorkloadParams;
 }
+
+const recoveryEpoch = 'recovery';
 
 interface StagePath<M> {
   /** 1 for the workload's cuts, 2 for the first recovery's, ... */
@@ -128,6 +133,7 @@ export class Explorer<R, M> {
     naiveStates: 0,
     imagesVisited: 0,
     crashStates: 0,
+    recoveries: 0,
     prunedStates: 0,
     violationStates: 0,
   };
@@ -137,6 +143,8 @@ export class Explorer<R, M> {
   readonly outcomes = new Set<string>();
   readonly options: ExploreOptions;
   readonly #index = new StateIndex();
+  /** Final recoveries by footprint alone (no epoch): see #finalRecovery. */
+  readonly #recoveries = new StateIndex();
   #recording: StageRecording<M> | undefined;
 
   constructor(
@@ -284,10 +292,10 @@ export class Explorer<R, M> {
     lab: RecoveryDevice | undefined,
   ): ExploredState {
     const deeper = path.level < this.options.depth;
-    const run =
-      lab === undefined
-        ? runRecovery(this.subject, image, deeper)
-        : runFinalRecovery(this.subject, lab, image);
+    const words = new Uint32Array(image.buffer, image.byteOffset, image.length / 4);
+    const run = deeper
+      ? runRecovery(this.subject, image, true)
+      : this.#finalRecovery(words, image, lab);
     this.counts.crashStates++;
     const steps = [...path.steps, step];
     const interrupted = [...path.interrupted, marks];
@@ -304,8 +312,7 @@ export class Explorer<R, M> {
       ? outcomeKeyOf(this.subject, epoch, run, findings)
       : '';
     if (this.options.collectOutcomes) this.outcomes.add(outcome);
-    // The lab device reuses its load marks for the next state: keep a copy.
-    const footprint = lab === undefined ? run.loads : run.loads.slice();
+    const footprint = run.loads;
     let naiveStates = 1;
     if (deeper && run.recording !== undefined) {
       const nested = run.recording;
@@ -317,18 +324,48 @@ export class Explorer<R, M> {
       const below: StagePath<M> = { level: path.level + 1, steps, epoch, interrupted };
       naiveStates += this.#exploreStage(nested, cuts, below, footprint);
     }
-    if (this.options.prune) {
-      this.#index.add(
-        new Uint32Array(image.buffer, image.byteOffset, image.length / 4),
-        footprintWords(footprint),
-        epoch,
-        {
-          naiveStates,
-          outcome,
-        },
-      );
-    }
+    if (this.options.prune)
+      this.#index.add(words, footprintWords(footprint), epoch, { naiveStates, outcome });
     return { footprint, naiveStates };
+  }
+
+  /**
+   * The last recovery of a crash state. Recovery depends only on the words it loads, not on
+   * the marks the checker will compare it with, so an image that agrees with an earlier one on
+   * that footprint reuses its recovery, even at another cut; only the check runs again.
+   */
+  #finalRecovery(
+    words: Uint32Array,
+    image: Uint8Array,
+    lab: RecoveryDevice | undefined,
+  ): RecoveryRun<R, M> {
+    const known = this.options.prune ? this.#recoveries.findImage(words, recoveryEpoch) : undefined;
+    if (known?.state.recovery !== undefined) {
+      const loads = new Uint8Array(words.length / 2);
+      addWords(loads, known.group.words);
+      return { ...(known.state.recovery as RecoveryRun<R, M>), loads };
+    }
+    this.counts.recoveries++;
+    const run =
+      lab === undefined
+        ? runRecovery(this.subject, image, false)
+        : runFinalRecovery(this.subject, lab, image);
+    // The lab device reuses its load marks for the next state: keep a copy.
+    const loads = lab === undefined ? run.loads : run.loads.slice();
+    if (this.options.prune) {
+      const recovery = {
+        recovered: run.recovered,
+        error: run.error,
+        threw: run.threw,
+        marks: run.marks,
+      };
+      this.#recoveries.add(words, footprintWords(loads), recoveryEpoch, {
+        naiveStates: 0,
+        outcome: '',
+        recovery,
+      });
+    }
+    return { ...run, loads };
   }
 
   #check(recovered: R, interrupted: M[][], recoveryMarks: M[], mediaFaults: boolean): Finding[] {

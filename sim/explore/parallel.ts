@@ -95,7 +95,14 @@ export async function exploreWorkload(request: ExploreRequest): Promise<ExploreS
     merged = { ...base, counts, violations, invariants, outcomes, cutPoints, workers: 1 };
   } else {
     const setup: WorkerSetup = { workload: request.workload, params, options: explorer.options };
-    const results = await runWorkers(script, setup, cutPoints, workers, request.onProgress);
+    const results = await runShared(
+      explorer,
+      script,
+      setup,
+      cutPoints,
+      workers,
+      request.onProgress,
+    );
     merged = {
       ...base,
       ...mergeResults(results, explorer.options.violationsMax),
@@ -126,7 +133,12 @@ export function workerScript(): URL | undefined {
 
 type WorkerResult = Extract<FromWorker, { type: 'result' }>;
 
-function runWorkers(
+/**
+ * Chunks of cut points handed out on demand to `count - 1` worker threads and to this thread,
+ * which explores between its event-loop turns: no core waits for a worker to start.
+ */
+async function runShared(
+  explorer: Explorer<unknown, unknown>,
   script: URL,
   setup: WorkerSetup,
   cutPoints: number[],
@@ -135,46 +147,75 @@ function runWorkers(
 ): Promise<WorkerResult[]> {
   const chunkCuts = Math.max(1, Math.ceil(cutPoints.length / (count * chunksPerWorker)));
   let nextCut = 0;
+  const take = (): number[] | undefined => {
+    if (nextCut >= cutPoints.length) return undefined;
+    const cuts = cutPoints.slice(nextCut, nextCut + chunkCuts);
+    nextCut += cuts.length;
+    return cuts;
+  };
   const done = new Array<number>(count).fill(0);
   const states = new Array<number>(count).fill(0);
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
-  return Promise.all(
-    Array.from({ length: count }, (_, w) => {
-      return new Promise<WorkerResult>((resolve, reject) => {
-        const worker = new Worker(script, { workerData: setup });
-        let cutsBefore = 0;
-        const feed = (): void => {
-          if (nextCut >= cutPoints.length)
-            return worker.postMessage({ type: 'finish' } satisfies ToWorker);
-          const cuts = cutPoints.slice(nextCut, nextCut + chunkCuts);
-          nextCut += cuts.length;
-          worker.postMessage({ type: 'chunk', cuts } satisfies ToWorker);
-        };
-        worker.on('message', (message: FromWorker) => {
-          if (message.type === 'idle') {
-            cutsBefore = done[w] as number;
-            return feed();
-          }
-          if (message.type === 'progress') {
-            done[w] = cutsBefore + message.cutsDone;
-            states[w] = message.crashStates;
-            onProgress?.({
-              cutsDone: sum(done),
-              cutsTotal: cutPoints.length,
-              crashStates: sum(states),
-            });
-            return;
-          }
-          resolve(message);
-          void worker.terminate();
-        });
-        worker.on('error', reject);
-        worker.on('exit', (code) => {
-          if (code !== 0) reject(new Error(`crash-lab worker exited with code ${code}`));
-        });
-      });
+  const report = (): void =>
+    onProgress?.({ cutsDone: sum(done), cutsTotal: cutPoints.length, crashStates: sum(states) });
+  const threads = Array.from({ length: count - 1 }, (_, w) =>
+    runWorker(script, setup, take, (cutsDone, crashStates) => {
+      done[w + 1] = cutsDone;
+      states[w + 1] = crashStates;
+      report();
     }),
   );
+  for (let cuts = take(); cuts !== undefined; cuts = take()) {
+    explorer.run(cuts);
+    done[0] = (done[0] as number) + cuts.length;
+    states[0] = explorer.counts.crashStates;
+    report();
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let the workers ask for more
+  }
+  const own: WorkerResult = {
+    type: 'result',
+    counts: explorer.counts,
+    violations: explorer.violations,
+    invariants: Object.fromEntries(explorer.invariants),
+    outcomes: [...explorer.outcomes],
+  };
+  return [own, ...(await Promise.all(threads))];
+}
+
+function runWorker(
+  script: URL,
+  setup: WorkerSetup,
+  take: () => number[] | undefined,
+  progress: (cutsDone: number, crashStates: number) => void,
+): Promise<WorkerResult> {
+  return new Promise<WorkerResult>((resolve, reject) => {
+    const worker = new Worker(script, { workerData: setup });
+    let cutsBefore = 0;
+    let cutsDone = 0;
+    worker.on('message', (message: FromWorker) => {
+      if (message.type === 'idle') {
+        cutsBefore = cutsDone;
+        const cuts = take();
+        worker.postMessage(
+          cuts === undefined
+            ? ({ type: 'finish' } satisfies ToWorker)
+            : ({ type: 'chunk', cuts } satisfies ToWorker),
+        );
+        return;
+      }
+      if (message.type === 'progress') {
+        cutsDone = cutsBefore + message.cutsDone;
+        progress(cutsDone, message.crashStates);
+        return;
+      }
+      resolve(message);
+      void worker.terminate();
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`crash-lab worker exited with code ${code}`));
+    });
+  });
 }
 
 function mergeResults(
@@ -187,6 +228,7 @@ function mergeResults(
     naiveStates: 0,
     imagesVisited: 0,
     crashStates: 0,
+    recoveries: 0,
     prunedStates: 0,
     violationStates: 0,
   };

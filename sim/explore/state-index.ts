@@ -27,6 +27,8 @@ export interface IndexedState {
   naiveStates: number;
   /** The outcome key, so that pruned images still count towards the outcome set. */
   outcome: string;
+  /** For the index of final recoveries: what the recovery returned, threw and marked. */
+  recovery?: { recovered: unknown; error: unknown; threw: boolean; marks: unknown[] };
 }
 
 export interface FootprintGroup extends KeyedGroup {
