@@ -98,7 +98,11 @@ function showDevice(path: string, title: string): void {
   const { pending } = dumpDevice(path);
   say(`${title}: boot count ${bootCount}, ${pending.length} events pending`);
   for (const event of pending) {
-    say(`     seq ${event.seq} ${event.type}: awaiting ${event.owed.join(', ') || '-'}`);
+    const state =
+      event.owed.length > 0
+        ? `awaiting ${event.owed.join(', ')}`
+        : 'confirmed by all; the head had not moved past it yet';
+    say(`     seq ${event.seq} ${event.type}: ${state}`);
   }
 }
 
