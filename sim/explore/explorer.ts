@@ -123,8 +123,13 @@ interface StagePath<M> {
 
 interface ExploredState {
   footprint: Uint8Array;
+  /** The footprint as word indices (when the state has no nested exploration). */
+  words: Int32Array;
   naiveStates: number;
 }
+
+/** A final recovery (run or reused) with its loads also as word indices. */
+type FinalRun<R, M> = RecoveryRun<R, M> & { words?: Int32Array };
 
 export class Explorer<R, M> {
   readonly counts: ExploreCounts = {
@@ -225,7 +230,7 @@ export class Explorer<R, M> {
         const state = this.#exploreState(scratch, step, marks, epoch, path, lab);
         naive += state.naiveStates;
         if (footprint !== undefined) addBitmap(footprint, state.footprint);
-        if (index < 2) loaded[index] = footprintWords(state.footprint);
+        if (index < 2) loaded[index] = state.words;
       });
       if (path.level === 1 && this.options.mediaFaults !== undefined) {
         const targets = { candidates: images.survivors, loaded };
@@ -293,7 +298,7 @@ export class Explorer<R, M> {
   ): ExploredState {
     const deeper = path.level < this.options.depth;
     const words = new Uint32Array(image.buffer, image.byteOffset, image.length / 4);
-    const run = deeper
+    const run: FinalRun<R, M> = deeper
       ? runRecovery(this.subject, image, true)
       : this.#finalRecovery(words, image, lab);
     this.counts.crashStates++;
@@ -324,9 +329,9 @@ export class Explorer<R, M> {
       const below: StagePath<M> = { level: path.level + 1, steps, epoch, interrupted };
       naiveStates += this.#exploreStage(nested, cuts, below, footprint);
     }
-    if (this.options.prune)
-      this.#index.add(words, footprintWords(footprint), epoch, { naiveStates, outcome });
-    return { footprint, naiveStates };
+    const loaded = !deeper && run.words !== undefined ? run.words : footprintWords(footprint);
+    if (this.options.prune) this.#index.add(words, loaded, epoch, { naiveStates, outcome });
+    return { footprint, words: loaded, naiveStates };
   }
 
   /**
@@ -338,12 +343,12 @@ export class Explorer<R, M> {
     words: Uint32Array,
     image: Uint8Array,
     lab: RecoveryDevice | undefined,
-  ): RecoveryRun<R, M> {
+  ): FinalRun<R, M> {
     const known = this.options.prune ? this.#recoveries.findImage(words, recoveryEpoch) : undefined;
     if (known?.state.recovery !== undefined) {
       const loads = new Uint8Array(words.length / 2);
       addWords(loads, known.group.words);
-      return { ...(known.state.recovery as RecoveryRun<R, M>), loads };
+      return { ...(known.state.recovery as RecoveryRun<R, M>), loads, words: known.group.words };
     }
     this.counts.recoveries++;
     const run =
@@ -352,6 +357,7 @@ export class Explorer<R, M> {
         : runFinalRecovery(this.subject, lab, image);
     // The lab device reuses its load marks for the next state: keep a copy.
     const loads = lab === undefined ? run.loads : run.loads.slice();
+    const loaded = footprintWords(loads);
     if (this.options.prune) {
       const recovery = {
         recovered: run.recovered,
@@ -359,13 +365,9 @@ export class Explorer<R, M> {
         threw: run.threw,
         marks: run.marks,
       };
-      this.#recoveries.add(words, footprintWords(loads), recoveryEpoch, {
-        naiveStates: 0,
-        outcome: '',
-        recovery,
-      });
+      this.#recoveries.add(words, loaded, recoveryEpoch, { naiveStates: 0, outcome: '', recovery });
     }
-    return { ...run, loads };
+    return { ...run, loads, words: loaded };
   }
 
   #check(recovered: R, interrupted: M[][], recoveryMarks: M[], mediaFaults: boolean): Finding[] {

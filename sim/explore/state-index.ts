@@ -125,12 +125,22 @@ export class StateIndex {
 
 /** The words marked in a per-word bitmap (1 byte per word), ascending. */
 export function footprintWords(bitmap: Uint8Array): Int32Array {
-  let count = 0;
-  for (let w = 0; w < bitmap.length; w++) if (bitmap[w] !== 0) count++;
-  const words = new Int32Array(count);
-  let next = 0;
-  for (let w = 0; w < bitmap.length; w++) if (bitmap[w] !== 0) words[next++] = w;
-  return words;
+  // Recovery loads a small part of the device: skip the bitmap four words at a time.
+  const quads =
+    bitmap.byteOffset % 4 === 0
+      ? new Uint32Array(bitmap.buffer, bitmap.byteOffset, bitmap.length >>> 2)
+      : null;
+  const found: number[] = [];
+  let w = 0;
+  if (quads !== null) {
+    for (let q = 0; q < quads.length; q++) {
+      if (quads[q] === 0) continue;
+      for (let k = q * 4; k < q * 4 + 4; k++) if (bitmap[k] !== 0) found.push(k);
+    }
+    w = quads.length * 4;
+  }
+  for (; w < bitmap.length; w++) if (bitmap[w] !== 0) found.push(w);
+  return Int32Array.from(found);
 }
 
 /** ORs a group's words into a per-word bitmap (a parent state's footprint grows by them). */

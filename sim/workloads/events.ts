@@ -20,6 +20,7 @@ import { Node, type NodeOptions } from '../../src/node/node.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
 import { checkHistory, type Observation } from '../checker/spec4.js';
 import type { WorkloadParams } from '../plan.js';
+import { assert } from '../assert.js';
 import { Prng } from '../prng.js';
 import type { CrashOutcome, CrashSubject, Finding, StageContext } from '../subject.js';
 
@@ -80,9 +81,6 @@ export interface EventRecovered {
   refused?: string;
 }
 
-/** Epoch placeholder: the history assembly stamps each stage's marks with its index. */
-const epoch = 0;
-
 /** Drives one stage of a node and turns what it observes into marks. */
 class EventStageDriver {
   readonly node: Node;
@@ -90,6 +88,8 @@ class EventStageDriver {
   readonly #clock: { time: number } & Clock;
   readonly #late: { recipient: Recipient; seq: number }[] = [];
   readonly #boot: number;
+  /** The stage's epoch: 0 for the workload, i for the i-th recovery (one boot each). */
+  readonly #epoch: number;
   #counter = 0;
 
   constructor(
@@ -102,7 +102,9 @@ class EventStageDriver {
     const clock = { time: start, now: () => clock.time };
     this.#clock = clock;
     this.#boot = device.header.bootCount;
-    context.mark({ kind: 'boot', epoch });
+    // The subject's start image has booted once (format): boot n is stage n - 1.
+    this.#epoch = this.#boot - 1;
+    context.mark({ kind: 'boot', epoch: this.#epoch });
     this.node = Node.boot(device, { scheduling: 'manual', clock, retry, ...options.variant });
   }
 
@@ -118,14 +120,14 @@ class EventStageDriver {
 
   start(): void {
     this.node.start();
-    this.#context.mark({ kind: 'started', epoch });
+    this.#context.mark({ kind: 'started', epoch: this.#epoch });
   }
 
   #handle(behaviour: Behaviour, event: EventView, recipient: Recipient): void {
     const seq = event.seq;
     this.#context.mark({
       kind: 'delivered',
-      epoch,
+      epoch: this.#epoch,
       recipient: recipient.name,
       seq,
       source: event.source,
@@ -146,9 +148,9 @@ class EventStageDriver {
   }
 
   #confirm(recipient: Recipient, seq: number): void {
-    this.#context.mark({ kind: 'confirming', epoch, recipient: recipient.name, seq });
+    this.#context.mark({ kind: 'confirming', epoch: this.#epoch, recipient: recipient.name, seq });
     if (recipient.confirm(seq)) {
-      this.#context.mark({ kind: 'confirmed', epoch, recipient: recipient.name, seq });
+      this.#context.mark({ kind: 'confirmed', epoch: this.#epoch, recipient: recipient.name, seq });
     }
   }
 
@@ -171,7 +173,7 @@ class EventStageDriver {
       .map((r) => r.name);
     this.#context.mark({
       kind: 'attempt',
-      epoch,
+      epoch: this.#epoch,
       key,
       source: spec.name,
       type: typeName,
@@ -180,16 +182,16 @@ class EventStageDriver {
     });
     try {
       const seq = this.node.producer(spec.name).emit(typeName, severity, details);
-      this.#context.mark({ kind: 'emitted', epoch, key, seq });
+      this.#context.mark({ kind: 'emitted', epoch: this.#epoch, key, seq });
     } catch (error) {
       if (!(error instanceof QueueFull)) throw error;
-      this.#context.mark({ kind: 'rejected', epoch, key, code: error.code });
+      this.#context.mark({ kind: 'rejected', epoch: this.#epoch, key, code: error.code });
     }
   }
 
   drain(): void {
     this.node.drain();
-    this.#context.mark({ kind: 'durable', epoch });
+    this.#context.mark({ kind: 'durable', epoch: this.#epoch });
   }
 
   step(ms: number): void {
@@ -198,10 +200,14 @@ class EventStageDriver {
 
   /** The end of a completed stage: the visible counters, and whether the node is idle. */
   finish(): void {
-    this.#context.mark({ kind: 'counters', epoch, rejected: this.node.counters.rejectedQueueFull });
+    this.#context.mark({
+      kind: 'counters',
+      epoch: this.#epoch,
+      rejected: this.node.counters.rejectedQueueFull,
+    });
     this.#context.mark({
       kind: 'quiescent',
-      epoch,
+      epoch: this.#epoch,
       idle: this.node.idle(),
       pending: this.node.queue.length(),
     });
@@ -295,32 +301,20 @@ function checkEvents(outcome: CrashOutcome<EventRecovered, EventMark>): Finding[
   return findings.filter((finding) => finding.invariant !== 'no-loss');
 }
 
-/** Stamped copies of a stage's marks, cached: every image of a cut shares the same marks. */
-const stampedStages = new WeakMap<readonly EventMark[], Map<number, Observation[]>>();
-
-function stamped(marks: readonly EventMark[], stage: number, cut: boolean): Observation[] {
-  let byStage = stampedStages.get(marks);
-  if (byStage === undefined) {
-    byStage = new Map();
-    stampedStages.set(marks, byStage);
-  }
-  const key = stage * 2 + (cut ? 1 : 0);
-  let observations = byStage.get(key);
-  if (observations === undefined) {
-    observations = marks.map((mark) => ({ ...mark, epoch: stage }));
-    if (cut) observations.push({ kind: 'cut', epoch: stage });
-    byStage.set(key, observations);
-  }
-  return observations;
-}
-
-/** The whole history of one crash state: every stage, each stamped with its epoch. */
+/** The whole history of one crash state: every stage (its marks carry its epoch), cut marked. */
 export function historyOf(outcome: CrashOutcome<EventRecovered, EventMark>): Observation[] {
   const interrupted = [outcome.marks, ...outcome.interruptedMarks];
-  return [
-    ...interrupted.flatMap((marks, stage) => stamped(marks, stage, true)),
-    ...stamped(outcome.recoveryMarks, interrupted.length, false),
-  ];
+  const history: Observation[] = [];
+  interrupted.forEach((marks, stage) => {
+    for (const mark of marks) history.push(mark);
+    history.push({ kind: 'cut', epoch: stage });
+  });
+  for (const mark of outcome.recoveryMarks) history.push(mark);
+  assert(
+    outcome.recoveryMarks[0]?.epoch === interrupted.length,
+    'the final recovery marks carry its stage as their epoch',
+  );
+  return history;
 }
 
 export function eventOptions(params: WorkloadParams, name: string): EventWorkloadOptions {
