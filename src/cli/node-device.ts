@@ -168,7 +168,9 @@ export interface PendingEvent {
   /** 'valid', or why recovery discards it (a torn or corrupt record, never delivered). */
   verdict: string;
   seq: number | null;
+  /** When the event was recognised [111], ISO 8601, and in ms since the epoch. */
   time: string | null;
+  timeMs: number | null;
   severity: string | null;
   source: string | null;
   type: string | null;
@@ -213,6 +215,7 @@ export function pendingEvents(node: Node): PendingEvent[] {
       verdict: 'valid',
       seq: record.seq,
       time: new Date(record.time).toISOString(),
+      timeMs: record.time,
       severity: severityNames[record.severity] ?? String(record.severity),
       source: record.source,
       type: record.type,
@@ -232,6 +235,7 @@ function discardedEvent(fifo: PersistentFifo, position: number, verdict: number)
     verdict: slotVerdictNames[verdict] ?? String(verdict),
     seq: null,
     time: null,
+    timeMs: null,
     severity: null,
     source: null,
     type: null,
@@ -292,13 +296,22 @@ export interface NodeSummary {
 
 export function nodeSummary(node: Node, now: number): NodeSummary {
   const stats = node.stats();
+  const pending = pendingEvents(node);
   return {
     geometry: node.geometry,
     seqNext: stats.seqNext,
-    fifos: stats.fifos.map((fifo) => ({
-      ...fifo,
-      oldestPendingAgeMs: fifo.oldestPendingTime === null ? null : now - fifo.oldestPendingTime,
-    })),
+    fifos: stats.fifos.map((fifo) => {
+      // from the decoded records: the oldest valid one still pending in this FIFO
+      const times = pending.flatMap((event) =>
+        event.fifo === fifo.name && event.timeMs !== null ? [event.timeMs] : [],
+      );
+      const oldest = times.length > 0 ? Math.min(...times) : null;
+      return {
+        ...fifo,
+        oldestPendingTime: oldest,
+        oldestPendingAgeMs: oldest === null ? null : now - oldest,
+      };
+    }),
     pools: stats.pools.map(({ name, capacity, used, urgentReserve }) => ({
       name,
       capacity,
@@ -307,6 +320,6 @@ export function nodeSummary(node: Node, now: number): NodeSummary {
     })),
     deadLetters: stats.deadLetters,
     recipients: stats.recipients.map(({ id, name }) => ({ id, name })),
-    discarded: node.recovery.discarded,
+    discarded: pending.filter((event) => event.verdict !== 'valid').length,
   };
 }
