@@ -9,11 +9,13 @@
  */
 import { AssertionError, assert } from '../events/assert.js';
 import { NvramError } from '../nvram/errors.js';
-import type { PersistentFifo } from '../fifo/fifo.js';
+import { SlotVerdict, type PersistentFifo } from '../fifo/fifo.js';
+import { decodeName } from '../events/names.js';
+import { getU64, recordHeaderBytes } from '../events/record.js';
 import { reasonAttemptsExhausted, type DeadLetterStore } from './dead-letter.js';
 import type { ClockCell } from './clock.js';
 import { EventView } from './event-view.js';
-import type { EventIndicationQueue } from './indication-queue.js';
+import { entryFlagUnexamined, type EventIndicationQueue } from './indication-queue.js';
 import type { ConfirmationSink, Recipient } from './recipient.js';
 import type { NameTable, TypeTable } from './subscriptions.js';
 
@@ -67,6 +69,11 @@ export class DistributionEngine implements ConfirmationSink {
   };
   /** Called when a confirmation outside a drain pass leaves work for the next pass. */
   onConfirmed: () => void = () => {};
+  /** Called when examining a recovered record discards it (row R2): it is never delivered. */
+  onDiscard: (fifo: PersistentFifo, position: number, verdict: number) => void = () => {};
+  // One-entry caches for interning recovered names (replays mostly repeat a few).
+  #lastTypeId = -1;
+  #lastSourceId = -1;
   #draining = false;
   /** The pass's clock reading, in a typed cell: a float64 passed as an argument is boxed. */
   readonly #now: Float64Array;
@@ -143,11 +150,75 @@ export class DistributionEngine implements ConfirmationSink {
     ) {
       const i = counter % capacity;
       counter++;
+      if (((queue.flags[i] as number) & entryFlagUnexamined) !== 0) this.load(i);
       if (((intended[i] as number) & bit) === 0 || ((confirmed[i] as number) & bit) !== 0) continue;
       recipient.cursor = counter;
       this.deliver(recipient, counter - 1, i);
     }
     recipient.cursor = counter;
+  }
+
+  /**
+   * Rows R1/R2 for a recovered entry, the first time the engine reaches it: the FIFO examines
+   * the record (in order); a valid one gets its seq, recipients, confirmations and names, a
+   * damaged one keeps no recipients, so it is never delivered and only retires.
+   */
+  protected load(i: number): void {
+    const queue = this.queue;
+    const fifo = this.fifos[queue.fifoIndex[i] as number] as PersistentFifo;
+    const position = queue.position[i] as number;
+    const verdict = fifo.examine(position);
+    queue.flags[i] = (queue.flags[i] as number) & ~entryFlagUnexamined;
+    if (verdict !== SlotVerdict.valid) {
+      this.onDiscard(fifo, position, verdict);
+      return;
+    }
+    const view = fifo.shadowView;
+    const base = fifo.slotBase(position);
+    const intendedLo = view.getInt32(base + 40, true);
+    const intendedHi = view.getInt32(base + 44, true);
+    queue.seq[i] = getU64(view, base + 24);
+    queue.intendedLo[i] = intendedLo;
+    queue.intendedHi[i] = intendedHi;
+    queue.confirmedLo[i] = view.getInt32(base, true) & intendedLo;
+    queue.confirmedHi[i] = view.getInt32(base + 4, true) & intendedHi;
+    const sourceBytes = fifo.shadow[base + 56] as number;
+    const names = base + recordHeaderBytes;
+    queue.sourceId[i] = this.#lastSourceId = this.intern(
+      this.sources,
+      fifo.shadow,
+      names,
+      sourceBytes,
+      this.#lastSourceId,
+    );
+    queue.typeId[i] = this.#lastTypeId = this.intern(
+      this.types,
+      fifo.shadow,
+      names + sourceBytes,
+      fifo.shadow[base + 57] as number,
+      this.#lastTypeId,
+    );
+  }
+
+  /** The id of the name at [at, at + length) of `bytes`; `last` is tried first. 0xffff: not interned. */
+  protected intern(
+    table: NameTable,
+    bytes: Uint8Array,
+    at: number,
+    length: number,
+    last: number,
+  ): number {
+    if (
+      last >= 0 &&
+      last !== notInterned &&
+      sameBytes(table.bytes[last] as Uint8Array, bytes, at, length)
+    )
+      return last;
+    const name = decodeName(table.kind, bytes, at, length);
+    if (name === null) return notInterned; // the view decodes it from the record
+    const known = table.find(name);
+    if (known >= 0) return known;
+    return table.names.length < table.max ? table.intern(name) : notInterned;
   }
 
   /** Step 215: a first delivery; the window entry exists before the handler can confirm. */
@@ -292,6 +363,7 @@ export class DistributionEngine implements ConfirmationSink {
     const queue = this.queue;
     while (queue.head < queue.tail) {
       const i = queue.head % queue.capacity;
+      if (((queue.flags[i] as number) & entryFlagUnexamined) !== 0) this.load(i);
       if (!this.isCompletelyHandled(i)) break;
       (this.fifos[queue.fifoIndex[i] as number] as PersistentFifo).retire(
         queue.position[i] as number,
@@ -352,4 +424,12 @@ export class DistributionEngine implements ConfirmationSink {
     }
     return next;
   }
+}
+
+const notInterned = 0xffff;
+
+function sameBytes(name: Uint8Array, bytes: Uint8Array, at: number, length: number): boolean {
+  if (name.length !== length) return false;
+  for (let k = 0; k < length; k++) if (name[k] !== bytes[at + k]) return false;
+  return true;
 }

@@ -10,6 +10,8 @@
 import { assert } from '../events/assert.js';
 
 export const entryFlagReplayed = 1;
+/** Recovered but not examined yet: its fields are unknown until the engine loads it. */
+export const entryFlagUnexamined = 2;
 
 export class EventIndicationQueue {
   readonly capacity: number;
@@ -76,6 +78,41 @@ export class EventIndicationQueue {
     this.flags[i] = flags;
     this.tail = counter + 1;
     return counter;
+  }
+
+  /**
+   * Appends `count` recovered entries not examined yet (replay [190]): only their FIFO and
+   * position are known; the engine fills the rest when it reaches them.
+   */
+  pushUnexamined(
+    fifoIndexes: Uint8Array,
+    positions: Float64Array,
+    count: number,
+    flags: number,
+  ): void {
+    assert(this.tail - this.head + count <= this.capacity, 'indication queue overflow');
+    let done = 0;
+    while (done < count) {
+      // at most two contiguous runs (the ring wraps once): bulk copies and fills
+      const start = (this.tail + done) % this.capacity;
+      const run = Math.min(count - done, this.capacity - start);
+      this.fifoIndex.set(fifoIndexes.subarray(done, done + run), start);
+      this.position.set(positions.subarray(done, done + run), start);
+      for (const column of [
+        this.seq,
+        this.intendedLo,
+        this.intendedHi,
+        this.confirmedLo,
+        this.confirmedHi,
+      ]) {
+        column.fill(0, start, start + run);
+      }
+      this.typeId.fill(0xffff, start, start + run);
+      this.sourceId.fill(0xffff, start, start + run);
+      this.flags.fill(flags, start, start + run);
+      done += run;
+    }
+    this.tail += count;
   }
 
   /** Flow point 220: every intended recipient confirmed (or the event was dead-lettered). */

@@ -4,14 +4,15 @@
  *
  * | off | size | field | |
  * |---:|---:|---|---|
- * | 64 i + 0 | 4 | crc32c | over [4, 64) of the entry |
- * | 64 i + 4 | 1 | nameBytes | 1..48 |
- * | 64 i + 5 | 3 | reserved | 0 |
- * | 64 i + 8 | 56 | name | ASCII, zero-padded |
+ * | 64 i + 0 | 8 | state | 0 free, 1 named; one word, stored after the rest is durable |
+ * | 64 i + 8 | 4 | crc32c | over [12, 64) of the entry |
+ * | 64 i + 12 | 1 | nameBytes | 1..48 |
+ * | 64 i + 13 | 3 | reserved | 0 |
+ * | 64 i + 16 | 48 | name | ASCII, zero-padded |
  *
- * An all-zero entry is free. An entry that is not zero and fails its check was torn while being
- * registered (it was persisted before any event used its id, so no event names it) or damaged;
- * it is reused, unless recovery found pending events that name its id (then it is quarantined).
+ * A registration torn by a power cut leaves state 0: free again. An entry with state 1 that
+ * fails its check (or any other state) is damaged media: its id may be named by pending
+ * events, so while events are pending it is quarantined, never handed to another name.
  */
 import { pageBytes } from '../constants.js';
 import { crc32c } from '../events/crc32c.js';
@@ -20,6 +21,8 @@ import { decodeName, encodeName } from '../events/names.js';
 import type { NvramDevice } from '../nvram/device.js';
 
 export const recipientEntryBytes = 64;
+const stateFree = 0;
+const stateNamed = 1;
 
 export function recipientTableBytes(recipientsMax: number): number {
   return Math.ceil((recipientsMax * recipientEntryBytes) / pageBytes) * pageBytes;
@@ -57,11 +60,13 @@ export class RecipientTable {
     const entry = new Uint8Array(recipientEntryBytes);
     const view = new DataView(entry.buffer);
     for (let id = 0; id < this.recipientsMax; id++) {
+      const state = this.device.loadU64(this.offset + id * recipientEntryBytes);
+      if (state === stateFree) continue;
       this.device.loadBytes(this.offset + id * recipientEntryBytes, entry);
-      if (entry.every((byte) => byte === 0)) continue;
       const name =
-        view.getUint32(0, true) === crc32c(entry, 4, recipientEntryBytes - 4)
-          ? decodeName('recipient', entry, 8, entry[4] as number)
+        state === stateNamed &&
+        view.getUint32(8, true) === crc32c(entry, 12, recipientEntryBytes - 12)
+          ? decodeName('recipient', entry, 16, entry[12] as number)
           : null;
       if (name === null || this.#byName.has(name)) {
         this.states[id] = 'damaged';
@@ -88,21 +93,23 @@ export class RecipientTable {
     const known = this.#byName.get(name);
     if (known !== undefined) return known;
     const encoded = encodeName('recipient', name);
-    let id = this.states.indexOf('free');
-    if (id < 0) id = this.states.indexOf('damaged');
+    let id = this.states.indexOf('damaged'); // not quarantined: reuse damaged entries first
+    if (id < 0) id = this.states.indexOf('free');
     if (id < 0) {
       throw new NodeError(
         'RECIPIENTS_FULL',
         `nvrelay: all ${this.recipientsMax} recipient ids are taken; cannot register '${name}'`,
       );
     }
-    const entry = new Uint8Array(recipientEntryBytes);
-    entry[4] = encoded.length;
+    const entry = new Uint8Array(recipientEntryBytes - 8);
+    entry[4] = encoded.length; // entry offsets minus the 8-byte state word
     entry.set(encoded, 8);
-    new DataView(entry.buffer).setUint32(0, crc32c(entry, 4, recipientEntryBytes - 4), true);
+    new DataView(entry.buffer).setUint32(0, crc32c(entry, 4, entry.length - 4), true);
     const offset = this.offset + id * recipientEntryBytes;
-    this.device.storeBytes(offset, entry);
-    this.device.persist(offset, recipientEntryBytes);
+    this.device.storeBytes(offset + 8, entry);
+    this.device.persist(offset + 8, entry.length);
+    this.device.storeU64(offset, stateNamed); // publish only a complete, durable entry
+    this.device.persist(offset, 8);
     this.names[id] = name;
     this.states[id] = 'named';
     this.#byName.set(name, id);

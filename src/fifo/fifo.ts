@@ -49,17 +49,27 @@ export const slotVerdictNames = [
   'bad-order',
 ] as const;
 
-/** What recovery found in one FIFO: the published range and a verdict per position. */
-export interface FifoRecovery {
+/** What the pointer step of recovery found in one FIFO: the published range [head, tail). */
+export interface FifoPointers {
   fifo: PersistentFifo;
   head: number;
   tail: number;
-  /** verdicts[i] is for position head + i (SlotVerdict). */
-  verdicts: Uint8Array;
   /** The pointers were invalid and were rebuilt from the slots (decision D3). */
   salvaged: { head: number; tail: number } | null;
+}
+
+/** Eager recovery: the published range and a verdict per position. */
+export interface FifoRecovery extends FifoPointers {
+  /** verdicts[i] is for position head + i (SlotVerdict). */
+  verdicts: Uint8Array;
   discarded: number;
 }
+
+/** Rings up to this many slots get every slot's view at boot (no allocation after boot). */
+export const slotViewsEagerMax = 65_536;
+
+/** Slots read from the device in one load while examining (bounds the load, not the boot). */
+export const fifoLoadRunSlots = 256;
 
 export class PersistentFifo {
   readonly device: NvramDevice;
@@ -78,7 +88,11 @@ export class PersistentFifo {
   readonly shadow: Uint8Array;
   readonly shadowView: DataView;
   /** One view per slot, made at boot, so a store never allocates a subarray. */
-  protected readonly slotViews: Uint8Array[];
+  /**
+   * One view per slot, so a store never allocates a subarray: made at boot for rings up to
+   * slotViewsEagerMax slots, else on a slot's first use (a large ring boots fast).
+   */
+  protected readonly slotViews: (Uint8Array | undefined)[];
   protected readonly confirmScratch = new Uint8Array(8);
   protected readonly confirmScratchView = new DataView(this.confirmScratch.buffer);
 
@@ -92,6 +106,14 @@ export class PersistentFifo {
   reserved = 0;
   /** Confirmations stored and flushed since this FIFO's last fence. */
   confirmationsUnfenced = false;
+  /** Recovery: published positions below this were examined; below loadedUpTo, loaded. */
+  protected examinedUpTo = 0;
+  protected loadedUpTo = 0;
+  /** Recovery: seq of the last valid record examined (seqs must increase, row R1). */
+  protected examinedSeq = 0;
+  /** Recovery: the range [recoveredHead, + verdicts.length) found published at boot, and verdicts. */
+  protected recoveredHead = 0;
+  protected verdicts = new Uint8Array(0);
 
   constructor(device: NvramDevice, sectionName: string, geometry: FifoGeometry) {
     assert(geometry.slotCount >= 1 && geometry.slotCount <= fifoSlotsMax, 'slotCount out of range');
@@ -121,9 +143,10 @@ export class PersistentFifo {
     this.buffer = allocateRecordBuffer(this.slotCount * this.slotBytes);
     this.shadow = this.buffer.bytes;
     this.shadowView = this.buffer.view;
-    this.slotViews = [];
-    for (let slot = 0; slot < this.slotCount; slot++) {
-      this.slotViews.push(this.shadow.subarray(slot * this.slotBytes, (slot + 1) * this.slotBytes));
+    this.slotViews = new Array<Uint8Array | undefined>(this.slotCount);
+    if (this.slotCount <= slotViewsEagerMax) {
+      for (let slot = 0; slot < this.slotCount; slot++)
+        this.slotViews[slot] = this.makeSlotView(slot);
     }
   }
 
@@ -143,9 +166,14 @@ export class PersistentFifo {
     return (position % this.slotCount) * this.slotBytes;
   }
 
-  /** The shadow of a position's slot (a view made at boot; valid until the slot is reused). */
+  /** The shadow of a position's slot (valid until the slot is reused). */
   slotView(position: number): Uint8Array {
-    return this.slotViews[position % this.slotCount] as Uint8Array;
+    const slot = position % this.slotCount;
+    return this.slotViews[slot] ?? (this.slotViews[slot] = this.makeSlotView(slot));
+  }
+
+  protected makeSlotView(slot: number): Uint8Array {
+    return this.shadow.subarray(slot * this.slotBytes, (slot + 1) * this.slotBytes);
   }
 
   /** Positions that can be reserved now: a slot is free once the durable head is past it. */
@@ -161,14 +189,16 @@ export class PersistentFifo {
   // ---- recovery (restartable: reads only, except the salvage of invalid pointers) ----
 
   /**
-   * Validates the section and every published record (docs/ARCHITECTURE.md, decision table).
-   * With `repair` false (inspection) nothing is written, not even salvaged pointers.
+   * Boot recovery, first step (decision rows D1-D3): the descriptor and the pointers. The
+   * records in [head, tail) are checked later, in order, by `examine` (row R1/R2), when the
+   * engine first reaches each one: so a boot does not read every pending record, and a
+   * record that fails is still never delivered. With `repair` false nothing is written.
    */
-  recover(options: { repair?: boolean } = {}): FifoRecovery {
+  recoverPointers(options: { repair?: boolean } = {}): FifoPointers {
     this.checkDescriptor();
     let head = this.device.loadU64(this.headOffset);
     let tail = this.device.loadU64(this.tailOffset);
-    let salvaged: FifoRecovery['salvaged'] = null;
+    let salvaged: FifoPointers['salvaged'] = null;
     if (!this.pointersValid(head, tail)) {
       ({ head, tail } = this.salvage(head, tail)); // D3
       if (options.repair !== false) this.repairPointers(head, tail);
@@ -176,21 +206,56 @@ export class PersistentFifo {
     }
     this.head = this.persistedHead = head;
     this.tail = this.reserved = tail;
-    const verdicts = new Uint8Array(tail - head);
-    let previousSeq = 0;
-    let discarded = 0;
-    for (let position = head; position < tail; position++) {
-      this.loadSlot(position);
-      let verdict = this.checkSlot(position);
-      if (verdict === SlotVerdict.valid) {
-        const seq = getU64(this.shadowView, this.slotBase(position) + 24);
-        if (seq <= previousSeq) verdict = SlotVerdict.badOrder;
-        else previousSeq = seq;
-      }
-      if (verdict !== SlotVerdict.valid) discarded++;
-      verdicts[position - head] = verdict;
+    this.examinedUpTo = this.loadedUpTo = this.recoveredHead = head;
+    this.examinedSeq = 0;
+    this.verdicts = new Uint8Array(tail - head);
+    return { fifo: this, head, tail, salvaged };
+  }
+
+  /**
+   * R1/R2 for the next unexamined published position: loads it (with the following slots, in
+   * one device load) and returns its verdict, badOrder if its seq is not above the previous
+   * valid record's. Positions are examined exactly once, in order.
+   */
+  examine(position: number): number {
+    if (position < this.examinedUpTo) {
+      assert(position >= this.recoveredHead, 'FIFO examine below the recovered range');
+      return this.verdicts[position - this.recoveredHead] as number; // examined already (examineAll)
     }
-    return { fifo: this, head, tail, verdicts, salvaged, discarded };
+    assert(position === this.examinedUpTo && position < this.tail, 'FIFO examined out of order');
+    this.examinedUpTo = position + 1;
+    if (position >= this.loadedUpTo) this.loadRun(position);
+    let verdict = this.checkSlot(position);
+    if (verdict === SlotVerdict.valid) {
+      const seq = getU64(this.shadowView, this.slotBase(position) + 24);
+      if (seq <= this.examinedSeq) verdict = SlotVerdict.badOrder;
+      else this.examinedSeq = seq;
+    }
+    this.verdicts[position - this.recoveredHead] = verdict;
+    return verdict;
+  }
+
+  /** Examines every recovered position not examined yet (tools; the engine examines lazily). */
+  examineAll(): void {
+    while (this.examinedUpTo < this.recoveredHead + this.verdicts.length)
+      this.examine(this.examinedUpTo);
+  }
+
+  /** Loads published slots from `position` on (up to a run of slots, within the ring). */
+  protected loadRun(position: number): void {
+    const first = position % this.slotCount;
+    const count = Math.min(fifoLoadRunSlots, this.tail - position, this.slotCount - first);
+    const bytes = this.shadow.subarray(first * this.slotBytes, (first + count) * this.slotBytes);
+    this.device.loadBytes(this.slotsOffset + first * this.slotBytes, bytes);
+    this.loadedUpTo = position + count;
+  }
+
+  /** Eager recovery of every record (inspection and tools): recoverPointers, then examine all. */
+  recover(options: { repair?: boolean } = {}): FifoRecovery {
+    const pointers = this.recoverPointers(options);
+    this.examineAll();
+    const discarded = this.verdicts.reduce((n, v) => n + (v === SlotVerdict.valid ? 0 : 1), 0);
+    return { ...pointers, verdicts: this.verdicts, discarded };
   }
 
   /** D1: a descriptor that is not intact stops the boot; nothing in the section can be trusted. */
@@ -221,10 +286,7 @@ export class PersistentFifo {
 
   /** Loads one slot from the device into the shadow. */
   protected loadSlot(position: number): void {
-    this.device.loadBytes(
-      this.slotsOffset + this.slotBase(position),
-      this.slotViews[position % this.slotCount] as Uint8Array,
-    );
+    this.device.loadBytes(this.slotsOffset + this.slotBase(position), this.slotView(position));
   }
 
   /** The record check of one loaded slot (a mutant without checksums overrides this). */
@@ -293,7 +355,7 @@ export class PersistentFifo {
   /** The record and its zeroed confirmation word become durable (first half of 213). */
   protected persistRecord(position: number): void {
     const offset = this.slotsOffset + this.slotBase(position);
-    this.device.storeBytes(offset, this.slotViews[position % this.slotCount] as Uint8Array);
+    this.device.storeBytes(offset, this.slotView(position));
     this.device.persist(offset, this.slotBytes);
     this.confirmationsUnfenced = false; // its fence covered every flushed confirmation too
   }
@@ -308,7 +370,7 @@ export class PersistentFifo {
   /** Group commit, part 1: stores and flushes one record; a later commitGroup fences them all. */
   writeRecord(position: number): void {
     const offset = this.slotsOffset + this.slotBase(position);
-    this.device.storeBytes(offset, this.slotViews[position % this.slotCount] as Uint8Array);
+    this.device.storeBytes(offset, this.slotView(position));
     this.device.flush(offset, this.slotBytes);
   }
 

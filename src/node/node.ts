@@ -28,7 +28,7 @@ import { assert } from '../events/assert.js';
 import { NodeError, QueueFull, badArgument } from '../events/errors.js';
 import { encodeName } from '../events/names.js';
 import { recordFlagRedelivery, writeRecord } from '../events/record.js';
-import { PersistentFifo } from '../fifo/fifo.js';
+import { PersistentFifo, slotVerdictNames } from '../fifo/fifo.js';
 import type { NvramDevice } from '../nvram/device.js';
 import { EventPool, indicationQueueCapacity } from '../pools/pool.js';
 import { ReplayEngine, type RecoveryEvent } from '../replay/replay-engine.js';
@@ -103,11 +103,14 @@ export interface NodeStats {
 }
 
 export interface RecoveryReport {
-  /** Events found at boot that a recipient still owed a confirmation: replayed [191, 192]. */
+  /**
+   * Events found published at boot and queued for replay [191, 192]; those every intended
+   * recipient had durably confirmed are retired without being delivered again.
+   */
   replayed: number;
-  /** Torn or corrupt records dropped (never delivered). */
+  /** Damaged records dropped (never delivered); counted as replay examines them (row R2). */
   discarded: number;
-  /** What recovery raises as events at start (type nvrelay.*). */
+  /** What recovery raised, or will raise at start, as events (type nvrelay.*). */
   events: RecoveryEvent[];
 }
 
@@ -150,6 +153,11 @@ export class Node {
   #drainScheduled = false;
   #drainImmediate: NodeJS.Immediate | null = null;
   readonly #drainCallback = (): void => this.#drainNow();
+  // Discarded recovered records not reported yet, by FIFO name (row R2).
+  readonly #discards = new Map<
+    string,
+    { count: number; reasons: Record<string, number>; positions: number[] }
+  >();
   #fenceScheduled = false;
   readonly #fenceCallback = (): void => this.#fenceNow();
   #timer: NodeJS.Timeout | null = null;
@@ -202,6 +210,7 @@ export class Node {
       geometry.recipientsMax,
     );
     this.engine.onConfirmed = () => this.#scheduleDrain();
+    this.engine.onDiscard = (fifo, position, verdict) => this.#noteDiscard(fifo, position, verdict);
     this.engine.fenceAtPassEnd = this.scheduling === 'manual';
     const Replay = options.Replay ?? ReplayEngine;
     this.replay = new Replay(this);
@@ -219,12 +228,14 @@ export class Node {
     return this.#phase;
   }
 
-  /** Boot steps 231-232: tables, dead letters, FIFOs, lease; the replay is queued here. */
+  /**
+   * Boot steps 231-232: tables, dead letters, FIFO pointers, lease; the replay is queued here
+   * (records are examined as the engine reaches them, see ReplayEngine.recover).
+   */
   #recover(): void {
     this.recipientTable.load();
     const deadLetters = this.deadLetters.recover();
     const plan = this.replay.recover();
-    this.#quarantineDamagedRecipients();
     const events = this.replay.recoveryEvents();
     if (deadLetters.damaged > 0) {
       events.push({
@@ -233,55 +244,51 @@ export class Node {
         details: { section: this.deadLetters.name, damaged: deadLetters.damaged },
       });
     }
-    const quarantined = this.recipientTable.states.flatMap((state, id) =>
-      state === 'quarantined' ? [id] : [],
-    );
-    if (quarantined.length > 0) {
-      events.push({
-        type: 'nvrelay.recipient.damaged',
-        severity: 'crit',
-        details: { section: this.recipientTable.sectionName, ids: quarantined },
-      });
-    }
-    const leaseEvent = this.#renewLease(plan.seqHighest);
+    this.#guardDamagedRecipients(plan.published, events);
+    const leaseEvent = this.#renewLease();
     if (leaseEvent !== null) events.push(leaseEvent);
     const replayed = this.replay.admit('boot');
-    this.recovery = {
-      replayed: plan.owed,
-      discarded: plan.discarded,
-      events,
-    };
-    this.counters.discarded = plan.discarded;
-    this.counters.replayed = replayed > 0 ? this.recovery.replayed : 0;
+    this.recovery = { replayed: plan.published, discarded: 0, events };
+    this.counters.replayed = replayed;
   }
 
-  /** Ids named by pending events but whose table entry is damaged are never reused this boot. */
-  #quarantineDamagedRecipients(): void {
-    for (const item of this.replay.plan?.items ?? []) {
-      if (item.seq === 0) continue;
-      const fifo = this.fifos[item.fifoIndex] as PersistentFifo;
-      const base = fifo.slotBase(item.position);
-      const low = fifo.shadowView.getInt32(base + 40, true);
-      const high = fifo.shadowView.getInt32(base + 44, true);
-      for (let id = 0; id < this.geometry.recipientsMax; id++) {
-        const named = id < 32 ? (low >>> id) & 1 : (high >>> (id - 32)) & 1;
-        if (named === 1 && this.recipientTable.states[id] !== 'named')
-          this.recipientTable.quarantine(id);
-      }
-    }
+  /**
+   * A damaged recipient entry may be named by a pending event (its id was in use), which only
+   * examining that event would tell; so while events are pending at boot, damaged ids are not
+   * handed out again this boot, and are reported. With nothing pending they are reused.
+   */
+  #guardDamagedRecipients(published: number, events: RecoveryEvent[]): void {
+    if (published === 0) return;
+    const damaged: number[] = [];
+    this.recipientTable.states.forEach((state, id) => {
+      if (state !== 'damaged') return;
+      this.recipientTable.quarantine(id);
+      damaged.push(id);
+    });
+    if (damaged.length === 0) return;
+    events.push({
+      type: 'nvrelay.recipient.damaged',
+      severity: 'crit',
+      details: { section: this.recipientTable.sectionName, ids: damaged },
+    });
   }
 
-  /** SPEC 4.5: reserve the next seqLeaseStep numbers durably before using any of them. */
-  #renewLease(seqSeen: number): RecoveryEvent | null {
+  /**
+   * SPEC 4.5: reserve the next seqLeaseStep numbers durably before using any of them. Every
+   * seq issued before is below the stored lease; only a damaged lease (row L1) needs a scan.
+   */
+  #renewLease(): RecoveryEvent | null {
     const stored = this.device.loadU64(this.#controlOffset + leaseOffset);
     const valid = Number.isSafeInteger(stored) && stored >= 1 && stored <= seqMax;
-    this.#seqNext = Math.max(valid ? stored : 1, seqSeen + 1);
+    const deadLetterSeqs = valid ? [] : this.deadLetters.list().map((letter) => letter.seq);
+    const seen = valid ? 0 : Math.max(this.replay.seqHighest(), ...deadLetterSeqs);
+    this.#seqNext = valid ? stored : seen + 1;
     this.#extendLease();
     if (valid) return null;
     return {
       type: 'nvrelay.lease.repaired',
       severity: 'crit',
-      details: { stored: String(stored), seqSeen },
+      details: { stored: String(stored), seqSeen: seen },
     };
   }
 
@@ -507,6 +514,7 @@ export class Node {
     if (this.#phase !== 'booting')
       throw new NodeError('NODE_STATE', 'nvrelay: start: the node is already running');
     this.#emitRecoveryEvents();
+    this.#reportDiscards(true);
     this.#commitGroup();
     this.#phase = 'running';
     this.replay.admit('started');
@@ -516,7 +524,11 @@ export class Node {
 
   /** Recovery's findings as events (boot pool); the full report stays in `recovery`. */
   #emitRecoveryEvents(): void {
-    const events = this.recovery.events;
+    this.#raise(this.recovery.events);
+  }
+
+  /** Records recovery events through the system producer (a full pool is counted, not thrown). */
+  #raise(events: readonly RecoveryEvent[]): void {
     if (events.length === 0) return;
     const system = this.producer(systemSource);
     for (const event of events) {
@@ -548,7 +560,44 @@ export class Node {
   drain(): boolean {
     this.#checkOpen('drain');
     this.#commitGroup();
-    return this.engine.drain();
+    const progress = this.engine.drain();
+    return this.#reportDiscards() || progress;
+  }
+
+  /** Row R2: one discarded record counted (the engine examined it and dropped it). */
+  #noteDiscard(fifo: PersistentFifo, position: number, verdict: number): void {
+    this.recovery.discarded++;
+    this.counters.discarded++;
+    let tally = this.#discards.get(fifo.name);
+    if (tally === undefined)
+      this.#discards.set(fifo.name, (tally = { count: 0, reasons: {}, positions: [] }));
+    const reason = slotVerdictNames[verdict] ?? String(verdict);
+    tally.count++;
+    tally.reasons[reason] = (tally.reasons[reason] ?? 0) + 1;
+    if (tally.positions.length < 16) tally.positions.push(position);
+  }
+
+  /**
+   * Raises `nvrelay.record.discarded` (one per FIFO) for the discards found since the last
+   * report; while booting they wait for start (the boot pool). True if it raised any.
+   */
+  #reportDiscards(starting = false): boolean {
+    if (this.#discards.size === 0 || this.#phase === 'closed') return false;
+    if (this.#phase === 'booting' && !starting) return false;
+    const events: RecoveryEvent[] = [...this.#discards].map(([section, tally]) => ({
+      type: 'nvrelay.record.discarded',
+      severity: 'err',
+      details: {
+        section,
+        discarded: tally.count,
+        reasons: tally.reasons,
+        positions: tally.positions,
+      },
+    }));
+    this.#discards.clear();
+    this.recovery.events.push(...events);
+    this.#raise(events);
+    return true;
   }
 
   /**
@@ -578,6 +627,7 @@ export class Node {
     this.#drainImmediate = null;
     if (this.#phase !== 'running') return;
     this.engine.drain();
+    this.#reportDiscards();
     this.#armRetryTimer();
     if (!this.#fenceScheduled && this.engine.confirmationsPending()) {
       this.#fenceScheduled = true;

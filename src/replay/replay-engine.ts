@@ -13,40 +13,43 @@
  * value is always safe), salvaged FIFO pointers (deterministic in the slots), and normal
  * appends, confirmations and head moves, each with its usual persist order.
  */
+import { seqMax } from '../constants.js';
+import { SlotVerdict, type FifoPointers, type PersistentFifo } from '../fifo/fifo.js';
 import {
-  SlotVerdict,
-  slotVerdictNames,
-  type FifoRecovery,
-  type PersistentFifo,
-} from '../fifo/fifo.js';
-import { entryFlagReplayed, type EventIndicationQueue } from '../engine/indication-queue.js';
+  entryFlagReplayed,
+  entryFlagUnexamined,
+  type EventIndicationQueue,
+} from '../engine/indication-queue.js';
 import type { NameTable } from '../engine/subscriptions.js';
 import { assert } from '../events/assert.js';
-import { decodeName, type NameKind } from '../events/names.js';
-import { getU64, recordHeaderBytes } from '../events/record.js';
+import { getU64 } from '../events/record.js';
 import type { SeverityName } from '../events/severity.js';
 
-const notInterned = 0xffff;
-
-/** One published slot found by recovery, in replay order. */
+/** One published slot found by recovery, in replay order, once examined. */
 export interface ReplayItem {
   fifoIndex: number;
   position: number;
   /** 0 for a discarded slot. */
   seq: number;
+  /** SlotVerdict. */
   verdict: number;
   /** Every intended recipient's confirmation is durable: it only needs retiring. */
   handled: boolean;
 }
 
+/** What recovery found: the published range of every FIFO, merged into replay order. */
 export interface ReplayPlan {
-  recoveries: FifoRecovery[];
-  items: ReplayItem[];
-  /** Largest seq found in any valid record (0 if none). */
-  seqHighest: number;
-  discarded: number;
-  /** Valid events some intended recipient has not confirmed: these are replayed. */
-  owed: number;
+  recoveries: FifoPointers[];
+  /** Replay order: entry k is position `positions[k]` of FIFO `fifoIndexes[k]`. */
+  fifoIndexes: Uint8Array;
+  positions: Float64Array;
+  /** Published events found (some may turn out handled, or damaged: see examine). */
+  published: number;
+  /**
+   * Every published slot, examined now (tools: inspect, dump, check). Reading it examines all
+   * records at once; the engine's lazy examination then reuses the verdicts.
+   */
+  readonly items: ReplayItem[];
 }
 
 /** An event recovery raises about what it found (emitted through the boot pool at start). */
@@ -74,20 +77,15 @@ export class ReplayEngine {
     this.context = context;
   }
 
-  /** Recovers every FIFO [231] and orders what must be replayed. Reads only (but see D3). */
+  /**
+   * Recovers every FIFO [231]: descriptors and pointers (rows D1-D3), and the replay order.
+   * The records themselves are examined later, in this order, as the engine reaches them
+   * (rows R1, R2), so a boot costs O(1) reads per FIFO plus O(1) per published event only
+   * when two FIFOs must be merged.
+   */
   recover(): ReplayPlan {
-    const recoveries = this.replaySources().map((fifo) => fifo.recover());
-    const lists = recoveries.map((recovery) => this.itemsOf(recovery));
-    const items = this.order(lists);
-    let seqHighest = 0;
-    let discarded = 0;
-    let owed = 0;
-    for (const item of items) {
-      seqHighest = Math.max(seqHighest, item.seq);
-      if (item.verdict !== SlotVerdict.valid) discarded++;
-      else if (!item.handled) owed++;
-    }
-    this.plan = { recoveries, items, seqHighest, discarded, owed };
+    const recoveries = this.replaySources().map((fifo) => fifo.recoverPointers());
+    this.plan = this.order(recoveries);
     return this.plan;
   }
 
@@ -104,46 +102,93 @@ export class ReplayEngine {
     return [];
   }
 
-  protected itemsOf(recovery: FifoRecovery): ReplayItem[] {
-    const fifoIndex = this.context.fifos.indexOf(recovery.fifo);
-    assert(fifoIndex >= 0, 'a replayed FIFO must be in the node FIFO list');
-    const items: ReplayItem[] = [];
-    const view = recovery.fifo.shadowView;
-    for (let position = recovery.head; position < recovery.tail; position++) {
-      const verdict = recovery.verdicts[position - recovery.head] as number;
-      const base = recovery.fifo.slotBase(position);
-      const valid = verdict === SlotVerdict.valid;
-      const handled =
-        valid &&
-        (view.getInt32(base, true) & view.getInt32(base + 40, true)) ===
-          view.getInt32(base + 40, true) &&
-        (view.getInt32(base + 4, true) & view.getInt32(base + 44, true)) ===
-          view.getInt32(base + 44, true);
-      items.push({
-        fifoIndex,
-        position,
-        seq: valid ? getU64(view, base + 24) : 0,
-        verdict,
-        handled,
-      });
+  /**
+   * Merges the FIFOs' published ranges by seq, keeping each FIFO's own order (ties: the
+   * earlier FIFO first). Seqs are read unchecked here (the record is examined later), so each
+   * FIFO's keys are made non-decreasing: a damaged seq cannot reorder a FIFO. With one
+   * non-empty FIFO nothing is read.
+   */
+  protected order(recoveries: FifoPointers[]): ReplayPlan {
+    const published = recoveries.reduce((total, r) => total + (r.tail - r.head), 0);
+    const fifoIndexes = new Uint8Array(published);
+    const positions = new Float64Array(published);
+    const nonEmpty = recoveries.filter((r) => r.tail > r.head);
+    if (nonEmpty.length === 1) {
+      const only = nonEmpty[0] as FifoPointers;
+      fifoIndexes.fill(this.fifoIndex(only.fifo));
+      for (let k = 0; k < published; k++) positions[k] = only.head + k;
+      return this.planOf(recoveries, fifoIndexes, positions, published);
     }
-    return items;
+    const keys = nonEmpty.length > 1 ? nonEmpty.map((r) => this.mergeKeys(r)) : [];
+    const next = nonEmpty.map((r) => r.head);
+    for (let k = 0; k < published; k++) {
+      let pick = -1;
+      for (let f = 0; f < nonEmpty.length; f++) {
+        const r = nonEmpty[f] as FifoPointers;
+        if ((next[f] as number) >= r.tail) continue;
+        if (pick < 0 || this.#key(keys, f, next, nonEmpty) < this.#key(keys, pick, next, nonEmpty))
+          pick = f;
+      }
+      const chosen = nonEmpty[pick] as FifoPointers;
+      fifoIndexes[k] = this.fifoIndex(chosen.fifo);
+      positions[k] = next[pick] as number;
+      next[pick] = (next[pick] as number) + 1;
+    }
+    return this.planOf(recoveries, fifoIndexes, positions, published);
+  }
+
+  protected planOf(
+    recoveries: FifoPointers[],
+    fifoIndexes: Uint8Array,
+    positions: Float64Array,
+    published: number,
+  ): ReplayPlan {
+    const fifos = this.context.fifos;
+    let items: ReplayItem[] | null = null;
+    const plan = { recoveries, fifoIndexes, positions, published } as ReplayPlan;
+    Object.defineProperty(plan, 'items', {
+      enumerable: true,
+      get: (): ReplayItem[] => (items ??= examinedItems(fifos, recoveries, fifoIndexes, positions)),
+    });
+    return plan;
+  }
+
+  #key(keys: Float64Array[], f: number, next: number[], nonEmpty: FifoPointers[]): number {
+    const list = keys[f];
+    if (list === undefined) return 0;
+    return list[(next[f] as number) - (nonEmpty[f] as FifoPointers).head] as number;
+  }
+
+  /** Non-decreasing seq keys of one FIFO's published records (unchecked loads). */
+  protected mergeKeys(recovery: FifoPointers): Float64Array {
+    const fifo = recovery.fifo;
+    const keys = new Float64Array(recovery.tail - recovery.head);
+    let key = 0;
+    for (let position = recovery.head; position < recovery.tail; position++) {
+      const seq = fifo.device.loadU64(fifo.slotsOffset + fifo.slotBase(position) + 24);
+      if (Number.isSafeInteger(seq) && seq <= seqMax && seq > key) key = seq;
+      keys[position - recovery.head] = key;
+    }
+    return keys;
+  }
+
+  protected fifoIndex(fifo: PersistentFifo): number {
+    const index = this.context.fifos.indexOf(fifo);
+    assert(index >= 0, 'a replayed FIFO must be in the node FIFO list');
+    return index;
   }
 
   /**
-   * Merges the per-FIFO lists by seq, keeping each list's own order; a discarded slot (no
-   * trustworthy seq) stays right after its predecessor in its FIFO.
+   * The largest plausible seq among the published records, read unchecked: only for a
+   * damaged lease word (row L1), so it scans.
    */
-  protected order(lists: ReplayItem[][]): ReplayItem[] {
-    const keyed = lists.flatMap((list, rank) => {
-      let key = 0;
-      return list.map((item, index) => {
-        if (item.verdict === SlotVerdict.valid) key = item.seq;
-        return { item, key, rank, index };
-      });
-    });
-    keyed.sort((a, b) => a.key - b.key || a.rank - b.rank || a.index - b.index);
-    return keyed.map((entry) => entry.item);
+  seqHighest(): number {
+    let highest = 0;
+    for (const recovery of this.plan?.recoveries ?? []) {
+      const keys = this.mergeKeys(recovery);
+      if (keys.length > 0) highest = Math.max(highest, keys[keys.length - 1] as number);
+    }
+    return highest;
   }
 
   /**
@@ -160,99 +205,57 @@ export class ReplayEngine {
     if (this.#admitted || this.plan === null) return 0;
     if ((phase === 'boot') !== this.replayBeforeNew()) return 0;
     this.#admitted = true;
-    for (const item of this.plan.items) this.push(item);
-    return this.plan.items.length;
-  }
-
-  /** Queues one recovered slot; a discarded one with no recipients, so it only retires. */
-  protected push(item: ReplayItem): void {
-    const { fifos, queue } = this.context;
-    const fifo = fifos[item.fifoIndex] as PersistentFifo;
-    if (item.verdict !== SlotVerdict.valid) {
-      queue.push(
-        item.fifoIndex,
-        item.position,
-        0,
-        0,
-        0,
-        0,
-        0,
-        notInterned,
-        notInterned,
-        entryFlagReplayed,
-      );
-      return;
-    }
-    const base = fifo.slotBase(item.position);
-    const view = fifo.shadowView;
-    const shadow = fifo.shadow;
-    const sourceBytes = shadow[base + 56] as number;
-    const names = base + recordHeaderBytes;
-    queue.push(
-      item.fifoIndex,
-      item.position,
-      item.seq,
-      view.getInt32(base + 40, true),
-      view.getInt32(base + 44, true),
-      view.getInt32(base, true),
-      view.getInt32(base + 4, true),
-      this.intern(
-        this.context.types,
-        'type',
-        shadow,
-        names + sourceBytes,
-        shadow[base + 57] as number,
-      ),
-      this.intern(this.context.sources, 'source', shadow, names, sourceBytes),
-      entryFlagReplayed,
+    const { fifoIndexes, positions, published } = this.plan;
+    // not examined yet: no seq, no recipients until the engine reaches it (load)
+    this.context.queue.pushUnexamined(
+      fifoIndexes,
+      positions,
+      published,
+      entryFlagReplayed | entryFlagUnexamined,
     );
+    return published;
   }
 
-  /** Names that could not be interned (table full); their events decode them per delivery. */
-  internFailures = 0;
-
-  protected intern(
-    table: NameTable,
-    kind: NameKind,
-    bytes: Uint8Array,
-    at: number,
-    length: number,
-  ): number {
-    const name = decodeName(kind, bytes, at, length);
-    if (name === null || (table.find(name) < 0 && table.names.length >= table.max)) {
-      this.internFailures++;
-      return notInterned; // the view decodes it from the record instead
-    }
-    return table.intern(name);
-  }
-
-  /** The events recovery raises about what it found (decision table rows D3, R2). */
+  /** The events recovery raises at boot (row D3); discards (R2) are raised as found. */
   recoveryEvents(): RecoveryEvent[] {
     const events: RecoveryEvent[] = [];
     for (const recovery of this.plan?.recoveries ?? []) {
-      const section = recovery.fifo.name;
-      if (recovery.salvaged !== null) {
-        events.push({
-          type: 'nvrelay.fifo.salvaged',
-          severity: 'crit',
-          details: { section, head: recovery.salvaged.head, tail: recovery.salvaged.tail },
-        });
-      }
-      if (recovery.discarded === 0) continue;
-      const reasons: Record<string, number> = {};
-      const positions: number[] = [];
-      recovery.verdicts.forEach((verdict, i) => {
-        if (verdict === SlotVerdict.valid) return;
-        const name = slotVerdictNames[verdict] ?? String(verdict);
-        reasons[name] = (reasons[name] ?? 0) + 1;
-        if (positions.length < 16) positions.push(recovery.head + i);
-      });
+      if (recovery.salvaged === null) continue;
       events.push({
-        type: 'nvrelay.record.discarded',
-        severity: 'err',
-        details: { section, discarded: recovery.discarded, reasons, positions },
+        type: 'nvrelay.fifo.salvaged',
+        severity: 'crit',
+        details: {
+          section: recovery.fifo.name,
+          head: recovery.salvaged.head,
+          tail: recovery.salvaged.tail,
+        },
       });
     }
     return events;
   }
+}
+
+/** Examines every recovered record and lists them in replay order (allocates; tools only). */
+function examinedItems(
+  fifos: readonly PersistentFifo[],
+  recoveries: FifoPointers[],
+  fifoIndexes: Uint8Array,
+  positions: Float64Array,
+): ReplayItem[] {
+  for (const recovery of recoveries) recovery.fifo.examineAll();
+  return Array.from(positions, (position, k) => {
+    const fifoIndex = fifoIndexes[k] as number;
+    const fifo = fifos[fifoIndex] as PersistentFifo;
+    const verdict = fifo.examine(position);
+    const base = fifo.slotBase(position);
+    const view = fifo.shadowView;
+    const valid = verdict === SlotVerdict.valid;
+    const intendedLo = view.getInt32(base + 40, true);
+    const intendedHi = view.getInt32(base + 44, true);
+    const handled =
+      valid &&
+      (view.getInt32(base, true) & intendedLo) === intendedLo &&
+      (view.getInt32(base + 4, true) & intendedHi) === intendedHi;
+    return { fifoIndex, position, seq: valid ? getU64(view, base + 24) : 0, verdict, handled };
+  });
 }
