@@ -121,6 +121,13 @@ interface StagePath<M> {
   interrupted: M[][];
 }
 
+interface Walk {
+  cursor: TracedNvram;
+  lab: RecoveryDevice | undefined;
+  scratch: Uint8Array;
+  keys: ImageKeys;
+}
+
 interface ExploredState {
   footprint: Uint8Array;
   /** The footprint as word indices (when the state has no nested exploration). */
@@ -151,6 +158,7 @@ export class Explorer<R, M> {
   /** Final recoveries by footprint alone (no epoch): see #finalRecovery. */
   readonly #recoveries = new StateIndex();
   #recording: StageRecording<M> | undefined;
+  #root: Walk | undefined;
 
   constructor(
     readonly subject: CrashSubject<R, M>,
@@ -190,14 +198,8 @@ export class Explorer<R, M> {
     path: StagePath<M>,
     footprint: Uint8Array | undefined,
   ): number {
-    const cursor = TracedNvram.fromImage(recording.start, { boot: false });
-    const booted = bootedHeader(recording.start);
-    const lab =
-      path.level === this.options.depth
-        ? new RecoveryDevice(booted.header, booted.page)
-        : undefined;
-    const scratch = new Uint8Array(cursor.sizeBytes);
-    const keys = new ImageKeys(recording.trace, recording.instructions, cursor.sizeBytes);
+    const walk = this.#walkFor(recording, cuts[0] ?? 0, path.level);
+    const { cursor, lab, scratch, keys } = walk;
     const { model, imagesPerCut, seed, prune } = this.options;
     let naive = 0;
     for (let c = 0; c < cuts.length; c++) {
@@ -238,8 +240,30 @@ export class Explorer<R, M> {
       }
       if (path.level === 1) this.#reportProgress(c + 1, cuts.length);
     }
-    cursor.close();
+    if (walk !== this.#root) cursor.close();
     return naive;
+  }
+
+  /**
+   * The cursor that walks a stage's cuts, with its lab device and image keys. The workload's
+   * one is kept between calls of run(): a worker's (or this thread's) next chunk of cuts
+   * continues from where the last one stopped instead of replaying the trace from the start.
+   */
+  #walkFor(recording: StageRecording<M>, firstCut: number, level: number): Walk {
+    const root = this.#root;
+    if (level === 1 && root !== undefined && root.cursor.instructionCount <= firstCut) return root;
+    if (level === 1) root?.cursor.close();
+    const cursor = TracedNvram.fromImage(recording.start, { boot: false });
+    const booted = bootedHeader(recording.start);
+    const walk: Walk = {
+      cursor,
+      lab:
+        level === this.options.depth ? new RecoveryDevice(booted.header, booted.page) : undefined,
+      scratch: new Uint8Array(cursor.sizeBytes),
+      keys: new ImageKeys(recording.trace, recording.instructions, cursor.sizeBytes),
+    };
+    if (level === 1) this.#root = walk;
+    return walk;
   }
 
   /**

@@ -69,6 +69,8 @@ export interface WorkerSetup {
 
 /** Below this many first-level cuts one thread is quicker than starting workers. */
 const parallelCutsMin = 1000;
+/** Cuts this thread explores between two looks at its workers' messages. */
+const mainSliceCuts = 4;
 /** Chunks per worker: enough for balance, few enough that each chunk prunes well. */
 const chunksPerWorker = 12;
 
@@ -165,12 +167,17 @@ async function runShared(
       report();
     }),
   );
-  for (let cuts = take(); cuts !== undefined; cuts = take()) {
-    explorer.run(cuts);
-    done[0] = (done[0] as number) + cuts.length;
-    states[0] = explorer.counts.crashStates;
-    report();
-    await new Promise<void>((resolve) => setImmediate(resolve)); // let the workers ask for more
+  for (let chunk = take(); chunk !== undefined; chunk = take()) {
+    // A few cuts at a time, yielding between them, so that a worker asking for its next chunk
+    // is answered at once (its messages wait for this thread's event loop).
+    for (let at = 0; at < chunk.length; at += mainSliceCuts) {
+      const cuts = chunk.slice(at, at + mainSliceCuts);
+      explorer.run(cuts);
+      done[0] = (done[0] as number) + cuts.length;
+      states[0] = explorer.counts.crashStates;
+      report();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
   const own: WorkerResult = {
     type: 'result',
