@@ -107,6 +107,9 @@ export async function pump(path: string, options: PumpOptions): Promise<void> {
       });
     }
     node.start(); // replayed events are queued ahead of every new one [230-240]
+    // One turn of the event loop before the first emit: the replay starts being delivered
+    // first, as it would in a system whose producers come up after the node.
+    await nextTurn();
     const emits = await emitAll(node, options);
     await untilIdle(node);
     const counters = node.stats().counters;
