@@ -63,7 +63,7 @@ export const urgentSeverityMax = 3;
  * With the default clock, one reading stamps up to this many events (and drain passes) of one
  * turn of the event loop (src/engine/clock.ts).
  */
-export const timeReuseMax = 256;
+export const timeReuseMax = 1_024;
 
 /** Interned event types and producers (volatile tables sized at boot). */
 export const typesMax = 1_024;
