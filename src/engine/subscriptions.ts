@@ -61,10 +61,17 @@ export class TypeTable extends NameTable {
     super('type', typesMax);
   }
 
+  /** 1 once a type's masks are computed; replay interns names without resolving them. */
+  readonly #resolved = new Uint8Array(typesMax);
+
+  /**
+   * The id of `name` with its masks computed. A type first seen in a replayed record was
+   * interned without masks (replay delivers to the record's stored intended set), so "new
+   * name" is not the test: "never resolved" is. Otherwise its next emit would reach nobody.
+   */
   internResolved(name: string, subscribers: readonly (Subscriber | undefined)[]): number {
-    const before = this.names.length;
     const id = this.intern(name);
-    if (id === before) this.resolve(id, subscribers);
+    if (this.#resolved[id] === 0) this.resolve(id, subscribers);
     return id;
   }
 
@@ -87,5 +94,6 @@ export class TypeTable extends NameTable {
       this.masksLo[id * 8 + level] = low;
       this.masksHi[id * 8 + level] = high;
     }
+    this.#resolved[id] = 1;
   }
 }
