@@ -113,130 +113,354 @@ export function checkHistory(
   history: readonly Observation[],
   options: CheckOptions = {},
 ): CheckReport {
-  const findings: Finding[] = [];
-  const add = (invariant: Invariant, message: string, sequences?: number[]): void => {
-    findings.push(
-      sequences === undefined ? { invariant, message } : { invariant, message, sequences },
-    );
-  };
-  const attempts = collectAttempts(history, add);
-  const deliveries = history.filter((o): o is Delivery => o.kind === 'delivered');
-  const counts = checkDeliveries(deliveries, attempts, add);
-  if (counts.system > 0 && options.mediaFaults !== true) {
-    const types = [
-      ...new Set(deliveries.filter((d) => d.source === systemSource).map((d) => d.type)),
-    ];
-    add('persist-order', `recovery reported ${types.join(', ')} after power cuts alone`);
+  const checker = new HistoryChecker(options);
+  checker.observeAll(history);
+  return checker.finish();
+}
+
+/**
+ * The checker as a fold over observations, so that a history sharing a prefix with an earlier
+ * one (every crash state of one cut shares the workload's observations) can start from a copy
+ * of the state after that prefix: `clone()`, then `observeAll(rest)`, then `finish()`.
+ * Each observation is checked when it arrives; what needs the whole history (losses, silent
+ * drops, seq order across boots) is checked by `finish()`.
+ */
+export class HistoryChecker {
+  readonly #options: CheckOptions;
+  #findings: Finding[] = [];
+  #index = 0;
+  #last: Observation | undefined;
+  #attempts = new Map<string, Attempt>();
+  // SPEC 4.2 / 4.5 per delivery
+  #seen = new Set<string>(); // recipient#seq
+  #keyOfSeq = new Map<number, string>();
+  #duplicates = 0;
+  #deliveries = 0;
+  #systemTypes = new Set<string>();
+  #system = 0;
+  // SPEC 4.1
+  #seqsByPair = new Map<string, number[]>(); // recipient#key -> seqs delivered
+  #confirmed = new Set<string>(); // recipient#seq (a confirm call, even cut short)
+  // SPEC 4.3
+  #durableAt = new Map<string, number>(); // recipient#seq -> epoch its confirmation became durable
+  #pendingDurable: { recipient: string; seq: number; epoch: number }[] = [];
+  // SPEC 4.4
+  #seenInEpoch = new Set<string>(); // recipient#seq@epoch
+  #newSeen = new Set<string>(); // recipient@epoch: a new event was seen
+  #lastByProducer = new Map<string, number>();
+  // SPEC 4.7
+  #cutEpochs = new Set<number>();
+  #countersByEpoch = new Map<number, number>();
+
+  constructor(options: CheckOptions = {}) {
+    this.#options = options;
   }
-  checkSeqs(attempts, add);
-  checkNoLoss(history, attempts, deliveries, add);
-  checkNoZombies(history, deliveries, add);
-  checkOrder(deliveries, attempts, add);
-  checkNoSilentDrop(history, attempts, add);
-  return {
-    findings,
-    duplicates: counts.duplicates,
-    deliveries: deliveries.length,
-    systemEvents: counts.system,
-    emitted: countEmitted(attempts),
-  };
+
+  /** An independent copy of the state after the observations seen so far. */
+  clone(): HistoryChecker {
+    const copy = new HistoryChecker(this.#options);
+    copy.#findings = this.#findings.slice();
+    copy.#index = this.#index;
+    copy.#last = this.#last;
+    copy.#attempts = new Map();
+    for (const [key, attempt] of this.#attempts) copy.#attempts.set(key, { ...attempt });
+    copy.#seen = new Set(this.#seen);
+    copy.#keyOfSeq = new Map(this.#keyOfSeq);
+    copy.#duplicates = this.#duplicates;
+    copy.#deliveries = this.#deliveries;
+    copy.#systemTypes = new Set(this.#systemTypes);
+    copy.#system = this.#system;
+    copy.#seqsByPair = new Map();
+    for (const [pair, seqs] of this.#seqsByPair) copy.#seqsByPair.set(pair, seqs.slice());
+    copy.#confirmed = new Set(this.#confirmed);
+    copy.#durableAt = new Map(this.#durableAt);
+    copy.#pendingDurable = this.#pendingDurable.slice();
+    copy.#seenInEpoch = new Set(this.#seenInEpoch);
+    copy.#newSeen = new Set(this.#newSeen);
+    copy.#lastByProducer = new Map(this.#lastByProducer);
+    copy.#cutEpochs = new Set(this.#cutEpochs);
+    copy.#countersByEpoch = new Map(this.#countersByEpoch);
+    return copy;
+  }
+
+  observeAll(history: readonly Observation[]): void {
+    for (let i = 0; i < history.length; i++) this.observe(history[i] as Observation);
+  }
+
+  observe(o: Observation): void {
+    const index = this.#index++;
+    this.#last = o;
+    if (o.kind === 'counters') this.#countersByEpoch.set(o.epoch, o.rejected);
+    else if (!this.#countersByEpoch.has(o.epoch)) this.#countersByEpoch.set(o.epoch, -1);
+    switch (o.kind) {
+      case 'attempt':
+        return this.#attempt(o, index);
+      case 'emitted':
+      case 'rejected':
+        return this.#outcome(o);
+      case 'delivered':
+        return this.#delivered(o);
+      case 'confirming':
+        this.#confirmed.add(`${o.recipient}#${o.seq}`);
+        return;
+      case 'confirmed':
+        this.#confirmed.add(`${o.recipient}#${o.seq}`);
+        this.#pendingDurable.push(o);
+        return;
+      case 'durable':
+        for (const c of this.#pendingDurable) {
+          if (c.epoch === o.epoch) this.#durableAt.set(`${c.recipient}#${c.seq}`, c.epoch);
+        }
+        this.#pendingDurable = [];
+        return;
+      case 'boot':
+        this.#pendingDurable = [];
+        return;
+      case 'cut':
+        this.#cutEpochs.add(o.epoch);
+        return;
+      default:
+        return;
+    }
+  }
+
+  finish(): CheckReport {
+    const findings = this.#findings.slice();
+    const add = adder(findings);
+    if (this.#system > 0 && this.#options.mediaFaults !== true) {
+      add(
+        'persist-order',
+        `recovery reported ${[...this.#systemTypes].join(', ')} after power cuts alone`,
+      );
+    }
+    checkSeqs(this.#attempts, add);
+    this.#noLoss(add);
+    this.#noSilentDrop(add);
+    let emitted = 0;
+    for (const attempt of this.#attempts.values()) if (attempt.emitted) emitted++;
+    return {
+      findings,
+      duplicates: this.#duplicates,
+      deliveries: this.#deliveries,
+      systemEvents: this.#system,
+      emitted,
+    };
+  }
+
+  #add(invariant: Invariant, message: string, sequences?: number[]): void {
+    adder(this.#findings)(invariant, message, sequences);
+  }
+
+  #attempt(o: Extract<Observation, { kind: 'attempt' }>, index: number): void {
+    if (this.#attempts.has(o.key))
+      this.#add('unique-identity', `two emits share the content key ${o.key}`);
+    const attempt: Attempt = {
+      epoch: o.epoch,
+      key: o.key,
+      source: o.source,
+      type: o.type,
+      severity: o.severity,
+      intended: o.intended,
+      emitted: false,
+      rejected: false,
+      seq: undefined,
+      index,
+    };
+    if (o.grouped !== undefined) attempt.grouped = o.grouped;
+    this.#attempts.set(o.key, attempt);
+  }
+
+  #outcome(o: Extract<Observation, { kind: 'emitted' | 'rejected' }>): void {
+    const attempt = this.#attempts.get(o.key);
+    if (attempt === undefined)
+      return this.#add('no-silent-drop', `outcome for unknown emit ${o.key}`);
+    if (o.kind === 'rejected') {
+      attempt.rejected = true;
+      return;
+    }
+    attempt.emitted = true;
+    if (o.seq === undefined) return;
+    if (attempt.seq !== undefined && attempt.seq !== o.seq) {
+      this.#add(
+        'unique-identity',
+        `event ${o.key} delivered as seq ${attempt.seq} and as ${o.seq}`,
+        [attempt.seq, o.seq],
+      );
+    }
+    attempt.seq = o.seq;
+  }
+
+  /** SPEC 4.2, 4.3, 4.4 and 4.5 for one delivery. */
+  #delivered(d: Delivery): void {
+    this.#deliveries++;
+    const pair = `${d.recipient}#${d.seq}`;
+    const again = this.#seen.has(pair);
+    if (again) this.#duplicates++;
+    this.#seen.add(pair);
+    const identity = d.source === systemSource ? `${systemSource}/${d.type}/${d.seq}` : d.key;
+    const other = this.#keyOfSeq.get(d.seq);
+    if (other !== undefined && other !== identity) {
+      this.#add('unique-identity', `seq ${d.seq} names two events (${other}, ${identity})`, [
+        d.seq,
+      ]);
+    }
+    this.#keyOfSeq.set(d.seq, identity);
+    const attempt = this.#attempts.get(d.key);
+    this.#zombie(d, pair);
+    this.#order(d, pair, again, attempt);
+    const contentPair = `${d.recipient}#${d.key}`;
+    const seqs = this.#seqsByPair.get(contentPair);
+    if (seqs === undefined) this.#seqsByPair.set(contentPair, [d.seq]);
+    else if (!seqs.includes(d.seq)) seqs.push(d.seq);
+    if (d.source === systemSource) {
+      this.#system++;
+      this.#systemTypes.add(d.type);
+      if (!d.type.startsWith(`${systemSource}.`))
+        this.#add('no-garbage', `system source with type ${d.type}`, [d.seq]);
+      return;
+    }
+    this.#garbage(d, attempt);
+  }
+
+  #garbage(d: Delivery, attempt: Attempt | undefined): void {
+    if (attempt === undefined) {
+      this.#add(
+        'no-garbage',
+        `${d.recipient} got seq ${d.seq} (${d.key}) that no producer emitted`,
+        [d.seq],
+      );
+      return;
+    }
+    if (attempt.type !== d.type || attempt.severity !== d.severity || attempt.source !== d.source) {
+      this.#add(
+        'no-garbage',
+        `${d.recipient} got seq ${d.seq} with fields that differ from its emit`,
+        [d.seq],
+      );
+    }
+    if (!attempt.intended.includes(d.recipient)) {
+      this.#add('no-garbage', `${d.recipient} got seq ${d.seq}, not intended for it`, [d.seq]);
+    }
+    if (attempt.seq === undefined) attempt.seq = d.seq;
+    else if (attempt.seq !== d.seq) {
+      this.#add(
+        'unique-identity',
+        `event ${d.key} delivered as seq ${d.seq} and as ${attempt.seq}`,
+        [d.seq, attempt.seq],
+      );
+    }
+  }
+
+  /** SPEC 4.3: a confirmation durable in an earlier boot means no delivery of that event now. */
+  #zombie(d: Delivery, pair: string): void {
+    const epoch = this.#durableAt.get(pair);
+    if (epoch !== undefined && d.epoch > epoch) {
+      this.#add(
+        'no-zombies',
+        `${d.recipient} got seq ${d.seq} in boot ${d.epoch}; its confirmation was durable in boot ${epoch}`,
+        [d.seq],
+      );
+    }
+  }
+
+  /**
+   * SPEC 4.4: per recipient, each producer's events are first seen in emit order; and in every
+   * boot after the first, replayed events are first seen before any event of that boot.
+   */
+  #order(d: Delivery, pair: string, again: boolean, attempt: Attempt | undefined): void {
+    const inEpoch = `${pair}@${d.epoch}`;
+    const firstInEpoch = !this.#seenInEpoch.has(inEpoch);
+    this.#seenInEpoch.add(inEpoch);
+    // a producer event is a replay if emitted in an earlier boot; a system event by its flag
+    const replay = attempt !== undefined ? attempt.epoch < d.epoch : d.replayed;
+    const marker = `${d.recipient}@${d.epoch}`;
+    if (replay && firstInEpoch && this.#newSeen.has(marker)) {
+      this.#add(
+        'order',
+        `${d.recipient} got replayed seq ${d.seq} after a new event of boot ${d.epoch}`,
+        [d.seq],
+      );
+    }
+    if (!replay && firstInEpoch) this.#newSeen.add(marker);
+    if (again || d.source === systemSource) return;
+    const producer = `${d.recipient}#${d.source}`;
+    const last = this.#lastByProducer.get(producer) ?? 0;
+    if (d.seq < last) {
+      this.#add(
+        'order',
+        `${d.recipient} first got ${d.source}'s seq ${d.seq} after its seq ${last}`,
+        [d.seq, last],
+      );
+    }
+    this.#lastByProducer.set(producer, Math.max(last, d.seq));
+  }
+
+  /** SPEC 4.1: every emit that returned reached and was confirmed by each intended recipient. */
+  #noLoss(add: Add): void {
+    for (const attempt of this.#attempts.values()) {
+      if (!attempt.emitted) continue;
+      for (const recipient of attempt.intended) {
+        const seq = attempt.seq;
+        const seqs = this.#seqsByPair.get(`${recipient}#${attempt.key}`);
+        const sequences = seq === undefined ? [] : [seq];
+        if (seqs === undefined) {
+          add(
+            'no-loss',
+            `${attempt.key} (seq ${seq ?? '?'}) never reached ${recipient}`,
+            sequences,
+          );
+        } else if (!seqs.some((s) => this.#confirmed.has(`${recipient}#${s}`))) {
+          add(
+            'no-loss',
+            `${attempt.key} (seq ${seq ?? '?'}) never confirmed by ${recipient}`,
+            sequences,
+          );
+        }
+      }
+    }
+    const last = this.#last;
+    if (last?.kind !== 'quiescent') add('no-loss', 'the history does not end quiescent');
+    else if (!last.idle)
+      add('no-loss', `the final boot did not quiesce: ${last.pending} events pending`);
+  }
+
+  /** SPEC 4.7: every emit returned, was rejected with a typed error, or was cut short. */
+  #noSilentDrop(add: Add): void {
+    const byEpoch = new Map<number, Attempt[]>();
+    for (const attempt of this.#attempts.values()) {
+      const list = byEpoch.get(attempt.epoch);
+      if (list === undefined) byEpoch.set(attempt.epoch, [attempt]);
+      else list.push(attempt);
+    }
+    for (const [epoch, counted] of this.#countersByEpoch) {
+      const cut = this.#cutEpochs.has(epoch);
+      const epochAttempts = (byEpoch.get(epoch) ?? []).sort((a, b) => a.index - b.index);
+      let rejected = 0;
+      epochAttempts.forEach((attempt, i) => {
+        if (attempt.rejected) rejected++;
+        const last = i === epochAttempts.length - 1;
+        if (!attempt.emitted && !attempt.rejected && !(cut && (last || attempt.grouped === true))) {
+          add('no-silent-drop', `emit ${attempt.key} neither returned nor was rejected`);
+        }
+      });
+      if (counted >= 0 && counted !== rejected) {
+        add(
+          'no-silent-drop',
+          `boot ${epoch}: ${rejected} emits rejected, the node counted ${counted}`,
+        );
+      }
+    }
+  }
 }
 
 type Add = (invariant: Invariant, message: string, sequences?: number[]) => void;
 
-function countEmitted(attempts: Map<string, Attempt>): number {
-  let emitted = 0;
-  for (const attempt of attempts.values()) if (attempt.emitted) emitted++;
-  return emitted;
-}
-
-function collectAttempts(history: readonly Observation[], add: Add): Map<string, Attempt> {
-  // Plain loops: the crash lab checks thousands of histories per second.
-  const attempts = new Map<string, Attempt>();
-  for (let index = 0; index < history.length; index++) {
-    const o = history[index] as Observation;
-    if (o.kind === 'attempt') {
-      if (attempts.has(o.key)) add('unique-identity', `two emits share the content key ${o.key}`);
-      const attempt: Attempt = {
-        epoch: o.epoch,
-        key: o.key,
-        source: o.source,
-        type: o.type,
-        severity: o.severity,
-        intended: o.intended,
-        emitted: false,
-        rejected: false,
-        seq: undefined,
-        index,
-      };
-      if (o.grouped !== undefined) attempt.grouped = o.grouped;
-      attempts.set(o.key, attempt);
-    } else if (o.kind === 'emitted' || o.kind === 'rejected') {
-      const attempt = attempts.get(o.key);
-      if (attempt === undefined) {
-        add('no-silent-drop', `outcome for unknown emit ${o.key}`);
-        continue;
-      }
-      if (o.kind === 'rejected') attempt.rejected = true;
-      else {
-        attempt.emitted = true;
-        if (o.seq !== undefined) attempt.seq = o.seq;
-      }
-    }
-  }
-  return attempts;
-}
-
-/** SPEC 4.2 (no garbage) and 4.5 (one seq per event); counts duplicates. */
-function checkDeliveries(
-  deliveries: readonly Delivery[],
-  attempts: Map<string, Attempt>,
-  add: Add,
-): { duplicates: number; system: number } {
-  const seen = new Set<string>();
-  const keyOfSeq = new Map<number, string>();
-  let duplicates = 0;
-  let system = 0;
-  for (const d of deliveries) {
-    const pair = `${d.recipient}#${d.seq}`;
-    if (seen.has(pair)) duplicates++;
-    seen.add(pair);
-    const identity = d.source === systemSource ? `${systemSource}/${d.type}/${d.seq}` : d.key;
-    const other = keyOfSeq.get(d.seq);
-    if (other !== undefined && other !== identity) {
-      add('unique-identity', `seq ${d.seq} names two events (${other}, ${identity})`, [d.seq]);
-    }
-    keyOfSeq.set(d.seq, identity);
-    if (d.source === systemSource) {
-      system++;
-      if (!d.type.startsWith(`${systemSource}.`))
-        add('no-garbage', `system source with type ${d.type}`, [d.seq]);
-      continue;
-    }
-    const attempt = attempts.get(d.key);
-    if (attempt === undefined) {
-      add('no-garbage', `${d.recipient} got seq ${d.seq} (${d.key}) that no producer emitted`, [
-        d.seq,
-      ]);
-      continue;
-    }
-    if (attempt.type !== d.type || attempt.severity !== d.severity || attempt.source !== d.source) {
-      add('no-garbage', `${d.recipient} got seq ${d.seq} with fields that differ from its emit`, [
-        d.seq,
-      ]);
-    }
-    if (!attempt.intended.includes(d.recipient)) {
-      add('no-garbage', `${d.recipient} got seq ${d.seq}, not intended for it`, [d.seq]);
-    }
-    if (attempt.seq === undefined) attempt.seq = d.seq;
-    else if (attempt.seq !== d.seq) {
-      add('unique-identity', `event ${d.key} delivered as seq ${d.seq} and as ${attempt.seq}`, [
-        d.seq,
-        attempt.seq,
-      ]);
-    }
-  }
-  return { duplicates, system };
+function adder(findings: Finding[]): Add {
+  return (invariant, message, sequences) => {
+    findings.push(
+      sequences === undefined ? { invariant, message } : { invariant, message, sequences },
+    );
+  };
 }
 
 /** SPEC 4.5: seqs of later boots are larger than every seq of earlier boots. */
@@ -262,163 +486,5 @@ function checkSeqs(attempts: Map<string, Attempt>, add: Add): void {
       );
     }
     epochMax = Math.max(epochMax, seq);
-  }
-}
-
-/** SPEC 4.1: every emit that returned reached and was confirmed by each intended recipient. */
-function checkNoLoss(
-  history: readonly Observation[],
-  attempts: Map<string, Attempt>,
-  deliveries: readonly Delivery[],
-  add: Add,
-): void {
-  const seqsByPair = new Map<string, number[]>();
-  for (const d of deliveries) {
-    const pair = `${d.recipient}#${d.key}`;
-    const seqs = seqsByPair.get(pair);
-    if (seqs === undefined) seqsByPair.set(pair, [d.seq]);
-    else if (!seqs.includes(d.seq)) seqs.push(d.seq);
-  }
-  // a confirm call cut short may still have taken effect: it counts as the recipient's confirmation
-  const confirmed = new Set<string>();
-  for (const o of history) {
-    if (o.kind === 'confirmed' || o.kind === 'confirming') confirmed.add(`${o.recipient}#${o.seq}`);
-  }
-  for (const attempt of attempts.values()) {
-    if (!attempt.emitted) continue;
-    for (const recipient of attempt.intended) {
-      const pair = `${recipient}#${attempt.key}`;
-      const seq = attempt.seq;
-      const seqs = seqsByPair.get(pair);
-      if (seqs === undefined) {
-        add(
-          'no-loss',
-          `${attempt.key} (seq ${seq ?? '?'}) never reached ${recipient}`,
-          seq === undefined ? [] : [seq],
-        );
-      } else if (!seqs.some((s) => confirmed.has(`${recipient}#${s}`))) {
-        add(
-          'no-loss',
-          `${attempt.key} (seq ${seq ?? '?'}) never confirmed by ${recipient}`,
-          seq === undefined ? [] : [seq],
-        );
-      }
-    }
-  }
-  const last = history.at(-1);
-  if (last?.kind !== 'quiescent') add('no-loss', 'the history does not end quiescent');
-  else if (!last.idle)
-    add('no-loss', `the final boot did not quiesce: ${last.pending} events pending`);
-}
-
-/** SPEC 4.3: a confirmation durable before a cut means no delivery of that event after it. */
-function checkNoZombies(
-  history: readonly Observation[],
-  deliveries: readonly Delivery[],
-  add: Add,
-): void {
-  const durableAt = new Map<string, number>(); // recipient#seq -> epoch it became durable in
-  let pending: { recipient: string; seq: number; epoch: number }[] = [];
-  for (const o of history) {
-    if (o.kind === 'confirmed') pending.push(o);
-    else if (o.kind === 'durable') {
-      for (const c of pending)
-        if (c.epoch === o.epoch) durableAt.set(`${c.recipient}#${c.seq}`, c.epoch);
-      pending = [];
-    } else if (o.kind === 'boot') pending = [];
-  }
-  for (const d of deliveries) {
-    const epoch = durableAt.get(`${d.recipient}#${d.seq}`);
-    if (epoch !== undefined && d.epoch > epoch) {
-      add(
-        'no-zombies',
-        `${d.recipient} got seq ${d.seq} in boot ${d.epoch}; its confirmation was durable in boot ${epoch}`,
-        [d.seq],
-      );
-    }
-  }
-}
-
-/**
- * SPEC 4.4: per recipient, each producer's events are first seen in emit order; and in every
- * boot after the first, replayed events are first seen before any event of that boot.
- */
-function checkOrder(
-  deliveries: readonly Delivery[],
-  attempts: Map<string, Attempt>,
-  add: Add,
-): void {
-  const seenEver = new Set<string>(); // recipient#seq
-  const seenInEpoch = new Set<string>(); // recipient#seq@epoch
-  const newSeen = new Set<string>(); // recipient@epoch: a new event was seen
-  const lastByProducer = new Map<string, number>();
-  for (const d of deliveries) {
-    const pair = `${d.recipient}#${d.seq}`;
-    const firstInEpoch = !seenInEpoch.has(`${pair}@${d.epoch}`);
-    seenInEpoch.add(`${pair}@${d.epoch}`);
-    const attempt = attempts.get(d.key);
-    // a producer event is a replay if emitted in an earlier boot; a system event by its flag
-    const replay = attempt !== undefined ? attempt.epoch < d.epoch : d.replayed;
-    const marker = `${d.recipient}@${d.epoch}`;
-    if (replay && firstInEpoch && newSeen.has(marker)) {
-      add(
-        'order',
-        `${d.recipient} got replayed seq ${d.seq} after a new event of boot ${d.epoch}`,
-        [d.seq],
-      );
-    }
-    if (!replay && firstInEpoch) newSeen.add(marker);
-    if (seenEver.has(pair)) continue;
-    seenEver.add(pair);
-    if (d.source === systemSource) continue;
-    const producer = `${d.recipient}#${d.source}`;
-    const last = lastByProducer.get(producer) ?? 0;
-    if (d.seq < last) {
-      add('order', `${d.recipient} first got ${d.source}'s seq ${d.seq} after its seq ${last}`, [
-        d.seq,
-        last,
-      ]);
-    }
-    lastByProducer.set(producer, Math.max(last, d.seq));
-  }
-}
-
-/** SPEC 4.7: every emit returned, was rejected with a typed error, or was cut short. */
-function checkNoSilentDrop(
-  history: readonly Observation[],
-  attempts: Map<string, Attempt>,
-  add: Add,
-): void {
-  // One pass: per epoch, whether it was cut and its last counters; attempts grouped by epoch.
-  const cutEpochs = new Set<number>();
-  const countersByEpoch = new Map<number, number>();
-  for (const o of history) {
-    if (o.kind === 'cut') cutEpochs.add(o.epoch);
-    if (o.kind === 'counters') countersByEpoch.set(o.epoch, o.rejected);
-    else if (!countersByEpoch.has(o.epoch)) countersByEpoch.set(o.epoch, -1);
-  }
-  const byEpoch = new Map<number, Attempt[]>();
-  for (const attempt of attempts.values()) {
-    const list = byEpoch.get(attempt.epoch);
-    if (list === undefined) byEpoch.set(attempt.epoch, [attempt]);
-    else list.push(attempt);
-  }
-  for (const [epoch, counted] of countersByEpoch) {
-    const cut = cutEpochs.has(epoch);
-    const epochAttempts = (byEpoch.get(epoch) ?? []).sort((a, b) => a.index - b.index);
-    let rejected = 0;
-    epochAttempts.forEach((attempt, i) => {
-      if (attempt.rejected) rejected++;
-      const last = i === epochAttempts.length - 1;
-      if (!attempt.emitted && !attempt.rejected && !(cut && (last || attempt.grouped === true))) {
-        add('no-silent-drop', `emit ${attempt.key} neither returned nor was rejected`);
-      }
-    });
-    if (counted >= 0 && counted !== rejected) {
-      add(
-        'no-silent-drop',
-        `boot ${epoch}: ${rejected} emits rejected, the node counted ${counted}`,
-      );
-    }
   }
 }

@@ -18,7 +18,7 @@ import { NodeError, QueueFull } from '../../src/events/errors.js';
 import { formatNode, nodeLayout, type NodeLimits } from '../../src/node/layout.js';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
-import { checkHistory, type Observation } from '../checker/spec4.js';
+import { HistoryChecker, type Observation } from '../checker/spec4.js';
 import type { WorkloadParams } from '../plan.js';
 import { assert } from '../assert.js';
 import { Prng } from '../prng.js';
@@ -272,24 +272,39 @@ export function eventSubject(
   options: EventWorkloadOptions,
 ): CrashSubject<EventRecovered, EventMark> {
   const layout = nodeLayout(eventLimits);
+  const prefixes = new PrefixCache();
   return {
     name: options.name ?? 'events',
     format: { sizeBytes: Math.max(eventDeviceBytes, layout.sizeBytes), sections: layout.sections },
     prepare: (device) => formatNode(device, eventLimits),
     workload: (device, context) => runWorkload(device, context, options),
     recover: (device, context) => runRecovery(device, context, options),
-    check: (outcome) => checkEvents(outcome),
+    check: (outcome) => checkEvents(outcome, prefixes),
   };
 }
 
 /**
  * SPEC 4 on the history. With media faults a damaged record may be lost (it is detected,
- * discarded and reported), so 4.1 is waived for those states; nothing damaged may be
- * delivered. A boot that refuses a damaged device (typed error) is the right answer to media
- * faults, and a finding without them.
+ * discarded and reported) or a handled event handed out again, so 4.1 and 4.3 are waived for
+ * those states; nothing damaged may be delivered. A boot that refuses a damaged device
+ * (typed error) is the right answer to media faults, and a finding without them.
  */
-function checkEvents(outcome: CrashOutcome<EventRecovered, EventMark>): Finding[] {
-  const findings = checkHistory(historyOf(outcome), { mediaFaults: outcome.mediaFaults }).findings;
+function checkEvents(
+  outcome: CrashOutcome<EventRecovered, EventMark>,
+  prefixes: PrefixCache,
+): Finding[] {
+  const checker = prefixes.checkerAfter(outcome.marks, outcome.mediaFaults).clone();
+  checker.observe({ kind: 'cut', epoch: 0 });
+  outcome.interruptedMarks.forEach((marks, i) => {
+    checker.observeAll(marks);
+    checker.observe({ kind: 'cut', epoch: i + 1 });
+  });
+  assert(
+    outcome.recoveryMarks[0]?.epoch === outcome.interruptedMarks.length + 1,
+    'the final recovery marks carry its stage as their epoch',
+  );
+  checker.observeAll(outcome.recoveryMarks);
+  const findings = checker.finish().findings;
   const refused = outcome.recovered.refused;
   if (!outcome.mediaFaults) {
     if (refused === undefined) return findings;
@@ -298,23 +313,40 @@ function checkEvents(outcome: CrashOutcome<EventRecovered, EventMark>): Finding[
       { invariant: 'recovery completes', message: `the boot refused the device: ${refused}` },
     ];
   }
-  return findings.filter((finding) => finding.invariant !== 'no-loss');
+  return findings.filter((finding) => !mediaWaived.has(finding.invariant));
 }
 
-/** The whole history of one crash state: every stage (its marks carry its epoch), cut marked. */
-export function historyOf(outcome: CrashOutcome<EventRecovered, EventMark>): Observation[] {
-  const interrupted = [outcome.marks, ...outcome.interruptedMarks];
-  const history: Observation[] = [];
-  interrupted.forEach((marks, stage) => {
-    for (const mark of marks) history.push(mark);
-    history.push({ kind: 'cut', epoch: stage });
-  });
-  for (const mark of outcome.recoveryMarks) history.push(mark);
-  assert(
-    outcome.recoveryMarks[0]?.epoch === interrupted.length,
-    'the final recovery marks carry its stage as their epoch',
-  );
-  return history;
+/**
+ * What media faults may legitimately cause: a damaged record is dropped (4.1), and a damaged
+ * confirmation word or head pointer can hand a handled event out again (4.3). Garbage, order
+ * and identity still hold.
+ */
+const mediaWaived = new Set(['no-loss', 'no-zombies']);
+
+/**
+ * The checker's state after the workload's marks before a cut, kept for the next check: every
+ * image of a cut shares those marks, and the next cut's marks extend them.
+ */
+export class PrefixCache {
+  #marks: readonly EventMark[] = [];
+  #mediaFaults = false;
+  #checker: HistoryChecker = new HistoryChecker();
+
+  checkerAfter(marks: readonly EventMark[], mediaFaults: boolean): HistoryChecker {
+    const known = this.#marks;
+    if (marks === known && mediaFaults === this.#mediaFaults) return this.#checker;
+    const extends_ =
+      mediaFaults === this.#mediaFaults &&
+      marks.length >= known.length &&
+      (known.length === 0 || marks[known.length - 1] === known[known.length - 1]);
+    const checker = extends_ ? this.#checker.clone() : new HistoryChecker({ mediaFaults });
+    for (let i = extends_ ? known.length : 0; i < marks.length; i++)
+      checker.observe(marks[i] as EventMark);
+    this.#marks = marks;
+    this.#mediaFaults = mediaFaults;
+    this.#checker = checker;
+    return checker;
+  }
 }
 
 export function eventOptions(params: WorkloadParams, name: string): EventWorkloadOptions {
