@@ -52,32 +52,31 @@ export class NameTable {
   }
 }
 
-/** Event types with their intended-recipient masks, one per severity level. */
+/**
+ * Event types with their intended-recipient masks, one per severity level. Every type is
+ * resolved against the current subscribers when it is interned, whoever interns it (an emit,
+ * or the engine naming a replayed record), and all again when a subscriber registers.
+ */
 export class TypeTable extends NameTable {
   readonly masksLo = new Int32Array(typesMax * 8);
   readonly masksHi = new Int32Array(typesMax * 8);
+  /** The recipients by id (the engine's array, shared). */
+  subscribers: readonly (Subscriber | undefined)[] = [];
 
   constructor() {
     super('type', typesMax);
   }
 
-  /** 1 once a type's masks are computed; replay interns names without resolving them. */
-  readonly #resolved = new Uint8Array(typesMax);
-
-  /**
-   * The id of `name` with its masks computed. A type first seen in a replayed record was
-   * interned without masks (replay delivers to the record's stored intended set), so "new
-   * name" is not the test: "never resolved" is. Otherwise its next emit would reach nobody.
-   */
-  internResolved(name: string, subscribers: readonly (Subscriber | undefined)[]): number {
-    const id = this.intern(name);
-    if (this.#resolved[id] === 0) this.resolve(id, subscribers);
+  override intern(name: string): number {
+    const before = this.names.length;
+    const id = super.intern(name);
+    if (id === before) this.resolve(id, this.subscribers);
     return id;
   }
 
   /** Recomputes every type's masks (a recipient registered or changed its subscription). */
-  resolveAll(subscribers: readonly (Subscriber | undefined)[]): void {
-    for (let id = 0; id < this.names.length; id++) this.resolve(id, subscribers);
+  resolveAll(): void {
+    for (let id = 0; id < this.names.length; id++) this.resolve(id, this.subscribers);
   }
 
   resolve(id: number, subscribers: readonly (Subscriber | undefined)[]): void {
@@ -94,6 +93,5 @@ export class TypeTable extends NameTable {
       this.masksLo[id * 8 + level] = low;
       this.masksHi[id * 8 + level] = high;
     }
-    this.#resolved[id] = 1;
   }
 }

@@ -209,6 +209,7 @@ export class Node {
       this.time,
       geometry.recipientsMax,
     );
+    this.types.subscribers = this.engine.recipients;
     this.engine.onConfirmed = () => this.#scheduleDrain();
     this.engine.onDiscard = (fifo, position, verdict) => this.#noteDiscard(fifo, position, verdict);
     this.engine.fenceAtPassEnd = this.scheduling === 'manual';
@@ -331,7 +332,7 @@ export class Node {
       inFlightMax(options.inFlightMax, this.#inFlightMax),
     );
     this.engine.activate(recipient);
-    this.types.resolveAll(this.engine.recipients);
+    this.types.resolveAll();
     this.#scheduleDrain();
     return recipient;
   }
@@ -349,7 +350,7 @@ export class Node {
   /** @internal The interned id of an event type, with its masks resolved. */
   typeId(type: string): number {
     if (typeof type !== 'string') badArgument(`type must be a string, got ${typeof type}`);
-    return this.types.internResolved(type, this.engine.recipients);
+    return this.types.intern(type);
   }
 
   // ---- emit [211-214] ----

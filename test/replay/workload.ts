@@ -183,6 +183,19 @@ export class Driver {
           },
           epoch,
         );
+        this.#drain(node, epoch); // replayed records are examined now, interning their types...
+        for (const type of types) {
+          // ...which must still reach their subscribers when emitted again
+          const op: EmitOp = {
+            kind: 'emit',
+            producer: 0,
+            type,
+            severity: 2,
+            detailsBytes: 3,
+            grouped: false,
+          };
+          this.#emit(node, op, epoch);
+        }
         for (let pass = 0; pass < 100 && !node.idle(); pass++) this.#drain(node, epoch);
         this.#drain(node, epoch);
         this.#counters(node, epoch);
