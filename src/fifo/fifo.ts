@@ -241,10 +241,14 @@ export class PersistentFifo {
       this.examine(this.examinedUpTo);
   }
 
-  /** Loads published slots from `position` on (up to a run of slots, within the ring). */
+  /**
+   * Loads recovered slots from `position` on (a run, within the ring and the recovered range:
+   * the shadow of a record appended since boot is never overwritten).
+   */
   protected loadRun(position: number): void {
     const first = position % this.slotCount;
-    const count = Math.min(fifoLoadRunSlots, this.tail - position, this.slotCount - first);
+    const recoveredEnd = this.recoveredHead + this.verdicts.length;
+    const count = Math.min(fifoLoadRunSlots, recoveredEnd - position, this.slotCount - first);
     const bytes = this.shadow.subarray(first * this.slotBytes, (first + count) * this.slotBytes);
     this.device.loadBytes(this.slotsOffset + first * this.slotBytes, bytes);
     this.loadedUpTo = position + count;
