@@ -235,6 +235,11 @@ export class PersistentFifo {
     return verdict;
   }
 
+  /** False for a recovered position not examined yet (its shadow is not loaded). */
+  isExamined(position: number): boolean {
+    return position < this.examinedUpTo || position >= this.recoveredHead + this.verdicts.length;
+  }
+
   /** Examines every recovered position not examined yet (tools; the engine examines lazily). */
   examineAll(): void {
     while (this.examinedUpTo < this.recoveredHead + this.verdicts.length)

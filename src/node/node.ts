@@ -750,7 +750,7 @@ export class Node {
 
   #oldestPendingTime(fifoIndex: number): number | null {
     const fifo = this.fifos[fifoIndex] as PersistentFifo;
-    if (fifo.pending() === 0) return null;
+    if (fifo.pending() === 0 || !fifo.isExamined(fifo.head)) return null;
     return fifo.shadowView.getFloat64(fifo.slotBase(fifo.head) + 32, true);
   }
 
