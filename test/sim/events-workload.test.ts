@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { defaultExploreOptions, type ExploreOptions } from '../../sim/explore/explorer.js';
-import { exploreWorkload, type ExploreSummary } from '../../sim/explore/parallel.js';
+import { exploreWorkload, workerScript, type ExploreSummary } from '../../sim/explore/parallel.js';
 
 function explore(
   workload: string,
@@ -56,5 +56,19 @@ describe('the events workload (a whole node, SPEC 4 checked)', () => {
     expect(pruned.counts.imagesVisited).toBe(full.counts.imagesVisited);
     expect(pruned.counts.crashStates * 2).toBeLessThan(full.counts.crashStates);
     expect([...pruned.outcomes].sort()).toEqual([...full.outcomes].sort());
+  });
+});
+
+describe('exploring on two threads', () => {
+  test('visits every cut once and finds what one thread finds', async () => {
+    const options = { ...defaultExploreOptions };
+    const one = await exploreWorkload({ workload: 'mutant-early-head', options, workers: 1 });
+    const two = await exploreWorkload({ workload: 'mutant-early-head', options, workers: 2 });
+    // Without a compiled worker (dist/) the explorer stays on one thread.
+    expect(two.workers).toBe(workerScript() === undefined ? 1 : 2);
+    expect(two.counts.cuts).toBe(one.counts.cuts);
+    expect(two.counts.imagesVisited).toBe(one.counts.imagesVisited);
+    expect(two.counts.naiveStates).toBe(one.counts.naiveStates);
+    expect(Object.keys(two.invariants).sort()).toEqual(Object.keys(one.invariants).sort());
   });
 });
