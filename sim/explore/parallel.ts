@@ -69,6 +69,8 @@ export interface WorkerSetup {
 
 /** Below this many first-level cuts one thread is quicker than starting workers. */
 const parallelCutsMin = 1000;
+/** A first-level cut with nested crashes costs about this many plain ones. */
+const nestedWorkFactor = 50;
 /** Cuts this thread explores between two looks at its workers' messages. */
 const mainSliceCuts = 4;
 /** Chunks per worker: enough for balance, few enough that each chunk prunes well. */
@@ -80,7 +82,9 @@ export async function exploreWorkload(request: ExploreRequest): Promise<ExploreS
   const explorer = new Explorer(subject, request.options, { workload: request.workload, params });
   const cutPoints = explorer.cutPoints();
   const script = workerScript();
-  const wanted = request.workers ?? (cutPoints.length >= parallelCutsMin ? 2 : 1);
+  // Nested crashes multiply the work of every cut by the recovery's own cuts.
+  const work = cutPoints.length * (explorer.options.depth > 1 ? nestedWorkFactor : 1);
+  const wanted = request.workers ?? (work >= parallelCutsMin ? 2 : 1);
   const workers = script === undefined ? 1 : Math.max(1, Math.min(wanted, cutPoints.length));
   let merged: Omit<ExploreSummary, 'elapsedMs' | 'statesPerSecond' | 'imagesPerSecond'>;
   const base = {

@@ -1,3 +1,4 @@
+import { test as fcTest } from '@fast-check/vitest';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { logCrashSpec } from '../../examples/log-crash-spec.js';
@@ -5,8 +6,10 @@ import { MissingFenceLog } from '../../examples/persistent-log-missing-fence.js'
 import { PersistentLog } from '../../examples/persistent-log.js';
 import {
   assertCrashSafe,
+  crashCases,
   crashTest,
   CrashCounterexample,
+  expectCrashSafe,
   replayCrashTest,
 } from '../../sim/harness/index.js';
 
@@ -91,5 +94,22 @@ describe('assertCrashSafe (fast-check)', () => {
     expect(
       replayCrashTest(missingFence, counterexample.token).result.findings.length,
     ).toBeGreaterThan(0);
+  });
+});
+
+describe('with @fast-check/vitest', () => {
+  // The property a storage engineer would write: any input, any cut, any surviving stores.
+  fcTest.prop([crashCases(fc.array(fc.integer({ min: 1, max: 1000 }), { maxLength: 5 }))], {
+    numRuns: 100,
+    seed: 7,
+  })('the correct log survives every crash case', (crash) => {
+    expectCrashSafe(correct, crash, 'px86');
+  });
+
+  test('the same property fails on the missing fence, with an explained counterexample', () => {
+    const crash = { input: [5], cut: 3, picks: [1] };
+    expect(() => expectCrashSafe(missingFence, crash, 'px86')).toThrow(
+      /missing fence after instruction 1/,
+    );
   });
 });
