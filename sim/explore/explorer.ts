@@ -111,6 +111,8 @@ export interface ExploreIdentity {
 }
 
 const recoveryEpoch = 'recovery';
+/** Final recoveries kept for reuse (about 50 KB each with an event workload's marks). */
+const recoveriesKeptMax = 2048;
 
 interface StagePath<M> {
   /** 1 for the workload's cuts, 2 for the first recovery's, ... */
@@ -156,7 +158,7 @@ export class Explorer<R, M> {
   readonly options: ExploreOptions;
   readonly #index = new StateIndex();
   /** Final recoveries by footprint alone (no epoch): see #finalRecovery. */
-  readonly #recoveries = new StateIndex();
+  #recoveries = new StateIndex();
   #recording: StageRecording<M> | undefined;
   #root: Walk | undefined;
 
@@ -389,6 +391,8 @@ export class Explorer<R, M> {
         threw: run.threw,
         marks: run.marks,
       };
+      // Bounded: each entry keeps a recovery's marks, and nested crashes run many recoveries.
+      if (this.#recoveries.states >= recoveriesKeptMax) this.#recoveries = new StateIndex();
       this.#recoveries.add(words, loaded, recoveryEpoch, { naiveStates: 0, outcome: '', recovery });
     }
     return { ...run, loads, words: loaded };
