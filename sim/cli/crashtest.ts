@@ -25,6 +25,7 @@ export interface CrashtestArgs {
   imagesPerCut: number;
   depth: number;
   nestedCuts: 'all' | number;
+  nestedImagesPerCut: number;
   /** Bits flipped per faulted image (0: no media faults), in words recovery loaded. */
   mediaFaults: number;
   seed: number;
@@ -68,6 +69,7 @@ export function exploreOptionsOf(args: CrashtestArgs): ExploreOptions {
     imagesPerCut: args.imagesPerCut,
     depth: args.depth,
     nestedCuts: args.nestedCuts,
+    nestedImagesPerCut: args.nestedImagesPerCut,
     ...(args.mediaFaults > 0 ? { mediaFaults: { flips: args.mediaFaults, imagesPerCut: 2 } } : {}),
     seed: args.seed,
     prune: args.prune,

@@ -52,6 +52,8 @@ export interface ExploreOptions {
   violationsMax: number;
   /** Cut points of each recovery when depth > 1: every one, or a seeded sample of this many. */
   nestedCuts: 'all' | number;
+  /** Images per cut of each recovery when depth > 1 (enumerated up to this many, else sampled). */
+  nestedImagesPerCut: number;
   /** Media faults: extra images per first-level cut with seeded bit flips in a section. */
   mediaFaults?: MediaFaultOptions;
 }
@@ -72,7 +74,8 @@ export const defaultExploreOptions: ExploreOptions = {
   prune: true,
   collectOutcomes: false,
   violationsMax: 20,
-  nestedCuts: 12,
+  nestedCuts: 4,
+  nestedImagesPerCut: 4,
 };
 
 export interface ViolationReport extends Finding {
@@ -213,7 +216,8 @@ export class Explorer<R, M> {
       keys.advance(cursor, cut);
       const marks = marksBefore(recording.marks, cut);
       const epoch = epochOf(path.epoch, path.level, marks);
-      const images = imagesAtCut(cursor, model, imagesPerCut, deriveSeed(seed, path.level, cut));
+      const perCut = path.level === 1 ? imagesPerCut : this.options.nestedImagesPerCut;
+      const images = imagesAtCut(cursor, model, perCut, deriveSeed(seed, path.level, cut));
       naive += images.count - images.survivors.length;
       // Words recovery loaded from the two extreme images: where media faults are aimed.
       const loaded: Int32Array[] = [];

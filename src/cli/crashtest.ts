@@ -92,7 +92,13 @@ export function registerCrashtest(program: Command): void {
       '--nested-cuts <all|N>',
       'with --depth > 1: every cut of each recovery, or a seeded sample of N',
       parseCuts,
-      12,
+      4,
+    )
+    .option(
+      '--nested-images-per-cut <N>',
+      'with --depth > 1: images per cut of each recovery',
+      parseCount('--nested-images-per-cut', 2),
+      4,
     )
     .option(
       '--media-faults <bits>',
@@ -122,6 +128,7 @@ export function registerCrashtest(program: Command): void {
         imagesPerCut: options['imagesPerCut'] as number,
         depth: options['depth'] as number,
         nestedCuts: options['nestedCuts'] as 'all' | number,
+        nestedImagesPerCut: options['nestedImagesPerCut'] as number,
         mediaFaults: options['mediaFaults'] as number,
         seed: options['seed'] as number,
         prune: options['prune'] !== false,

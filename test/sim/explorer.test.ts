@@ -13,7 +13,9 @@ function explore<R, M>(
   subject: CrashSubject<R, M>,
   options: Partial<ExploreOptions>,
 ): Explorer<R, M> {
-  const explorer = new Explorer(subject, { imagesPerCut: 4096, ...options });
+  // Every image and every nested cut: the naive counts are then exact, not estimates.
+  const everything = { imagesPerCut: 4096, nestedImagesPerCut: 4096, nestedCuts: 'all' as const };
+  const explorer = new Explorer(subject, { ...everything, ...options });
   explorer.run();
   return explorer;
 }
