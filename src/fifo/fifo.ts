@@ -2,8 +2,12 @@
  * The persistent event FIFO [140, 141] in one NVRAM section (layout in ./layout.ts).
  *
  * Persist orders (docs/ARCHITECTURE.md, "Persist orders"):
- *  - append [213]: the record, with its zeroed confirmation word, is persisted before the tail
- *    store that publishes it; so every published slot holds a complete record.
+ *  - append [213]: the record, with its zeroed confirmation word, is persisted (one persist per
+ *    record, or one fence per group commit); that alone publishes it: recovery extends the
+ *    durable tail word by a scan (`scanTail`: valid record, position = counter, seq above the
+ *    previous one). The tail word is then stored as a hint, flushed only when the durable tail
+ *    lags by more than tailLagMax() (the next fence covers it), before the head passes it, and
+ *    at close; so the tail word never names a slot whose record is not durable.
  *  - confirm [216]: one 8-byte store of the slot's confirmation word, then flush; a fence
  *    (at the latest, before the head moves) makes it durable.
  *  - retire [217, 220]: the head advances only past completely handled events, and only after
@@ -68,6 +72,9 @@ export interface FifoRecovery extends FifoPointers {
 /** Rings up to this many slots get every slot's view at boot (no allocation after boot). */
 export const slotViewsEagerMax = 65_536;
 
+/** Rings up to this many slots keep the durable tail word within one record of the tail. */
+export const tailLagSmallRingSlots = 64;
+
 /** Slots read from the device in one load while examining (bounds the load, not the boot). */
 export const fifoLoadRunSlots = 256;
 
@@ -100,8 +107,16 @@ export class PersistentFifo {
   head = 0;
   /** The head as last made durable: slots before it may be reused. */
   persistedHead = 0;
-  /** One past the newest published position [213]. */
+  /** One past the newest published position [213] (its record durable). */
   tail = 0;
+  /** The tail word as last made durable: recovery scans from it (<= tail). */
+  durableTail = 0;
+  /** A tail word stored and flushed, durable at this FIFO's next fence; -1 if none. */
+  protected tailFlushed = -1;
+  /** The same for the head word. */
+  protected headFlushed = -1;
+  /** The head at this FIFO's last fence: the confirmations of every event before it are durable. */
+  protected headFenced = 0;
   /** One past the newest reserved position (>= tail while a group commit is open). */
   reserved = 0;
   /** Confirmations stored and flushed since this FIFO's last fence. */
@@ -204,12 +219,65 @@ export class PersistentFifo {
       if (options.repair !== false) this.repairPointers(head, tail);
       salvaged = { head, tail };
     }
+    const stored = tail;
+    tail = this.scanTail(head, tail); // row D4: records published after the tail word
+    if (tail > stored && options.repair !== false) this.repairTail(tail);
     this.head = this.persistedHead = head;
     this.tail = this.reserved = tail;
+    this.durableTail = options.repair !== false ? tail : stored;
+    this.tailFlushed = this.headFlushed = -1;
+    this.headFenced = head;
     this.examinedUpTo = this.loadedUpTo = this.recoveredHead = head;
     this.examinedSeq = 0;
     this.verdicts = new Uint8Array(tail - head);
     return { fifo: this, head, tail, salvaged };
+  }
+
+  /**
+   * Row D4: the tail word is a lazily persisted hint, so records after it may be published
+   * (durable, their emit returned). From `tail`, accepts slot c while its record is valid with
+   * position c and its seq is above the previous record's, within one ring of the head; stops at
+   * the first failure. A stale record beyond a cut-short group commit fails once a later boot
+   * wrote newer records before it (its seq is below theirs: seqs come from a newer lease).
+   * Deterministic in the slot contents: a second recovery finds the same tail.
+   */
+  protected scanTail(head: number, tail: number): number {
+    let seq = this.seqBefore(tail);
+    let position = tail;
+    while (position < head + this.slotCount && this.holdsPosition(position)) {
+      this.loadSlot(position);
+      const base = this.slotBase(position);
+      // the record check itself, not checkSlot: what publishes a record is not a hook
+      if (checkRecord(this.buffer, base, position, this.limits) !== RecordVerdict.valid) break;
+      const next = getU64(this.shadowView, base + 24);
+      if (!(next > seq)) break;
+      seq = next;
+      position++;
+    }
+    return position;
+  }
+
+  /** The slot's position word names `position` (read alone first: a stale slot stops cheaply). */
+  protected holdsPosition(position: number): boolean {
+    return this.device.loadU64(this.slotsOffset + this.slotBase(position) + 16) === position;
+  }
+
+  /**
+   * The seq the first record past the tail word must exceed: that of the record before it, if
+   * its slot still holds it intact; else 0.
+   */
+  protected seqBefore(tail: number): number {
+    if (tail === 0 || !this.holdsPosition(tail - 1)) return 0;
+    this.loadSlot(tail - 1);
+    const base = this.slotBase(tail - 1);
+    if (checkRecord(this.buffer, base, tail - 1, this.limits) !== RecordVerdict.valid) return 0;
+    return getU64(this.shadowView, base + 24);
+  }
+
+  /** Row D4: the scanned tail persisted before any new append (a later scan starts there). */
+  protected repairTail(tail: number): void {
+    this.device.storeU64(this.tailOffset, tail);
+    this.device.persist(this.tailOffset, 8);
   }
 
   /**
@@ -361,19 +429,61 @@ export class PersistentFifo {
     this.publishTail(position + 1);
   }
 
-  /** The record and its zeroed confirmation word become durable (first half of 213). */
+  /**
+   * The record and its zeroed confirmation word become durable (213): from here recovery finds
+   * it (row D4), so this one persist is the emit's whole cost.
+   */
   protected persistRecord(position: number): void {
     const offset = this.slotsOffset + this.slotBase(position);
     this.device.storeBytes(offset, this.slotView(position));
-    this.device.persist(offset, this.slotBytes);
-    this.confirmationsUnfenced = false; // its fence covered every flushed confirmation too
+    this.device.flush(offset, this.slotBytes);
+    this.fence();
   }
 
-  /** Publishes every record before `tail` (second half of 213). */
+  /**
+   * Publishes every record before `tail` (213), whose records are durable: the tail word is
+   * stored as a hint and flushed only when the durable one lags by more than tailLagMax().
+   */
   protected publishTail(tail: number): void {
     this.device.storeU64(this.tailOffset, tail);
-    this.device.persist(this.tailOffset, 8);
     this.tail = tail;
+    if (tail - this.durableTail > this.tailLagMax()) this.flushPointers();
+  }
+
+  /**
+   * How far the durable tail word may trail the published tail (bounds recovery's scan): an
+   * eighth of a large ring; a small ring (up to 64 slots) keeps it within one record, so its
+   * pending records are mostly examined below the tail word (row R1) rather than scanned (D4).
+   */
+  protected tailLagMax(): number {
+    return this.slotCount <= tailLagSmallRingSlots ? 1 : this.slotCount >> 3;
+  }
+
+  /** Flushes the stored tail word; this FIFO's next fence makes it durable. */
+  protected flushTail(): void {
+    if (this.tail === this.durableTail || this.tailFlushed === this.tail) return;
+    this.device.flush(this.tailOffset, 8);
+    this.tailFlushed = this.tail;
+  }
+
+  /**
+   * One fence: every flushed record, confirmation and pointer store becomes durable. Events
+   * retired before it had their confirmations stored and flushed first, so after it the head may
+   * pass them (headFenced).
+   */
+  protected fence(): void {
+    const retired = this.head;
+    this.device.fence();
+    this.confirmationsUnfenced = false;
+    this.headFenced = retired;
+    if (this.tailFlushed >= 0) {
+      this.durableTail = this.tailFlushed;
+      this.tailFlushed = -1;
+    }
+    if (this.headFlushed >= 0) {
+      this.persistedHead = this.headFlushed;
+      this.headFlushed = -1;
+    }
   }
 
   /** Group commit, part 1: stores and flushes one record; a later commitGroup fences them all. */
@@ -383,11 +493,10 @@ export class PersistentFifo {
     this.device.flush(offset, this.slotBytes);
   }
 
-  /** Group commit, part 2: one fence makes every written record durable, then one tail store. */
+  /** Group commit, part 2: one fence makes every written record durable, which publishes them. */
   commitGroup(tail: number): void {
     assert(tail > this.tail && tail <= this.reserved, 'group commit range');
-    this.device.fence();
-    this.confirmationsUnfenced = false; // the same fence made flushed confirmations durable
+    this.fence(); // also makes flushed confirmations (and a flushed tail word) durable
     this.publishTail(tail);
   }
 
@@ -410,11 +519,10 @@ export class PersistentFifo {
     this.confirmationsUnfenced = true;
   }
 
-  /** Makes every stored confirmation durable (one fence). */
+  /** Makes every stored confirmation (and flushed pointer words) durable: one fence. */
   confirmationsDurable(): void {
-    if (!this.confirmationsUnfenced) return;
-    this.device.fence();
-    this.confirmationsUnfenced = false;
+    if (!this.confirmationsUnfenced && this.tailFlushed < 0 && this.headFlushed < 0) return;
+    this.fence();
   }
 
   /** Volatile retirement of the oldest position; made durable by advanceHead. */
@@ -423,16 +531,47 @@ export class PersistentFifo {
     this.head = position + 1;
   }
 
-  /** Step 217: confirmations durable first, then the head past the handled events. */
+  /**
+   * Step 217, lazily (the engine calls it when the durable head lags by 1/8 of the ring): the
+   * pointer words are stored and flushed, and this FIFO's next fence (usually the next group
+   * commit's) makes them durable; no persist of their own.
+   */
   advanceHead(): void {
     if (this.head === this.persistedHead) return;
-    this.confirmationsDurable();
-    this.persistHead(this.head);
+    this.flushPointers();
+  }
+
+  /**
+   * Stores and flushes the pointer words for the next fence: the tail word, and the head as far
+   * as it may go: past events whose confirmations an earlier fence made durable (headFenced), and
+   * never past the durable tail word (recovery scans from the tail word). Both words share a page.
+   */
+  protected flushPointers(): void {
+    this.flushTail();
+    const head = Math.min(this.headFenced, this.durableTail);
+    if (head <= this.persistedHead || head === this.headFlushed) return;
+    this.device.storeU64(this.headOffset, head);
+    this.device.flush(this.headOffset, 8);
+    this.headFlushed = head;
+  }
+
+  /**
+   * Step 217 now (before an emit would be refused, and at close): confirmations and the tail
+   * word durable first (one fence), then the head past every retired event (one persist).
+   */
+  persistPointers(): void {
+    if (this.confirmationsUnfenced || this.durableTail < this.tail || this.tailFlushed >= 0) {
+      this.flushTail();
+      this.fence();
+    }
+    if (this.head > this.persistedHead) this.persistHead(this.head);
   }
 
   protected persistHead(head: number): void {
+    assert(head <= this.durableTail, 'FIFO head persisted past the durable tail word');
     this.device.storeU64(this.headOffset, head);
     this.device.persist(this.headOffset, 8);
     this.persistedHead = head;
+    this.headFlushed = -1;
   }
 }

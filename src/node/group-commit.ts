@@ -1,8 +1,9 @@
 /**
  * Group commit (`Producer.emitAsync`): the records of every emit in one turn of the event loop
- * are stored and flushed as they come; one fence then makes them all durable, one tail store
- * publishes them [213], and one promise tells every emitter. In 'power' durability that is two
- * msyncs per group instead of two per event.
+ * are stored and flushed as they come; one fence then makes them all durable, which publishes
+ * them [213] (recovery scans past the tail word, ARCHITECTURE row D4), the tail word is stored
+ * as a hint, and one promise tells every emitter. In 'power' durability that is one msync per
+ * group (the pointer words ride one of them about once per eighth of the ring).
  */
 /** The events of one group commit: their seqs and interned ids, and one shared promise. */
 export class GroupCommit {

@@ -362,7 +362,7 @@ export class Node {
     const fifo = this.fifos[fifoIndex] as PersistentFifo;
     const position = fifo.reserve();
     const seq = this.#encode(fifo, position, sourceId, typeId, level, details, 0, 0, -1);
-    fifo.commitAppend(position); // step 213: record persisted, then the tail
+    fifo.commitAppend(position); // step 213: the record persisted (publishes it), then the tail hint
     this.#enqueue(fifoIndex, position, seq, typeId, sourceId);
     return seq;
   }
@@ -401,7 +401,7 @@ export class Node {
       );
     }
     const pool = this.#phase === 'running' ? this.runtimePool : this.bootPool;
-    if (!pool.fits(level)) this.engine.persistHeads(); // reclaim slots the lazy head holds
+    if (!pool.fits(level)) this.#persistPointers(); // reclaim slots the lazy head holds
     if (!pool.admit(level)) {
       this.counters.rejectedQueueFull++;
       throw new QueueFull(
@@ -480,7 +480,7 @@ export class Node {
     if (this.#group !== null && this.#phase !== 'closed') this.#commitGroup();
   }
 
-  /** Group commit: one fence for the records, one tail store + persist, then queue them all. */
+  /** Group commit: one fence for the records (it publishes them), then queue them all. */
   #commitGroup(): void {
     const group = this.#group;
     if (group === null) return;
@@ -788,7 +788,7 @@ export class Node {
     if (this.#phase === 'closed') return;
     try {
       this.#commitGroup();
-      this.engine.persistHeads();
+      this.#persistPointers(); // the next boot's scan starts at the tail word (row D4)
     } finally {
       this.#phase = 'closed';
       this.engine.delivering = false;
@@ -797,6 +797,11 @@ export class Node {
       this.#drainImmediate = null;
       this.#timer = null;
     }
+  }
+
+  /** Step 217 now for every FIFO: confirmations, tail word, then head durable. */
+  #persistPointers(): void {
+    for (const fifo of this.fifos) fifo.persistPointers();
   }
 
   #checkOpen(method: string): void {

@@ -41,7 +41,7 @@ export class Producer {
 
   /**
    * Group commit: resolves with the seq once the event is durable. Concurrent calls share one
-   * persist of their records and one of the tail (in 'power' durability: two msyncs per group).
+   * persist of their records (in 'power' durability: one msync per group).
    */
   emitAsync(type: string, severity: Severity, details?: Uint8Array | null): Promise<number> {
     const typeId = type === this.#lastType ? this.#lastTypeId : this.#resolve(type);

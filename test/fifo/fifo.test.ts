@@ -155,7 +155,7 @@ class Retire implements fc.Command<Model, Real> {
       fifo.retire(fifo.head);
       model.events.shift();
     }
-    fifo.advanceHead(); // fences confirmations first, if the head moves
+    fifo.persistPointers(); // step 217 now: confirmations and tail word fenced, then the head
     fifo.confirmationsDurable(); // as the engine does at the end of every pass
     for (const event of model.events) event.durable = event.confirmed;
     expect(fifo.persistedHead).toBe(fifo.head);
@@ -257,7 +257,7 @@ describe('PersistentFifo', () => {
       fifo.commitAppend(position);
       if (seq <= 3) {
         fifo.retire(fifo.head);
-        fifo.advanceHead();
+        fifo.persistPointers();
       }
     }
     // positions 3..5 pending; damage the tail word beyond head + slotCount
@@ -305,5 +305,32 @@ describe('PersistentFifo', () => {
       true,
     ]);
     expect(recovery.discarded).toBe(1);
+  });
+
+  test('the lazy head rides later fences, and never passes confirmations not yet durable', () => {
+    const device = freshDevice(4);
+    const fifo = new PersistentFifo(device, 'fifo', geometry(4));
+    fifo.recover();
+    const durableHead = (): number =>
+      TracedNvram.fromImage(device.buildDurableImage()).loadU64(fifo.headOffset);
+    for (let seq = 1; seq <= 2; seq++) {
+      const position = fifo.reserve();
+      const base = fifo.slotBase(position);
+      writeRecord(fifo.buffer, base, position, seq, 6, 0, 1, 0, 0, source, type, null);
+      fifo.commitAppend(position);
+      fifo.shadowView.setInt32(base, 1, true);
+      fifo.storeConfirmation(position); // stored and flushed, not fenced
+      fifo.retire(position);
+    }
+    fifo.advanceHead(); // no fence since the confirmations: the head may not move yet
+    expect(durableHead()).toBe(0);
+    fifo.confirmationsDurable(); // this fence makes them durable...
+    expect(durableHead()).toBe(0);
+    fifo.advanceHead(); // ...so the head word is stored and flushed now
+    expect(durableHead()).toBe(0);
+    fifo.confirmationsDurable(); // and the next fence makes it durable
+    expect(durableHead()).toBe(2);
+    expect(fifo.persistedHead).toBe(2);
+    expect(fifo.durableTail).toBe(2);
   });
 });

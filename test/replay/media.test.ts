@@ -11,9 +11,14 @@ import { NvramError, TracedNvram } from '../../src/nvram/index.js';
 import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
 import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
 
-/** Emits three events nobody confirms (the recipient is registered, then the power goes). */
-function deviceWithPending(): { device: TracedNvram; seqs: number[] } {
-  const { node, device } = bootNode();
+/**
+ * Emits three events nobody confirms (the recipient is registered, then the power goes). With
+ * `close` the node is closed first, so the tail word is durable past all three (row D2);
+ * without it the tail word is the lazy hint and recovery finds them by its scan (row D4).
+ */
+function deviceWithPending(close = true): { device: TracedNvram; seqs: number[] } {
+  // a ring above tailLagSmallRingSlots, so that the tail word lags
+  const { node, device } = bootNode(freshDevice({ ...smallLimits, runtimeSlots: 128 }));
   node.registerRecipient('r', {}, () => {});
   node.start();
   const p = node.producer('p');
@@ -22,6 +27,7 @@ function deviceWithPending(): { device: TracedNvram; seqs: number[] } {
     p.emit('a.y', 'err', bytes(2)),
     p.emit('a.z', 'err', bytes(3)),
   ];
+  if (close) node.close();
   return { device: rebootDurable(device), seqs };
 }
 
@@ -62,6 +68,27 @@ describe('media faults', () => {
     });
     expect(node.idle()).toBe(true);
     expect(node.stats().fifos[1]?.pending).toBe(0); // the head moved past the discarded slot
+  });
+
+  test('a bit flip in a record past the durable tail word ends the scan there (row D4)', () => {
+    const { device, seqs } = deviceWithPending(false);
+    const fifo = device.section('runtime-fifo');
+    expect(device.loadU64(fifo.offset + fifoOffsets.tail)).toBe(0); // the hint was never flushed
+    const slotBytes = slotBytesFor(smallLimits.detailsBytesMax ?? 0);
+    device.flipBits(fifo.offset + fifoOffsets.slots + slotBytes + 65, 1, 1, 3); // record 1's type name
+    const { node, seen } = recoverAll(device);
+    // indistinguishable from a record torn by a cut: not published, so neither it nor the
+    // records after it are delivered (a media fault may lose events: SPEC 4.1 is waived), and
+    // nothing damaged is ever delivered
+    expect(node.recovery).toMatchObject({ replayed: 1, discarded: 0 });
+    expect(seen.filter((e) => e.source !== 'nvrelay').map((e) => e.seq)).toEqual([seqs[0]]);
+  });
+
+  test('without faults, records past the durable tail word are all found (row D4)', () => {
+    const { device, seqs } = deviceWithPending(false);
+    const { node, seen } = recoverAll(device);
+    expect(node.recovery).toMatchObject({ replayed: 3, discarded: 0 });
+    expect(seen.map((e) => e.seq)).toEqual(seqs);
   });
 
   test('a damaged tail pointer is salvaged from the slots and reported', () => {

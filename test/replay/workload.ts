@@ -151,7 +151,10 @@ export class Driver {
     );
   }
 
-  /** Boot after a cut: replay, one new event while booting and one after, until quiescent. */
+  /**
+   * Boot after a cut: replay, one new event while booting, one after, a group commit of two,
+   * until quiescent.
+   */
   runRecovery(device: NvramDevice, epoch: number): RunEnd {
     return this.#guard(
       epoch,
@@ -183,6 +186,22 @@ export class Driver {
           },
           epoch,
         );
+        // a group commit after a reboot: a nested cut inside it leaves intact records beyond
+        // a torn one, and stale ones of an earlier cut-short group (lazy tail word, row D4)
+        for (const producer of [0, 1]) {
+          this.#emit(
+            node,
+            {
+              kind: 'emit',
+              producer,
+              type: 'net.down',
+              severity: 4,
+              detailsBytes: 6,
+              grouped: true,
+            },
+            epoch,
+          );
+        }
         this.#drain(node, epoch); // replayed records are examined now, interning their types...
         for (const type of types) {
           // ...which must still reach their subscribers when emitted again

@@ -1,0 +1,120 @@
+/**
+ * The tail word is a lazily persisted hint (ARCHITECTURE, row D4): an emit costs one persist of
+ * its record, and recovery extends the durable tail word by a scan. Pinned regressions for the
+ * scan's stop rules: a record torn by a cut ends it, and a stale record left beyond a cut-short
+ * group commit is never taken up again once a later boot wrote newer records before it.
+ */
+import { describe, expect, test } from 'vitest';
+import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
+import type { Node } from '../../src/node/node.js';
+import type { TracedNvram } from '../../src/nvram/index.js';
+import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
+
+/** A ring large enough (> tailLagSmallRingSlots) that the tail word lags by an eighth of it. */
+const limits = { ...smallLimits, runtimeSlots: 128 };
+
+const slotBytes = slotBytesFor(limits.detailsBytesMax ?? 0);
+
+/** Boots, replays to a confirming recipient until idle; returns the node and the seqs seen. */
+function recover(device: TracedNvram): { node: Node; seen: number[] } {
+  const { node } = bootNode(device);
+  const seen: number[] = [];
+  node.registerRecipient('r', {}, (event, recipient) => {
+    if (event.source !== 'nvrelay') seen.push(event.seq);
+    recipient.confirm(event.seq);
+  });
+  node.start();
+  node.drainUntilIdle();
+  return { node, seen };
+}
+
+/** Tears record `position` of the runtime FIFO (as a cut during its group commit would). */
+function tear(device: TracedNvram, position: number): void {
+  const fifo = device.section('runtime-fifo');
+  device.flipBits(fifo.offset + fifoOffsets.slots + position * slotBytes + 65, 1, 1, 7);
+}
+
+/** Three events emitted, nobody confirming, the tail word never flushed; record 0 torn. */
+function deviceWithTornFirst(): { device: TracedNvram; seqs: number[] } {
+  const { node, device } = bootNode(freshDevice(limits));
+  node.registerRecipient('r', {}, () => {});
+  node.start();
+  const p = node.producer('p');
+  const seqs = [1, 2, 3].map((k) => p.emit('a.x', 'err', bytes(k)));
+  const image = rebootDurable(device);
+  expect(image.loadU64(image.section('runtime-fifo').offset + fifoOffsets.tail)).toBe(0);
+  tear(image, 0);
+  return { device: image, seqs };
+}
+
+describe('the lazily persisted tail word', () => {
+  test('an emit that returned is found by the scan past the durable tail word', () => {
+    const { node, device } = bootNode(freshDevice(limits));
+    node.registerRecipient('r', {}, () => {});
+    node.start();
+    const seq = node.producer('p').emit('a.x', 'err', bytes(1));
+    const { seen } = recover(rebootDurable(device));
+    expect(seen).toEqual([seq]);
+  });
+
+  test('a torn record ends the scan: the intact records after it are not published', () => {
+    const { device } = deviceWithTornFirst();
+    const { node, seen } = recover(device);
+    expect(seen).toEqual([]);
+    expect(node.recovery).toMatchObject({ replayed: 0, discarded: 0 });
+  });
+
+  test('stale records after newer ones are refused by their lower seq', () => {
+    const { device } = deviceWithTornFirst();
+    // boot 2: nothing published; a new event lands in slot 0, before the stale records 1 and 2
+    const { node, device: second } = bootNode(device);
+    node.registerRecipient('r', {}, () => {});
+    node.start();
+    const fresh = node.producer('p').emit('a.x', 'err', bytes(9));
+    // boot 3 after a cut: slot 0 holds the new record, slots 1, 2 the stale ones (lower seqs)
+    const { node: third, seen } = recover(rebootDurable(second));
+    expect(seen).toEqual([fresh]);
+    expect(third.recovery).toMatchObject({ replayed: 1, discarded: 0 });
+  });
+
+  test('the same holds when the scan starts at the head: the record before it bounds the seq', () => {
+    const { device } = deviceWithTornFirst();
+    const { node, device: second } = bootNode(device);
+    node.registerRecipient('r', {}, (event, recipient) => recipient.confirm(event.seq));
+    node.start();
+    node.producer('p').emit('a.x', 'err', bytes(9));
+    node.drainUntilIdle();
+    node.close(); // head = tail = 1, both durable; slot 1 still holds a stale intact record
+    const fifo = second.section('runtime-fifo');
+    expect(second.loadU64(fifo.offset + fifoOffsets.head)).toBe(1);
+    expect(second.loadU64(fifo.offset + fifoOffsets.tail)).toBe(1);
+    const { seen } = recover(rebootDurable(second));
+    expect(seen).toEqual([]);
+  });
+
+  test('recovery persists the scanned tail before any new emit', () => {
+    const { node, device } = bootNode(freshDevice(limits));
+    node.registerRecipient('r', {}, () => {});
+    node.start();
+    node.producer('p').emit('a.x', 'err', bytes(1));
+    const image = rebootDurable(device);
+    const fifo = image.section('runtime-fifo');
+    expect(image.loadU64(fifo.offset + fifoOffsets.tail)).toBe(0);
+    bootNode(image);
+    expect(rebootDurable(image).loadU64(fifo.offset + fifoOffsets.tail)).toBe(1);
+  });
+
+  test('in a small ring the durable tail word trails the published tail by at most one', () => {
+    const { node, device } = bootNode();
+    node.registerRecipient('r', {}, () => {});
+    node.start();
+    const p = node.producer('p');
+    const fifo = device.section('runtime-fifo');
+    const lagMax = 1; // a ring of up to tailLagSmallRingSlots slots
+    for (let k = 1; k <= 12; k++) {
+      p.emit('a.x', 'err', bytes(k));
+      const durable = rebootDurable(device).loadU64(fifo.offset + fifoOffsets.tail);
+      expect(k - durable).toBeLessThanOrEqual(lagMax + 1);
+    }
+  });
+});
