@@ -75,6 +75,13 @@ export const slotViewsEagerMax = 65_536;
 /** Rings up to this many slots keep the durable tail word within one record of the tail. */
 export const tailLagSmallRingSlots = 64;
 
+/**
+ * The most the durable tail word may trail the tail, in slots, in a large ring: recovery scans
+ * (and checksums) that many records past it (row D4), so this bounds boot time, while a tail
+ * flush riding one group commit's fence in every ~16 (of 64) costs next to nothing.
+ */
+export const tailLagSlotsMax = 1024;
+
 /** Slots read from the device in one load while examining (bounds the load, not the boot). */
 export const fifoLoadRunSlots = 256;
 
@@ -452,11 +459,12 @@ export class PersistentFifo {
 
   /**
    * How far the durable tail word may trail the published tail (bounds recovery's scan): an
-   * eighth of a large ring; a small ring (up to 64 slots) keeps it within one record, so its
+   * eighth of a large ring, at most tailLagSlotsMax; a small ring (up to 64 slots) keeps it within one record, so its
    * pending records are mostly examined below the tail word (row R1) rather than scanned (D4).
    */
   protected tailLagMax(): number {
-    return this.slotCount <= tailLagSmallRingSlots ? 1 : this.slotCount >> 3;
+    if (this.slotCount <= tailLagSmallRingSlots) return 1;
+    return Math.min(this.slotCount >> 3, tailLagSlotsMax);
   }
 
   /** Flushes the stored tail word; this FIFO's next fence makes it durable. */
