@@ -117,6 +117,11 @@ export interface NativeTracedDevice {
    * update, not a traced instruction) and returns the new count.
    */
   boot(): number;
+  /**
+   * Idempotent. Detaches `buffer` and frees both images at once (rather than when the GC gets to
+   * the object); every method afterwards throws NVRAM_CLOSED.
+   */
+  close(): void;
   /** The trace recorded so far (only if constructed with record = true). */
   exportTrace(): TraceLog;
   /** Executes instructions [from, to) of `trace` natively, as if called from JS. */

@@ -308,6 +308,7 @@ export class TracedNvram implements NvramDevice {
     this.#closed = true;
     this.#cutOffAccess();
     this.#loadMarks = null;
+    this.native.close(); // free the images now: the crash lab boots thousands of devices
   }
 
   // ---- crash-lab surface (not part of NvramDevice) ----
