@@ -140,11 +140,9 @@ interface ExploredState {
   naiveStates: number;
 }
 
-/** A final recovery (run or reused) with its loads also as word indices. */
-type FinalRun<R, M> = RecoveryRun<R, M> & { words?: Int32Array };
-
-export class Explorer<R, M> {
-  readonly counts: ExploreCounts = {
+/** Counts of an exploration that has not started (also the identity for merging workers'). */
+export function zeroCounts(): ExploreCounts {
+  return {
     instructions: 0,
     cuts: 0,
     naiveStates: 0,
@@ -154,6 +152,13 @@ export class Explorer<R, M> {
     prunedStates: 0,
     violationStates: 0,
   };
+}
+
+/** A final recovery (run or reused) with its loads also as word indices. */
+type FinalRun<R, M> = RecoveryRun<R, M> & { words?: Int32Array };
+
+export class Explorer<R, M> {
+  readonly counts: ExploreCounts = zeroCounts();
   readonly violations: ViolationReport[] = [];
   /** Crash states per broken invariant, over every violating state (not only those reported). */
   readonly invariants = new Map<string, number>();

@@ -15,6 +15,7 @@ import { workloadSubject } from '../workloads/registry.js';
 import {
   Explorer,
   type ExploreCounts,
+  zeroCounts,
   type ExploreOptions,
   type ExploreProgress,
   type ViolationReport,
@@ -233,16 +234,7 @@ function mergeResults(
   results: WorkerResult[],
   violationsMax: number,
 ): Pick<ExploreSummary, 'counts' | 'violations' | 'outcomes' | 'invariants'> {
-  const counts: ExploreCounts = {
-    instructions: 0,
-    cuts: 0,
-    naiveStates: 0,
-    imagesVisited: 0,
-    crashStates: 0,
-    recoveries: 0,
-    prunedStates: 0,
-    violationStates: 0,
-  };
+  const counts: ExploreCounts = zeroCounts();
   const outcomes = new Set<string>();
   const violations: ViolationReport[] = [];
   const invariants: Record<string, number> = {};
