@@ -65,7 +65,16 @@ export interface NativeDirectDevice {
   readonly durability: Durability;
   /** msync(MS_SYNC) of the pages covering [offset, offset+length); used in 'power' durability. */
   msync(offset: number, length: number): void;
-  /** Idempotent. Unmaps, detaches `buffer`, releases the lock, closes the file. */
+  /**
+   * The same msync run on a pool thread; the promise settles on the JavaScript thread
+   * (rejects with NVRAM_IO). Arguments are checked before it starts (throws). close waits
+   * for every one in flight.
+   */
+  msyncAsync(offset: number, length: number): Promise<void>;
+  /**
+   * Idempotent. Waits for any msyncAsync in flight, then unmaps, detaches `buffer`, releases
+   * the lock, closes the file.
+   */
   close(): void;
 }
 
