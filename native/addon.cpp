@@ -10,7 +10,6 @@
 // or unmap the memory between the check and the use.
 #include <napi.h>
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -239,7 +238,6 @@ class DirectDevice : public Napi::ObjectWrap<DirectDevice> {
                         InstanceAccessor<&DirectDevice::path>("path"),
                         InstanceAccessor<&DirectDevice::durability>("durability"),
                         InstanceMethod<&DirectDevice::msync>("msync"),
-                        InstanceMethod<&DirectDevice::msyncAsync>("msyncAsync"),
                         InstanceMethod<&DirectDevice::close>("close")});
   }
 
@@ -286,61 +284,6 @@ class DirectDevice : public Napi::ObjectWrap<DirectDevice> {
       return info.Env().Undefined();
     });
   }
-
-  // The same msync on a libuv pool thread: returns a Promise, settled on the JS thread. The
-  // JS thread goes on storing meanwhile: a store after the call may or may not be written by
-  // it, which SPEC 3 allows (a store may persist early); only stores before it are promised.
-  Napi::Value msyncAsync(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), [&]() -> Napi::Value {
-      const std::string& label = device_->path();
-      uint64_t offset = indexArg(info[0], "offset", label);
-      uint64_t length = indexArg(info[1], "length", label);
-      auto* worker = new MsyncWorker(info.This().As<Napi::Object>(), *device_,
-                                     device_->msyncBegin(offset, length));
-      Napi::Promise promise = worker->promise();
-      worker->Queue();  // the worker deletes itself once settled
-      return promise;
-    });
-  }
-
-  // Runs one registered msync off the JS thread; holds the JS device object (so it is not
-  // collected) and ends the registration on the pool thread, so that a close waiting for it
-  // does not wait for the JS thread.
-  class MsyncWorker : public Napi::AsyncWorker {
-   public:
-    MsyncWorker(const Napi::Object& receiver, nvram::DirectDevice& device, nvram::PendingMsync pages)
-        : Napi::AsyncWorker(receiver.Env(), "nvrelay.msync"),
-          receiver_(Napi::Persistent(receiver)),
-          deferred_(Napi::Promise::Deferred::New(receiver.Env())),
-          device_(device),
-          pages_(std::move(pages)),
-          label_(device.path()) {}
-    Napi::Promise promise() const { return deferred_.Promise(); }
-
-   protected:
-    void Execute() override {
-      error_ = nvram::DirectDevice::msyncRun(pages_);
-      device_.msyncEnd();
-    }
-    void OnOK() override {
-      if (error_ == 0) {
-        deferred_.Resolve(Env().Undefined());
-        return;
-      }
-      std::string message = "nvram: " + label_ + ": msync failed: " + std::strerror(error_);
-      napi_value error = errorValue(Env(), Code::io, message, nullptr);
-      if (error == nullptr) return;  // the error class threw; that exception is pending
-      deferred_.Reject(Napi::Value(Env(), error));
-    }
-
-   private:
-    Napi::ObjectReference receiver_;
-    Napi::Promise::Deferred deferred_;
-    nvram::DirectDevice& device_;
-    nvram::PendingMsync pages_;
-    std::string label_;
-    int error_ = 0;
-  };
 
   // Detach first, so that no JavaScript view can reach the memory once it is unmapped.
   Napi::Value close(const Napi::CallbackInfo& info) {

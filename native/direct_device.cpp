@@ -166,49 +166,21 @@ void DirectDevice::boot() {
   verify(header_.bootCount == store.bootCount, "boot slot reads back");
 }
 
-PendingMsync DirectDevice::pagesCovering(uint64_t offset, uint64_t length) const {
+void DirectDevice::msync(uint64_t offset, uint64_t length) {
   if (closed()) fail(Code::closed, path_, "device is closed");
   checkRange(offset, length, mapping_->length(), path_);
+  if (length == 0) return;
   uint64_t page = systemPageBytes();
   uint64_t start = offset / page * page;
-  uint64_t end = length == 0 ? start : (offset + length + page - 1) / page * page;
+  uint64_t end = (offset + length + page - 1) / page * page;
   if (end > mapping_->length()) end = mapping_->length();
-  return PendingMsync{mapping_, start, end - start};
-}
-
-void DirectDevice::msync(uint64_t offset, uint64_t length) {
-  PendingMsync pages = pagesCovering(offset, length);
-  if (pages.length == 0) return;
-  int error = msyncRun(pages);
-  if (error != 0) failErrno(path_, "msync", error);
-}
-
-PendingMsync DirectDevice::msyncBegin(uint64_t offset, uint64_t length) {
-  PendingMsync pages = pagesCovering(offset, length);
-  std::lock_guard<std::mutex> lock(inFlightMutex_);
-  inFlight_++;
-  return pages;
-}
-
-int DirectDevice::msyncRun(const PendingMsync& pending) noexcept {
-  if (pending.length == 0) return 0;
-  return ::msync(pending.mapping->address() + pending.start, pending.length, MS_SYNC) == 0 ? 0 : errno;
-}
-
-void DirectDevice::msyncEnd() {
-  std::lock_guard<std::mutex> lock(inFlightMutex_);
-  verify(inFlight_ > 0, "msyncEnd matches an msyncBegin");
-  if (--inFlight_ == 0) inFlightEnded_.notify_all();
+  if (::msync(mapping_->address() + start, end - start, MS_SYNC) != 0) {
+    failErrno(path_, "msync", errno);
+  }
 }
 
 void DirectDevice::close() {
   if (closed()) return;
-  {
-    // An msync running on another thread still uses the mapping: unmapping under it would
-    // turn its write-back into EFAULT (or into another mapping's pages).
-    std::unique_lock<std::mutex> lock(inFlightMutex_);
-    inFlightEnded_.wait(lock, [this] { return inFlight_ == 0; });
-  }
   if (mapping_) mapping_->unmap();
   mapping_.reset();
   ::close(fd_);  // releases the flock

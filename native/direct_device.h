@@ -9,21 +9,16 @@
 //   - format validates every argument before creating anything, creates the file with mode
 //     0600 and O_EXCL (NVRAM_FILE_EXISTS) unless forced, writes the header and fsyncs.
 //   - msync(offset, length) flushes the pages covering the range with MS_SYNC.
-//   - msyncBegin/msyncRun/msyncEnd split one msync so that it can run on another thread
-//     (the addon's asynchronous fence): begin validates and registers it, run does it on any
-//     thread and returns the errno, end unregisters it. close waits for every registered one.
 //   - close is idempotent; after it msync throws NVRAM_CLOSED. It unmaps and releases the
-//     lock at once (after any msync in flight on another thread has ended). A device dropped without close keeps its mapping (and with it the lock)
+//     lock at once. A device dropped without close keeps its mapping (and with it the lock)
 //     until the last JavaScript view of the mapping is collected.
 // Errors: NVRAM_FILE_MISSING, NVRAM_FILE_EXISTS, NVRAM_TRUNCATED, NVRAM_SIZE_MISMATCH,
 // NVRAM_BAD_MAGIC, NVRAM_BAD_VERSION, NVRAM_HEADER_CHECKSUM, NVRAM_BAD_LAYOUT, NVRAM_BAD_SIZE,
 // NVRAM_OUT_OF_RANGE, NVRAM_CLOSED, NVRAM_LOCKED, NVRAM_IO (with the errno text).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,13 +43,6 @@ class Mapping {
   uint64_t length_;
 };
 
-// One msync registered to run off the JavaScript thread; it owns a share of the mapping.
-struct PendingMsync {
-  std::shared_ptr<Mapping> mapping;
-  uint64_t start = 0;
-  uint64_t length = 0;
-};
-
 class DirectDevice {
  public:
   DirectDevice(const std::string& path, Durability durability);
@@ -70,25 +58,16 @@ class DirectDevice {
   const std::shared_ptr<Mapping>& mapping() const { return mapping_; }
 
   void msync(uint64_t offset, uint64_t length);
-  PendingMsync msyncBegin(uint64_t offset, uint64_t length);
-  static int msyncRun(const PendingMsync& pending) noexcept;
-  void msyncEnd();
   void close();
 
  private:
   void boot();
-  // The page-aligned range covering [offset, offset+length), clipped to the mapping.
-  PendingMsync pagesCovering(uint64_t offset, uint64_t length) const;
 
   std::string path_;
   Durability durability_;
   int fd_ = -1;
   std::shared_ptr<Mapping> mapping_;
   HeaderInfo header_;
-  // Registered msyncs not yet ended (msyncBegin/msyncEnd); close waits for zero.
-  std::mutex inFlightMutex_;
-  std::condition_variable inFlightEnded_;
-  uint64_t inFlight_ = 0;
 };
 
 // Creates `path` as a device of sizeBytes with the sections laid out after the header.

@@ -65,16 +65,7 @@ export interface NativeDirectDevice {
   readonly durability: Durability;
   /** msync(MS_SYNC) of the pages covering [offset, offset+length); used in 'power' durability. */
   msync(offset: number, length: number): void;
-  /**
-   * The same msync run on a pool thread; the promise settles on the JavaScript thread
-   * (rejects with NVRAM_IO). Arguments are checked before it starts (throws). close waits
-   * for every one in flight.
-   */
-  msyncAsync(offset: number, length: number): Promise<void>;
-  /**
-   * Idempotent. Waits for any msyncAsync in flight, then unmaps, detaches `buffer`, releases
-   * the lock, closes the file.
-   */
+  /** Idempotent. Unmaps, detaches `buffer`, releases the lock, closes the file. */
   close(): void;
 }
 
