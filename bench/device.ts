@@ -134,6 +134,52 @@ function directRates(dir: string, seconds: number): Rate[] {
   }
 }
 
+/** A fence in 'power' durability: which pages get dirtied and flushed before it. */
+interface FenceShape {
+  label: string;
+  /** Page indexes (from the section start) stored into and flushed. */
+  pages: number[];
+  /** Fence after each page's flush (true), or once after all of them. */
+  fenceEach: boolean;
+}
+
+const fenceShapes: FenceShape[] = [
+  { label: '1 dirty page, 1 fence', pages: [0], fenceEach: false },
+  { label: '8 contiguous dirty pages, 1 fence', pages: [0, 1, 2, 3, 4, 5, 6, 7], fenceEach: false },
+  { label: '2 dirty pages 4 MiB apart, 1 fence', pages: [0, 1024], fenceEach: false },
+  { label: 'the same 2 pages, a fence each', pages: [0, 1024], fenceEach: true },
+];
+
+/**
+ * p50 microseconds of flush(es) + fence in 'power' durability for each shape, sampled in turn
+ * (so that each sees the same load). Why DirectNvram's fence is one msync of the hull of what
+ * was flushed: the cost is per msync, not per page or per span.
+ */
+function fenceCosts(dir: string, seconds: number): number[] {
+  const device = openDirect(dir, 'power');
+  try {
+    const section = device.section('records');
+    const samples: number[][] = fenceShapes.map(() => []);
+    const until = performance.now() + seconds * 1000;
+    for (let round = 0; performance.now() < until || round < 20; round++) {
+      fenceShapes.forEach((shape, i) => {
+        const base = section.offset + ((round * 16) % 1024) * 4096; // fresh pages each round
+        const start = performance.now();
+        for (const page of shape.pages) {
+          device.storeU64(base + page * 4096, round + 1);
+          device.flush(base + page * 4096, 8);
+          if (shape.fenceEach) device.fence();
+        }
+        if (!shape.fenceEach) device.fence();
+        (samples[i] as number[]).push((performance.now() - start) * 1000);
+      });
+    }
+    return samples.map((list) => list.sort((a, b) => a - b)[list.length >> 1] as number);
+  } finally {
+    device.close();
+  }
+}
+
 /** A mix like a FIFO's: 8 word stores into a line, a flush of it, a fence (10 instructions). */
 function tracedRate(seconds: number): Rate {
   const device = TracedNvram.format(1 << 20, [{ name: 'ring', length: (1 << 20) - 4096 }]);
@@ -177,6 +223,7 @@ async function run(context: BenchContext): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(context.dir, 'nvrelay-bench-'));
   try {
     const [floor, processRate, power] = directRates(dir, context.seconds) as [Rate, Rate, Rate];
+    const fences = fenceCosts(dir, context.seconds);
     const traced = tracedRate(context.seconds);
     const ratio = processRate.cpu / floor.cpu;
     const results: BenchResult[] = [
@@ -199,6 +246,15 @@ async function run(context: BenchContext): Promise<BenchResult[]> {
         display: `${millions(power.wall, 'records/s')} by the wall clock (${(power.wall / floor.wall).toFixed(5)}x floor)`,
         note: `one msync(MS_SYNC) per record, device file in ${context.dir}`,
       },
+      ...fenceShapes.map((shape, i) => ({
+        measure: `power fence: ${shape.label}`,
+        value: fences[i] as number,
+        display: `p50 ${Math.round(fences[i] as number)} us (${((fences[i] as number) / (fences[0] as number)).toFixed(2)}x one page)`,
+        note:
+          i === 0
+            ? 'store + flush of one word per page, then fence (msync of the flushed hull); why a fence is one msync of the hull'
+            : undefined,
+      })),
       {
         measure: 'traced: instructions/s',
         value: traced.cpu,
