@@ -465,6 +465,14 @@ async function run(context: BenchContext): Promise<BenchResult[]> {
           'wall clock',
       },
       {
+        measure: 'power: ceiling, one msync per group of 64',
+        value: (producers * 1e6) / msync.p50,
+        display: `${rateText((producers * 1e6) / msync.p50)}; measured = ${((judged(powerRate, 'power') * msync.p50) / (producers * 1e6)).toFixed(2)} of it`,
+        note:
+          `${producers} producers each awaiting one emit make groups of at most ${producers}: ` +
+          'no group commit beats one msync (p50 of one dirty page, this run) per group with no CPU time at all',
+      },
+      {
         measure: 'power: single-producer emit p50',
         value: emit.p50 / msync.p50,
         display: `${emit.p50.toFixed(0)} us = ${(emit.p50 / msync.p50).toFixed(2)}x msync`,
