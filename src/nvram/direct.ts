@@ -92,6 +92,7 @@ export class DirectNvram implements NvramDevice {
    */
   #flushStart = 0;
   #flushEnd = 0;
+  #msyncs = 0;
 
   /** Formats `path` as a device (file mode 0600). Returns the header written. */
   static format(path: string, options: DirectFormatOptions): HeaderInfo {
@@ -264,9 +265,16 @@ export class DirectNvram implements NvramDevice {
   fence(): void {
     this.#checkOpen('fence');
     if (this.durability !== 'power') return; // see the file comment: no fence needed for kill -9
-    if (this.#flushEnd > this.#flushStart)
+    if (this.#flushEnd > this.#flushStart) {
       this.#native.msync(this.#flushStart, this.#flushEnd - this.#flushStart);
+      this.#msyncs++;
+    }
     this.#flushStart = this.#flushEnd = 0;
+  }
+
+  /** msync calls made so far ('power' durability; 0 in 'process'): what group commit saves. */
+  get msyncCount(): number {
+    return this.#msyncs;
   }
 
   persist(offset: number, length: number): void {
@@ -278,6 +286,7 @@ export class DirectNvram implements NvramDevice {
       return;
     }
     this.#native.msync(offset, length); // native rounds out to whole pages
+    this.#msyncs++;
   }
 
   close(): void {

@@ -101,6 +101,7 @@ describe('Node on a DirectNvram device', () => {
     });
     node.start();
     const producers = Array.from({ length: 16 }, (_, i) => node.producer(`p${i}`));
+    const msyncsBefore = device.msyncCount;
     const seqs = (
       await Promise.all(
         producers.map(async (producer) => {
@@ -111,6 +112,11 @@ describe('Node on a DirectNvram device', () => {
       )
     ).flat();
     expect(new Set(seqs).size).toBe(128);
+    // 8 rounds of 16 emits: one msync per round's group (it also carries the confirmations
+    // flushed since the last one), plus at most a seq lease renewal and a pointer flush
+    const msyncs = device.msyncCount - msyncsBefore;
+    expect(msyncs).toBeGreaterThanOrEqual(8);
+    expect(msyncs).toBeLessThanOrEqual(8 + 2);
     for (let i = 0; i < 10 && delivered < 128; i++)
       await new Promise((resolve) => setTimeout(resolve, 5));
     expect(delivered).toBe(128);

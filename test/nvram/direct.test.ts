@@ -133,6 +133,42 @@ describe('loads and stores', () => {
   });
 });
 
+describe('fence in power durability', () => {
+  test('is one msync however many ranges were flushed since the last fence', () => {
+    withDevice('power', (device) => {
+      const before = device.msyncCount;
+      for (const page of [1, 4, 2]) {
+        device.storeU64(page * 4096 + 8, page);
+        device.flush(page * 4096 + 8, 8);
+      }
+      device.fence();
+      expect(device.msyncCount - before).toBe(1);
+      device.fence(); // nothing flushed since
+      expect(device.msyncCount - before).toBe(1);
+    });
+  });
+
+  test('a persist after flushes folds them into its own msync', () => {
+    withDevice('power', (device) => {
+      const before = device.msyncCount;
+      device.flush(3 * 4096, 8);
+      device.persist(4096 + 100, 8);
+      expect(device.msyncCount - before).toBe(1);
+      device.persist(5 * 4096 + 4000, 200);
+      expect(device.msyncCount - before).toBe(2);
+    });
+  });
+
+  test('process durability never msyncs', () => {
+    withDevice('process', (device) => {
+      device.flush(4096, 8);
+      device.fence();
+      device.persist(4096, 8);
+      expect(device.msyncCount).toBe(0);
+    });
+  });
+});
+
 describe('sectionBytes', () => {
   test('is a zero-copy view onto the mapping, both ways', () => {
     withDevice('process', (device) => {
