@@ -2,7 +2,8 @@
  * Deliberately broken variants of the event core (issue 4, self-test): each overrides one small
  * persist or ordering step of the FIFO, the distribution engine or the replay engine, the
  * hooks those classes keep for this purpose. The explorer must catch every one, or its checker
- * is vacuous. (test/replay/mutants.test.ts holds the event core's own copies of the same four.)
+ * is vacuous. (test/replay/mutants.test.ts runs them through the event core's own, simpler
+ * exploration too.)
  */
 import { DistributionEngine } from '../../src/engine/distribution-engine.js';
 import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';

@@ -1,46 +1,20 @@
 /**
  * The crash tests are not vacuous: deliberately broken variants of the FIFO, the engine and
- * the replay engine (each overriding one small persist or ordering step) must each be caught
- * by the exploration and the SPEC 4 checker, while the correct classes pass the same workload.
+ * the replay engine (sim/mutants, each overriding one small persist or ordering step) must each
+ * be caught by this independent exploration (it re-runs the workload for every cut, where the
+ * crash lab applies one recorded trace) and the SPEC 4 checker, while the correct classes pass
+ * the same workload.
  */
 import { describe, expect, test } from 'vitest';
-import { DistributionEngine } from '../../src/engine/distribution-engine.js';
-import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
-import { ReplayEngine } from '../../src/replay/replay-engine.js';
 import type { NodeOptions } from '../../src/node/node.js';
+import {
+  EarlyHeadEngine,
+  NoChecksumFifo,
+  ReplayAfterNewEngine,
+  TailBeforeRecordFifo,
+} from '../../sim/mutants/event-mutants.js';
 import { exploreWorkload } from './explore.js';
 import type { Workload } from './workload.js';
-
-/** Publishes the tail before the record is durable (step 213 reversed). */
-class TailFirstFifo extends PersistentFifo {
-  override commitAppend(position: number): void {
-    this.publishTail(position + 1);
-    this.persistRecord(position);
-  }
-}
-
-/** Tail first, and recovery trusts every published slot (no checksum check). */
-class UncheckedTailFirstFifo extends TailFirstFifo {
-  protected override checkSlot(): number {
-    return SlotVerdict.valid;
-  }
-}
-
-/** Retires an event once any one intended recipient confirmed (flow point 220 too early). */
-class EarlyRetireEngine extends DistributionEngine {
-  protected override isCompletelyHandled(i: number): boolean {
-    const queue = this.queue;
-    const any = ((queue.confirmedLo[i] as number) | (queue.confirmedHi[i] as number)) !== 0;
-    return any || queue.handled(i);
-  }
-}
-
-/** Queues the replay only at start, after the events emitted while booting. */
-class ReplayAfterNew extends ReplayEngine {
-  protected override replayBeforeNew(): boolean {
-    return false;
-  }
-}
 
 const workload: Workload = {
   recipients: [
@@ -76,20 +50,20 @@ describe('mutants', () => {
   });
 
   test('tail persisted before the record: a torn record gets published', () => {
-    expect(invariantsBroken({ Fifo: TailFirstFifo })).toContain('persist-order');
+    expect(invariantsBroken({ Fifo: TailBeforeRecordFifo })).toContain('persist-order');
   });
 
   test('tail first without a checksum check: garbage is delivered', () => {
-    expect(invariantsBroken({ Fifo: UncheckedTailFirstFifo })).toContain('no-garbage');
+    expect(invariantsBroken({ Fifo: NoChecksumFifo })).toContain('no-garbage');
   });
 
   test('head advanced before every confirmation: events are lost', () => {
-    expect(invariantsBroken({ Engine: EarlyRetireEngine })).toContain('no-loss');
+    expect(invariantsBroken({ Engine: EarlyHeadEngine })).toContain('no-loss');
   });
 
   test('replay after new events: order is broken', () => {
-    expect(invariantsBroken({ Replay: ReplayAfterNew }, 0)).toContain('order');
+    expect(invariantsBroken({ Replay: ReplayAfterNewEngine }, 0)).toContain('order');
     // after a nested cut the boot FIFO holds both, and the runtime's retire assertion trips
-    expect(invariantsBroken({ Replay: ReplayAfterNew }, 1)).toContain('assertion');
+    expect(invariantsBroken({ Replay: ReplayAfterNewEngine }, 1)).toContain('assertion');
   });
 });
