@@ -41,5 +41,5 @@ export type { Severity, SeverityName } from './events/severity.js';
 export { decodeRecord, checkRecord, RecordVerdict } from './events/record.js';
 export type { EventRecord } from './events/record.js';
 export * from './nvram/index.js';
-export { openNodeDevice, formatNodeDevice } from './cli/node-device.js';
-export type { NodeDeviceOptions, OpenedNodeDevice } from './cli/node-device.js';
+export { openNodeDevice, formatNodeDevice } from './node/device-file.js';
+export type { NodeDeviceOptions, OpenedNodeDevice } from './node/device-file.js';

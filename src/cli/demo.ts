@@ -26,7 +26,7 @@ import { Node } from '../node/node.js';
 import { DirectNvram, inspectDeviceFile } from '../nvram/index.js';
 import { formatSize } from './arguments.js';
 import { dumpDevice } from './dump.js';
-import { formatLimits, formatNodeDevice } from './node-device.js';
+import { formatLimits, formatNodeDevice } from '../node/device-file.js';
 
 const demoDevice = 'nvrelay-demo.nvram';
 const demoDeviceBytes = 4 << 20;

@@ -22,7 +22,7 @@ import { detailsBytesLimit, recipientsMax } from '../constants.js';
 import { NodeError, QueueFull } from '../events/errors.js';
 import { Node } from '../node/node.js';
 import type { Durability } from '../nvram/index.js';
-import { openNodeDevice } from './node-device.js';
+import { openNodeDevice } from '../node/device-file.js';
 
 export interface PumpOptions {
   count: number;

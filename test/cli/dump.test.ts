@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { formatLimits, formatNodeDevice } from '../../src/cli/node-device.js';
+import { formatLimits, formatNodeDevice } from '../../src/node/device-file.js';
 import { Node } from '../../src/node/node.js';
 import { DirectNvram } from '../../src/nvram/index.js';
 
