@@ -40,6 +40,7 @@ import {
   fifoSectionBytes,
   type FifoGeometry,
 } from './layout.js';
+import { pointerFact, pointerTable, slotFact, slotTable } from './recovery-table.js';
 
 /** Recovery's verdict on one published slot: a record verdict, or out of seq order. */
 export const SlotVerdict = Object.freeze({ ...RecordVerdict, badOrder: 6 });
@@ -217,14 +218,29 @@ export class PersistentFifo {
    * record that fails is still never delivered. With `repair` false nothing is written.
    */
   recoverPointers(options: { repair?: boolean } = {}): FifoPointers {
-    this.checkDescriptor();
-    let head = this.device.loadU64(this.headOffset);
-    let tail = this.device.loadU64(this.tailOffset);
+    const descriptorFault = this.descriptorFault();
+    let facts = descriptorFault === null ? pointerFact.descriptorIntact : 0;
+    let head = 0;
+    let tail = 0;
+    if (descriptorFault === null) {
+      head = this.device.loadU64(this.headOffset);
+      tail = this.device.loadU64(this.tailOffset);
+      if (this.pointersValid(head, tail)) facts |= pointerFact.pointersValid;
+    }
     let salvaged: FifoPointers['salvaged'] = null;
-    if (!this.pointersValid(head, tail)) {
-      ({ head, tail } = this.salvage(head, tail)); // D3
-      if (options.repair !== false) this.repairPointers(head, tail);
-      salvaged = { head, tail };
+    switch (pointerTable.decide(facts).decision) {
+      case 'corrupt': // D1: nothing in the section can be trusted
+        throw new NodeError(
+          'NODE_CORRUPT',
+          `nvrelay: FIFO section '${this.name}': ${descriptorFault}`,
+        );
+      case 'salvage': // D3
+        ({ head, tail } = this.salvage(head, tail));
+        if (options.repair !== false) this.repairPointers(head, tail);
+        salvaged = { head, tail };
+        break;
+      case 'take': // D2
+        break;
     }
     const stored = tail;
     tail = this.scanTail(head, tail); // row D4: records published after the tail word
@@ -251,17 +267,30 @@ export class PersistentFifo {
   protected scanTail(head: number, tail: number): number {
     let seq = this.seqBefore(tail);
     let position = tail;
-    while (position < head + this.slotCount && this.holdsPosition(position)) {
-      this.loadSlot(position);
-      const base = this.slotBase(position);
-      // the record check itself, not checkSlot: what publishes a record is not a hook
-      if (checkRecord(this.buffer, base, position, this.limits) !== RecordVerdict.valid) break;
-      const next = getU64(this.shadowView, base + 24);
-      if (!(next > seq)) break;
-      seq = next;
+    while (slotTable.decide(this.scanFacts(position, head, seq)).decision === 'published') {
+      seq = getU64(this.shadowView, this.slotBase(position) + 24);
       position++;
     }
     return position;
+  }
+
+  /**
+   * Row D4's facts about the slot at `position`, past the tail word, established in the table's
+   * order and only up to the first false one (the facts after it are don't-cares then, so a
+   * stale slot costs one word read).
+   */
+  protected scanFacts(position: number, head: number, seqPrevious: number): number {
+    let facts = slotFact.pastTailWord;
+    if (!(position < head + this.slotCount)) return facts;
+    facts |= slotFact.withinRing;
+    if (!this.holdsPosition(position)) return facts; // the record check's position, read alone
+    this.loadSlot(position);
+    const base = this.slotBase(position);
+    // the record check itself, not checkSlot: what publishes a record is not a hook
+    if (checkRecord(this.buffer, base, position, this.limits) !== RecordVerdict.valid) return facts;
+    facts |= slotFact.recordValid;
+    if (getU64(this.shadowView, base + 24) > seqPrevious) facts |= slotFact.seqAbove;
+    return facts;
   }
 
   /** The slot's position word names `position` (read alone first: a stale slot stops cheaply). */
@@ -301,11 +330,16 @@ export class PersistentFifo {
     this.examinedUpTo = position + 1;
     if (position >= this.loadedUpTo) this.loadRun(position);
     let verdict = this.checkSlot(position);
+    let facts = slotFact.withinRing; // before the tail word: within one ring of the head (D2)
+    let seq = 0;
     if (verdict === SlotVerdict.valid) {
-      const seq = getU64(this.shadowView, this.slotBase(position) + 24);
-      if (seq <= this.examinedSeq) verdict = SlotVerdict.badOrder;
-      else this.examinedSeq = seq;
+      facts |= slotFact.recordValid;
+      seq = getU64(this.shadowView, this.slotBase(position) + 24);
+      if (seq > this.examinedSeq) facts |= slotFact.seqAbove;
     }
+    if (slotTable.decide(facts).decision === 'deliver')
+      this.examinedSeq = seq; // R1
+    else if (verdict === SlotVerdict.valid) verdict = SlotVerdict.badOrder; // R2, by seq order
     this.verdicts[position - this.recoveredHead] = verdict;
     return verdict;
   }
@@ -342,19 +376,16 @@ export class PersistentFifo {
     return { ...pointers, verdicts: this.verdicts, discarded };
   }
 
-  /** D1: a descriptor that is not intact stops the boot; nothing in the section can be trusted. */
-  protected checkDescriptor(): void {
+  /** Row D1's fact: what is wrong with the descriptor, or null if it is intact. */
+  protected descriptorFault(): string | null {
     const bytes = new Uint8Array(fifoDescriptorBytes);
     this.device.loadBytes(this.sectionOffset, bytes);
-    const fault = describeDescriptorFault(bytes, {
+    return describeDescriptorFault(bytes, {
       slotBytes: this.slotBytes,
       slotCount: this.slotCount,
       detailsBytesMax: this.limits.detailsBytesMax,
       recipientsMax: this.limits.recipientsMax,
     });
-    if (fault !== null) {
-      throw new NodeError('NODE_CORRUPT', `nvrelay: FIFO section '${this.name}': ${fault}`);
-    }
   }
 
   /** D2: head <= tail <= head + slotCount, both exact integers below 2^53. */

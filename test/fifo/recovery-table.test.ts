@@ -1,0 +1,109 @@
+/**
+ * The FIFO's recovery decision tables (src/fifo/recovery-table.ts): complete, unambiguous,
+ * every row reachable, sound to evaluate lazily in the order recovery establishes the facts, and
+ * the same rows as docs/ARCHITECTURE.md.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import {
+  DecisionTable,
+  pointerTable,
+  slotTable,
+  type DecisionRow,
+} from '../../src/fifo/recovery-table.js';
+
+const tables = { pointerTable, slotTable } as Record<string, DecisionTable<string, string>>;
+
+function combinations(table: DecisionTable<string, string>): number[] {
+  return Array.from({ length: 1 << table.facts.length }, (_, bits) => bits);
+}
+
+describe.each(Object.keys(tables))('%s', (name) => {
+  const table = tables[name] as DecisionTable<string, string>;
+
+  test('every combination of facts matches exactly one row', () => {
+    for (const bits of combinations(table)) {
+      expect(table.matching(bits), table.describe(bits)).toHaveLength(1);
+      expect(table.decide(bits)).toBe(table.rows[table.matching(bits)[0] as number]);
+    }
+  });
+
+  test('every row decides some combination', () => {
+    const reached = new Set(combinations(table).map((bits) => table.decide(bits)));
+    expect(table.rows.filter((row) => !reached.has(row))).toEqual([]);
+  });
+});
+
+/**
+ * From `bits`, the facts after `from` in `order` may take any value: the decision must not
+ * change (so recovery need not establish them).
+ */
+function decisionsOverLaterFacts(
+  table: DecisionTable<string, string>,
+  bits: number,
+  later: string[],
+): Set<string> {
+  const decisions = new Set<string>();
+  for (let mask = 0; mask < 1 << later.length; mask++) {
+    let completed = bits;
+    later.forEach((fact, i) => {
+      if ((mask >> i) & 1) completed |= table.bit(fact);
+    });
+    decisions.add(table.decide(completed).decision);
+  }
+  return decisions;
+}
+
+describe('lazy evaluation: the facts after the first false one are don\u2019t-cares', () => {
+  // The orders in which PersistentFifo establishes them (recoverPointers, scanFacts, examine).
+  const orders: Array<{ table: DecisionTable<string, string>; given: string[]; order: string[] }> =
+    [
+      { table: pointerTable, given: [], order: ['descriptorIntact', 'pointersValid'] },
+      {
+        table: slotTable,
+        given: ['pastTailWord'],
+        order: ['withinRing', 'recordValid', 'seqAbove'],
+      },
+      { table: slotTable, given: ['withinRing'], order: ['recordValid', 'seqAbove'] },
+    ];
+  test.each(orders.map((o) => [o.given.join('+') || 'boot', o] as const))(
+    'order after %s',
+    (_, { table, given, order }) => {
+      const base = given.reduce((bits, fact) => bits | table.bit(fact), 0);
+      order.forEach((fact, stop) => {
+        // facts before `stop` true, `stop` false, the rest unknown
+        const bits = order.slice(0, stop).reduce((b, f) => b | table.bit(f), base);
+        const decisions = decisionsOverLaterFacts(table, bits, order.slice(stop + 1));
+        expect([...decisions], `${fact} false after ${given.join(', ')}`).toHaveLength(1);
+      });
+    },
+  );
+});
+
+describe('building a table checks it', () => {
+  const facts = ['a', 'b'] as const;
+  const row = (when: DecisionRow<'a' | 'b', string>['when']): DecisionRow<'a' | 'b', string> => ({
+    row: 'X',
+    when,
+    decision: 'x',
+  });
+
+  test('a combination no row matches is refused', () => {
+    expect(() => new DecisionTable(facts, [row({ a: true }), row({ a: false, b: true })])).toThrow(
+      /a=no b=no matches 0 rows/,
+    );
+  });
+
+  test('a combination two rows match is refused', () => {
+    expect(() => new DecisionTable(facts, [row({ a: true }), row({ b: true }), row({})])).toThrow(
+      /matches (2|3) rows/,
+    );
+  });
+});
+
+test('docs/ARCHITECTURE.md lists the same D and R rows as the tables', () => {
+  const document = readFileSync(new URL('../../docs/ARCHITECTURE.md', import.meta.url), 'utf8');
+  const documented = new Set([...document.matchAll(/^\| *([DR]\d) *\|/gm)].map((m) => m[1]));
+  const coded = new Set([...pointerTable.rows, ...slotTable.rows].map((row) => row.row));
+  expect([...documented].sort()).toEqual([...coded].sort());
+});
