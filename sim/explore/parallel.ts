@@ -5,6 +5,10 @@
  * core idle). Each worker keeps one explorer, and so one state index, for all its chunks:
  * neighbouring cuts share most of their images, and pruning across them is where the savings
  * are. Workers rebuild the subject from its name and parameters (workloads/registry.ts).
+ *
+ * Worker threads are kept (unreferenced, so they never hold the process open) and reused by
+ * the next exploration: a new thread spends its first second compiling and warming up the
+ * runtime, about as long as a whole exploration of the default workload takes once warm.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -49,8 +53,9 @@ export interface ExploreSummary {
   workers: number;
 }
 
-/** Messages between the main thread and a worker. */
-export type ToWorker = { type: 'chunk'; cuts: number[] } | { type: 'finish' };
+/** Messages between the main thread and a worker (one exploration: start, chunks, finish). */
+export type ToWorker =
+  { type: 'start'; setup: WorkerSetup } | { type: 'chunk'; cuts: number[] } | { type: 'finish' };
 export type FromWorker =
   | { type: 'progress'; cutsDone: number; crashStates: number }
   | { type: 'idle' }
@@ -194,6 +199,26 @@ async function runShared(
   return [own, ...(await Promise.all(threads))];
 }
 
+/** Idle worker threads, kept for the next exploration (see the file comment). */
+const idleWorkers: Worker[] = [];
+
+function pooledWorker(script: URL): Worker {
+  const worker = idleWorkers.pop() ?? new Worker(script);
+  worker.ref();
+  return worker;
+}
+
+function releaseWorker(worker: Worker): void {
+  worker.unref();
+  idleWorkers.push(worker);
+}
+
+/** Ends the kept worker threads (they are unreferenced: a process may also just exit). */
+export async function closeExploreWorkers(): Promise<void> {
+  const workers = idleWorkers.splice(0);
+  await Promise.all(workers.map((worker) => worker.terminate()));
+}
+
 function runWorker(
   script: URL,
   setup: WorkerSetup,
@@ -201,10 +226,24 @@ function runWorker(
   progress: (cutsDone: number, crashStates: number) => void,
 ): Promise<WorkerResult> {
   return new Promise<WorkerResult>((resolve, reject) => {
-    const worker = new Worker(script, { workerData: setup });
+    const worker = pooledWorker(script);
     let cutsBefore = 0;
     let cutsDone = 0;
-    worker.on('message', (message: FromWorker) => {
+    // Only these listeners come off: the Worker keeps its own (they ref its message port).
+    const detach = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', fail);
+      worker.off('exit', onExit);
+    };
+    function fail(error: Error): void {
+      detach();
+      void worker.terminate();
+      reject(error);
+    }
+    function onExit(code: number): void {
+      fail(new Error(`crash-lab worker exited with code ${code}`));
+    }
+    function onMessage(message: FromWorker): void {
       if (message.type === 'idle') {
         cutsBefore = cutsDone;
         const cuts = take();
@@ -220,13 +259,14 @@ function runWorker(
         progress(cutsDone, message.crashStates);
         return;
       }
+      detach();
+      releaseWorker(worker);
       resolve(message);
-      void worker.terminate();
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`crash-lab worker exited with code ${code}`));
-    });
+    }
+    worker.on('message', onMessage);
+    worker.on('error', fail);
+    worker.on('exit', onExit);
+    worker.postMessage({ type: 'start', setup } satisfies ToWorker);
   });
 }
 

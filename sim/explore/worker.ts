@@ -1,8 +1,9 @@
 /**
- * A crash-lab worker thread (parallel.ts): explores the chunks of cut points it is handed with
- * one explorer, so that its state index prunes across all of them, then reports its counts.
+ * A crash-lab worker thread (parallel.ts): for each exploration it is started on, explores the
+ * chunks of cut points it is handed with one explorer, so that its state index prunes across
+ * all of them, then reports its counts and waits for the next exploration.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { assert } from '../assert.js';
 import { workloadSubject } from '../workloads/registry.js';
 import { Explorer } from './explorer.js';
@@ -10,23 +11,32 @@ import type { FromWorker, ToWorker, WorkerSetup } from './parallel.js';
 
 const port = parentPort;
 assert(port !== null, 'worker.ts runs as a worker thread');
-const setup = workerData as WorkerSetup;
-const { subject } = workloadSubject(setup.workload, setup.params);
 const post = (message: FromWorker): void => port.postMessage(message);
-let lastReport = 0;
-const explorer = new Explorer(
-  subject,
-  setup.options,
-  { workload: setup.workload, params: setup.params },
-  (progress) => {
-    const now = performance.now();
-    if (now - lastReport < 100 && progress.cutsDone < progress.cutsTotal) return;
-    lastReport = now;
-    post({ type: 'progress', cutsDone: progress.cutsDone, crashStates: progress.crashStates });
-  },
-);
+let explorer: Explorer<unknown, unknown> | undefined;
+
+function startExploration(setup: WorkerSetup): Explorer<unknown, unknown> {
+  const { subject } = workloadSubject(setup.workload, setup.params);
+  let lastReport = 0;
+  return new Explorer(
+    subject,
+    setup.options,
+    { workload: setup.workload, params: setup.params },
+    (progress) => {
+      const now = performance.now();
+      if (now - lastReport < 100 && progress.cutsDone < progress.cutsTotal) return;
+      lastReport = now;
+      post({ type: 'progress', cutsDone: progress.cutsDone, crashStates: progress.crashStates });
+    },
+  );
+}
 
 port.on('message', (message: ToWorker) => {
+  if (message.type === 'start') {
+    explorer = startExploration(message.setup);
+    post({ type: 'idle' });
+    return;
+  }
+  assert(explorer !== undefined, 'a worker is started before it is given cuts');
   if (message.type === 'chunk') {
     explorer.run(message.cuts);
     post({ type: 'idle' });
@@ -34,6 +44,6 @@ port.on('message', (message: ToWorker) => {
   }
   const { counts, violations, outcomes } = explorer;
   const invariants = Object.fromEntries(explorer.invariants);
+  explorer = undefined; // its state index is garbage from here
   post({ type: 'result', counts, violations, invariants, outcomes: [...outcomes] });
 });
-post({ type: 'idle' });

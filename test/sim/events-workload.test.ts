@@ -1,6 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { defaultExploreOptions, type ExploreOptions } from '../../sim/explore/explorer.js';
-import { exploreWorkload, workerScript, type ExploreSummary } from '../../sim/explore/parallel.js';
+import {
+  closeExploreWorkers,
+  exploreWorkload,
+  workerScript,
+  type ExploreSummary,
+} from '../../sim/explore/parallel.js';
 
 function explore(
   workload: string,
@@ -70,5 +75,17 @@ describe('exploring on two threads', () => {
     expect(two.counts.imagesVisited).toBe(one.counts.imagesVisited);
     expect(two.counts.naiveStates).toBe(one.counts.naiveStates);
     expect(Object.keys(two.invariants).sort()).toEqual(Object.keys(one.invariants).sort());
+  });
+
+  test('a kept worker thread explores the next workload afresh', async () => {
+    const options = { ...defaultExploreOptions, cuts: 60 };
+    const alone = await exploreWorkload({ workload: 'events-small', options, workers: 1 });
+    await exploreWorkload({ workload: 'mutant-early-head', options, workers: 2 });
+    const after = await exploreWorkload({ workload: 'events-small', options, workers: 2 });
+    // Nothing of the mutant's exploration (its violations, its state index) carries over.
+    expect(after.counts.violationStates).toBe(0);
+    expect(after.counts.imagesVisited).toBe(alone.counts.imagesVisited);
+    expect(after.counts.naiveStates).toBe(alone.counts.naiveStates);
+    await closeExploreWorkers();
   });
 });
