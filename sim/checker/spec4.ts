@@ -124,6 +124,10 @@ export function checkHistory(
  * of the state after that prefix: `clone()`, then `observeAll(rest)`, then `finish()`.
  * Each observation is checked when it arrives; what needs the whole history (losses, silent
  * drops, seq order across boots) is checked by `finish()`.
+ *
+ * `trial(run)` is the cheaper way to judge many histories that share a prefix (a crash lab
+ * checks thousands of crash states per cut): the observations `run` makes are journaled and
+ * undone afterwards, so the prefix's state is reused as it is instead of copied.
  */
 export class HistoryChecker {
   readonly #options: CheckOptions;
@@ -151,6 +155,8 @@ export class HistoryChecker {
   // SPEC 4.7
   #cutEpochs = new Set<number>();
   #countersByEpoch = new Map<number, number>();
+  /** During trial(): how to undo each change, in the order made. */
+  #journal: (() => void)[] | null = null;
 
   constructor(options: CheckOptions = {}) {
     this.#options = options;
@@ -183,6 +189,40 @@ export class HistoryChecker {
     return copy;
   }
 
+  /**
+   * Runs `run` (which observes and finishes), then undoes every observation it made: the
+   * checker is left exactly as before, whatever `run` returned or threw.
+   */
+  trial<T>(run: (checker: HistoryChecker) => T): T {
+    if (this.#journal !== null) throw new Error('HistoryChecker.trial does not nest');
+    const journal: (() => void)[] = [];
+    const saved = {
+      findings: this.#findings.length,
+      index: this.#index,
+      last: this.#last,
+      duplicates: this.#duplicates,
+      deliveries: this.#deliveries,
+      system: this.#system,
+      pendingDurable: this.#pendingDurable,
+      pendingDurableLength: this.#pendingDurable.length,
+    };
+    this.#journal = journal;
+    try {
+      return run(this);
+    } finally {
+      this.#journal = null;
+      for (let i = journal.length - 1; i >= 0; i--) (journal[i] as () => void)();
+      this.#findings.length = saved.findings;
+      this.#index = saved.index;
+      this.#last = saved.last;
+      this.#duplicates = saved.duplicates;
+      this.#deliveries = saved.deliveries;
+      this.#system = saved.system;
+      this.#pendingDurable = saved.pendingDurable;
+      this.#pendingDurable.length = saved.pendingDurableLength;
+    }
+  }
+
   observeAll(history: readonly Observation[]): void {
     for (let i = 0; i < history.length; i++) this.observe(history[i] as Observation);
   }
@@ -190,8 +230,8 @@ export class HistoryChecker {
   observe(o: Observation): void {
     const index = this.#index++;
     this.#last = o;
-    if (o.kind === 'counters') this.#countersByEpoch.set(o.epoch, o.rejected);
-    else if (!this.#countersByEpoch.has(o.epoch)) this.#countersByEpoch.set(o.epoch, -1);
+    if (o.kind === 'counters') this.#mapSet(this.#countersByEpoch, o.epoch, o.rejected);
+    else if (!this.#countersByEpoch.has(o.epoch)) this.#mapSet(this.#countersByEpoch, o.epoch, -1);
     switch (o.kind) {
       case 'attempt':
         return this.#attempt(o, index);
@@ -201,15 +241,16 @@ export class HistoryChecker {
       case 'delivered':
         return this.#delivered(o);
       case 'confirming':
-        this.#confirmed.add(`${o.recipient}#${o.seq}`);
+        this.#setAdd(this.#confirmed, `${o.recipient}#${o.seq}`);
         return;
       case 'confirmed':
-        this.#confirmed.add(`${o.recipient}#${o.seq}`);
+        this.#setAdd(this.#confirmed, `${o.recipient}#${o.seq}`);
         this.#pendingDurable.push(o);
         return;
       case 'durable':
         for (const c of this.#pendingDurable) {
-          if (c.epoch === o.epoch) this.#durableAt.set(`${c.recipient}#${c.seq}`, c.epoch);
+          if (c.epoch === o.epoch)
+            this.#mapSet(this.#durableAt, `${c.recipient}#${c.seq}`, c.epoch);
         }
         this.#pendingDurable = [];
         return;
@@ -217,7 +258,7 @@ export class HistoryChecker {
         this.#pendingDurable = [];
         return;
       case 'cut':
-        this.#cutEpochs.add(o.epoch);
+        this.#setAdd(this.#cutEpochs, o.epoch);
         return;
       default:
         return;
@@ -267,7 +308,7 @@ export class HistoryChecker {
       index,
     };
     if (o.grouped !== undefined) attempt.grouped = o.grouped;
-    this.#attempts.set(o.key, attempt);
+    this.#mapSet(this.#attempts, o.key, attempt);
   }
 
   #outcome(o: Extract<Observation, { kind: 'emitted' | 'rejected' }>): void {
@@ -275,10 +316,10 @@ export class HistoryChecker {
     if (attempt === undefined)
       return this.#add('no-silent-drop', `outcome for unknown emit ${o.key}`);
     if (o.kind === 'rejected') {
-      attempt.rejected = true;
+      this.#assign(attempt, 'rejected', true);
       return;
     }
-    attempt.emitted = true;
+    this.#assign(attempt, 'emitted', true);
     if (o.seq === undefined) return;
     if (attempt.seq !== undefined && attempt.seq !== o.seq) {
       this.#add(
@@ -287,7 +328,7 @@ export class HistoryChecker {
         [attempt.seq, o.seq],
       );
     }
-    attempt.seq = o.seq;
+    this.#assign(attempt, 'seq', o.seq);
   }
 
   /** SPEC 4.2, 4.3, 4.4 and 4.5 for one delivery. */
@@ -296,7 +337,7 @@ export class HistoryChecker {
     const pair = `${d.recipient}#${d.seq}`;
     const again = this.#seen.has(pair);
     if (again) this.#duplicates++;
-    this.#seen.add(pair);
+    this.#setAdd(this.#seen, pair);
     const identity = d.source === systemSource ? `${systemSource}/${d.type}/${d.seq}` : d.key;
     const other = this.#keyOfSeq.get(d.seq);
     if (other !== undefined && other !== identity) {
@@ -304,17 +345,20 @@ export class HistoryChecker {
         d.seq,
       ]);
     }
-    this.#keyOfSeq.set(d.seq, identity);
+    this.#mapSet(this.#keyOfSeq, d.seq, identity);
     const attempt = this.#attempts.get(d.key);
     this.#zombie(d, pair);
     this.#order(d, pair, again, attempt);
     const contentPair = `${d.recipient}#${d.key}`;
     const seqs = this.#seqsByPair.get(contentPair);
-    if (seqs === undefined) this.#seqsByPair.set(contentPair, [d.seq]);
-    else if (!seqs.includes(d.seq)) seqs.push(d.seq);
+    if (seqs === undefined) this.#mapSet(this.#seqsByPair, contentPair, [d.seq]);
+    else if (!seqs.includes(d.seq)) {
+      seqs.push(d.seq);
+      this.#journal?.push(() => seqs.pop());
+    }
     if (d.source === systemSource) {
       this.#system++;
-      this.#systemTypes.add(d.type);
+      this.#setAdd(this.#systemTypes, d.type);
       if (!d.type.startsWith(`${systemSource}.`))
         this.#add('no-garbage', `system source with type ${d.type}`, [d.seq]);
       return;
@@ -341,7 +385,7 @@ export class HistoryChecker {
     if (!attempt.intended.includes(d.recipient)) {
       this.#add('no-garbage', `${d.recipient} got seq ${d.seq}, not intended for it`, [d.seq]);
     }
-    if (attempt.seq === undefined) attempt.seq = d.seq;
+    if (attempt.seq === undefined) this.#assign(attempt, 'seq', d.seq);
     else if (attempt.seq !== d.seq) {
       this.#add(
         'unique-identity',
@@ -370,7 +414,7 @@ export class HistoryChecker {
   #order(d: Delivery, pair: string, again: boolean, attempt: Attempt | undefined): void {
     const inEpoch = `${pair}@${d.epoch}`;
     const firstInEpoch = !this.#seenInEpoch.has(inEpoch);
-    this.#seenInEpoch.add(inEpoch);
+    this.#setAdd(this.#seenInEpoch, inEpoch);
     // a producer event is a replay if emitted in an earlier boot; a system event by its flag
     const replay = attempt !== undefined ? attempt.epoch < d.epoch : d.replayed;
     const marker = `${d.recipient}@${d.epoch}`;
@@ -381,7 +425,7 @@ export class HistoryChecker {
         [d.seq],
       );
     }
-    if (!replay && firstInEpoch) this.#newSeen.add(marker);
+    if (!replay && firstInEpoch) this.#setAdd(this.#newSeen, marker);
     if (again || d.source === systemSource) return;
     const producer = `${d.recipient}#${d.source}`;
     const last = this.#lastByProducer.get(producer) ?? 0;
@@ -392,7 +436,40 @@ export class HistoryChecker {
         [d.seq, last],
       );
     }
-    this.#lastByProducer.set(producer, Math.max(last, d.seq));
+    this.#mapSet(this.#lastByProducer, producer, Math.max(last, d.seq));
+  }
+
+  // Every change to the collections goes through these three, so that trial() can undo it.
+
+  #setAdd<T>(set: Set<T>, value: T): void {
+    if (set.has(value)) return;
+    set.add(value);
+    this.#journal?.push(() => set.delete(value));
+  }
+
+  #mapSet<K, V>(map: Map<K, V>, key: K, value: V): void {
+    const journal = this.#journal;
+    if (journal !== null) {
+      if (map.has(key)) {
+        const old = map.get(key) as V;
+        journal.push(() => map.set(key, old)); // set keeps the key's place in the order
+      } else journal.push(() => map.delete(key));
+    }
+    map.set(key, value);
+  }
+
+  #assign<K extends 'emitted' | 'rejected' | 'seq'>(
+    attempt: Attempt,
+    field: K,
+    value: Attempt[K],
+  ): void {
+    if (this.#journal !== null) {
+      const old = attempt[field];
+      this.#journal.push(() => {
+        attempt[field] = old;
+      });
+    }
+    attempt[field] = value;
   }
 
   /** SPEC 4.1: every emit that returned reached and was confirmed by each intended recipient. */

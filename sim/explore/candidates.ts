@@ -42,14 +42,24 @@ function sampleImages(
   seed: number,
 ): Float64Array[] {
   const prng = new Prng(seed);
-  const exact = count < indexExactMax;
   const survivors: Float64Array[] = [new Float64Array(0), allPending(cursor)];
+  if (count < indexExactMax) {
+    // Distinct indices name distinct survivor sets (traced_device.h: an index is a mixed-radix
+    // number of per-line prefixes, a bit set, or a prefix length), so repeats are found by
+    // index, before the set is asked for. The extremes are indices 0 and count - 1.
+    const seen = new Set<number>();
+    for (let attempt = 0; survivors.length < wanted && attempt < wanted * 4; attempt++) {
+      const index = 1 + prng.below(count - 2);
+      if (seen.has(index)) continue;
+      seen.add(index);
+      survivors.push(cursor.survivorsByIndex(model, index));
+    }
+    return survivors;
+  }
   const seen = new Set<string>(survivors.map(idsKey));
   // Bounded: a sample asks at most 4x as many times as it wants distinct sets.
   for (let attempt = 0; survivors.length < wanted && attempt < wanted * 4; attempt++) {
-    const ids = exact
-      ? cursor.survivorsByIndex(model, 1 + prng.below(count - 2))
-      : cursor.survivorsBySeed(model, prng.nextU32());
+    const ids = cursor.survivorsBySeed(model, prng.nextU32());
     const key = idsKey(ids);
     if (seen.has(key)) continue;
     seen.add(key);

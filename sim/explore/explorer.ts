@@ -33,7 +33,7 @@ import {
 import { applyFlips, chooseWordFlips } from '../faults.js';
 import { ImageKeys } from './image-keys.js';
 import { RecoveryDevice } from './recovery-device.js';
-import { addBitmap, addWords, footprintWords, StateIndex } from './state-index.js';
+import { addWords, footprintWords, StateIndex } from './state-index.js';
 
 export interface ExploreOptions {
   model: PersistencyModel;
@@ -134,8 +134,7 @@ interface Walk {
 }
 
 interface ExploredState {
-  footprint: Uint8Array;
-  /** The footprint as word indices (when the state has no nested exploration). */
+  /** The footprint as word indices (with nested crashes: of the whole sub-exploration). */
   words: Int32Array;
   naiveStates: number;
 }
@@ -154,8 +153,8 @@ export function zeroCounts(): ExploreCounts {
   };
 }
 
-/** A final recovery (run or reused) with its loads also as word indices. */
-type FinalRun<R, M> = RecoveryRun<R, M> & { words?: Int32Array };
+/** A final recovery (run or reused) with the words it loaded. */
+type FinalRun<R, M> = Omit<RecoveryRun<R, M>, 'loads' | 'recording'> & { words: Int32Array };
 
 export class Explorer<R, M> {
   readonly counts: ExploreCounts = zeroCounts();
@@ -242,7 +241,7 @@ export class Explorer<R, M> {
         const step = { cut, survivors: Array.from(survivors) };
         const state = this.#exploreState(scratch, step, marks, epoch, path, lab);
         naive += state.naiveStates;
-        if (footprint !== undefined) addBitmap(footprint, state.footprint);
+        if (footprint !== undefined) addWords(footprint, state.words);
         if (index < 2) loaded[index] = state.words;
       });
       if (path.level === 1 && this.options.mediaFaults !== undefined) {
@@ -333,7 +332,7 @@ export class Explorer<R, M> {
   ): ExploredState {
     const deeper = path.level < this.options.depth;
     const words = new Uint32Array(image.buffer, image.byteOffset, image.length / 4);
-    const run: FinalRun<R, M> = deeper
+    const run: RecoveryRun<R, M> | FinalRun<R, M> = deeper
       ? runRecovery(this.subject, image, true)
       : this.#finalRecovery(words, image, lab);
     this.counts.crashStates++;
@@ -352,10 +351,14 @@ export class Explorer<R, M> {
       ? outcomeKeyOf(this.subject, epoch, run, findings)
       : '';
     if (this.options.collectOutcomes) this.outcomes.add(outcome);
-    const footprint = run.loads;
     let naiveStates = 1;
-    if (deeper && run.recording !== undefined) {
+    let loaded: Int32Array;
+    if ('words' in run) loaded = run.words;
+    else {
+      // Grows by what the sub-exploration loads (state-index.ts: nested footprints).
+      const footprint = run.loads;
       const nested = run.recording;
+      assert(nested !== undefined, 'a recovery below the depth is recorded');
       const cuts = chooseCuts(
         nested.instructions,
         this.options.nestedCuts,
@@ -363,10 +366,10 @@ export class Explorer<R, M> {
       );
       const below: StagePath<M> = { level: path.level + 1, steps, epoch, interrupted };
       naiveStates += this.#exploreStage(nested, cuts, below, footprint);
+      loaded = footprintWords(footprint);
     }
-    const loaded = !deeper && run.words !== undefined ? run.words : footprintWords(footprint);
     if (this.options.prune) this.#index.add(words, loaded, epoch, { naiveStates, outcome });
-    return { footprint, words: loaded, naiveStates };
+    return { words: loaded, naiveStates };
   }
 
   /**
@@ -381,18 +384,18 @@ export class Explorer<R, M> {
   ): FinalRun<R, M> {
     const known = this.options.prune ? this.#recoveries.findImage(words, recoveryEpoch) : undefined;
     if (known?.state.recovery !== undefined) {
-      const loads = new Uint8Array(words.length / 2);
-      addWords(loads, known.group.words);
-      return { ...(known.state.recovery as RecoveryRun<R, M>), loads, words: known.group.words };
+      return {
+        ...(known.state.recovery as Omit<FinalRun<R, M>, 'words'>),
+        words: known.group.words,
+      };
     }
     this.counts.recoveries++;
     const run =
       lab === undefined
         ? runRecovery(this.subject, image, false)
         : runFinalRecovery(this.subject, lab, image);
-    // The lab device reuses its load marks for the next state: keep a copy.
-    const loads = lab === undefined ? run.loads : run.loads.slice();
-    const loaded = footprintWords(loads);
+    // Read at once: the lab device reuses its load marks for the next state.
+    const loaded = footprintWords(run.loads);
     if (this.options.prune) {
       const recovery = {
         recovered: run.recovered,
@@ -404,7 +407,13 @@ export class Explorer<R, M> {
       if (this.#recoveries.states >= recoveriesKeptMax) this.#recoveries = new StateIndex();
       this.#recoveries.add(words, loaded, recoveryEpoch, { naiveStates: 0, outcome: '', recovery });
     }
-    return { ...run, loads, words: loaded };
+    return {
+      recovered: run.recovered,
+      error: run.error,
+      threw: run.threw,
+      marks: run.marks,
+      words: loaded,
+    };
   }
 
   #check(recovered: R, interrupted: M[][], recoveryMarks: M[], mediaFaults: boolean): Finding[] {

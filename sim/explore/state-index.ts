@@ -148,12 +148,6 @@ export function addWords(bitmap: Uint8Array, words: Int32Array): void {
   for (let i = 0; i < words.length; i++) bitmap[words[i] as number] = 1;
 }
 
-/** ORs `source` into `target` (both per-word bitmaps of one device). */
-export function addBitmap(target: Uint8Array, source: Uint8Array): void {
-  assert(target.length === source.length, 'footprint bitmaps of one device');
-  for (let w = 0; w < source.length; w++) if (source[w] !== 0) target[w] = 1;
-}
-
 function wordsSignature(words: Int32Array): number {
   let h = 0x811c9dc5 ^ words.length;
   for (let i = 0; i < words.length; i++) h = Math.imul(h ^ (words[i] as number), 0x01000193);

@@ -293,18 +293,20 @@ function checkEvents(
   outcome: CrashOutcome<EventRecovered, EventMark>,
   prefixes: PrefixCache,
 ): Finding[] {
-  const checker = prefixes.checkerAfter(outcome.marks, outcome.mediaFaults).clone();
-  checker.observe({ kind: 'cut', epoch: 0 });
-  outcome.interruptedMarks.forEach((marks, i) => {
-    checker.observeAll(marks);
-    checker.observe({ kind: 'cut', epoch: i + 1 });
-  });
   assert(
     outcome.recoveryMarks[0]?.epoch === outcome.interruptedMarks.length + 1,
     'the final recovery marks carry its stage as their epoch',
   );
-  checker.observeAll(outcome.recoveryMarks);
-  const findings = checker.finish().findings;
+  // A trial: the prefix's checker is left as it was for the next state of this cut.
+  const findings = prefixes.checkerAfter(outcome.marks, outcome.mediaFaults).trial((checker) => {
+    checker.observe({ kind: 'cut', epoch: 0 });
+    outcome.interruptedMarks.forEach((marks, i) => {
+      checker.observeAll(marks);
+      checker.observe({ kind: 'cut', epoch: i + 1 });
+    });
+    checker.observeAll(outcome.recoveryMarks);
+    return checker.finish().findings;
+  });
   const refused = outcome.recovered.refused;
   if (!outcome.mediaFaults) {
     if (refused === undefined) return findings;
@@ -325,7 +327,8 @@ const mediaWaived = new Set(['no-loss', 'no-zombies']);
 
 /**
  * The checker's state after the workload's marks before a cut, kept for the next check: every
- * image of a cut shares those marks, and the next cut's marks extend them.
+ * image of a cut shares those marks, and the next cut's marks extend them (the checker is only
+ * ever changed by trials, which undo themselves, so it is extended in place).
  */
 export class PrefixCache {
   #marks: readonly EventMark[] = [];
@@ -339,7 +342,7 @@ export class PrefixCache {
       mediaFaults === this.#mediaFaults &&
       marks.length >= known.length &&
       (known.length === 0 || marks[known.length - 1] === known[known.length - 1]);
-    const checker = extends_ ? this.#checker.clone() : new HistoryChecker({ mediaFaults });
+    const checker = extends_ ? this.#checker : new HistoryChecker({ mediaFaults });
     for (let i = extends_ ? known.length : 0; i < marks.length; i++)
       checker.observe(marks[i] as EventMark);
     this.#marks = marks;
