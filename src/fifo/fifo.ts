@@ -418,15 +418,10 @@ export class PersistentFifo {
   protected salvage(head: number, tail: number): { head: number; tail: number } {
     const seqByPosition = new Map<number, number>();
     let newest = -1;
-    for (let position = 0; position < this.slotCount; position++) {
-      this.loadSlot(position);
-      const base = this.slotBase(position);
-      if (checkRecord(this.buffer, base, -1, this.limits) !== RecordVerdict.valid) continue;
-      const stored = getU64(this.shadowView, base + 16);
-      if (stored % this.slotCount !== position) continue;
-      seqByPosition.set(stored, getU64(this.shadowView, base + 24));
-      newest = Math.max(newest, stored);
-    }
+    this.forEachIntactSlot((position, seq) => {
+      seqByPosition.set(position, seq);
+      newest = Math.max(newest, position);
+    });
     if (newest < 0) {
       const counter = [head, tail].find((value) => Number.isSafeInteger(value) && value <= seqMax);
       return { head: counter ?? 0, tail: counter ?? 0 };
@@ -442,6 +437,29 @@ export class PersistentFifo {
     // retired (their slots are stale but intact).
     if (Number.isSafeInteger(head) && head > oldest && head <= newest + 1) oldest = head;
     return { head: oldest, tail: newest + 1 };
+  }
+
+  /**
+   * Row L1: the highest seq of any intact record in the ring, retired ones included (a slot keeps
+   * its record until a newer one, with a higher seq, overwrites it), so a repaired lease starts
+   * above every seq the ring still shows, even with nothing pending. Reads every slot.
+   */
+  highestSeqInSlots(): number {
+    let highest = 0;
+    this.forEachIntactSlot((_, seq) => (highest = Math.max(highest, seq)));
+    return highest;
+  }
+
+  /** Every slot holding an intact record that names a position of its own slot (D3, L1). */
+  protected forEachIntactSlot(visit: (position: number, seq: number) => void): void {
+    for (let slot = 0; slot < this.slotCount; slot++) {
+      this.loadSlot(slot);
+      const base = this.slotBase(slot);
+      if (checkRecord(this.buffer, base, -1, this.limits) !== RecordVerdict.valid) continue;
+      const position = getU64(this.shadowView, base + 16);
+      if (position % this.slotCount !== slot) continue;
+      visit(position, getU64(this.shadowView, base + 24));
+    }
   }
 
   /** Writes salvaged pointers: tail, then head, each persisted. */

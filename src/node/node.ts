@@ -281,8 +281,7 @@ export class Node {
   #renewLease(): RecoveryEvent | null {
     const stored = this.device.loadU64(this.#controlOffset + leaseOffset);
     const valid = Number.isSafeInteger(stored) && stored >= 1 && stored <= seqMax;
-    const deadLetterSeqs = valid ? [] : this.deadLetters.list().map((letter) => letter.seq);
-    const seen = valid ? 0 : Math.max(this.replay.seqHighest(), ...deadLetterSeqs);
+    const seen = valid ? 0 : this.#seqHighestSeen();
     this.#seqNext = valid ? stored : seen + 1;
     this.#extendLease();
     if (valid) return null;
@@ -291,6 +290,16 @@ export class Node {
       severity: 'crit',
       details: { stored: String(stored), seqSeen: seen },
     };
+  }
+
+  /**
+   * Row L1: the highest seq the device still shows: pending and retired records in every FIFO
+   * slot, and dead letters. Reads every slot (only when the lease word is damaged).
+   */
+  #seqHighestSeen(): number {
+    const deadLetterSeqs = this.deadLetters.list().map((letter) => letter.seq);
+    const slotSeqs = this.fifos.map((fifo) => fifo.highestSeqInSlots());
+    return Math.max(this.replay.seqHighest(), ...deadLetterSeqs, ...slotSeqs);
   }
 
   #extendLease(): void {

@@ -112,6 +112,24 @@ describe('media faults', () => {
     expect(next).toBeGreaterThan(Math.max(...seqs));
   });
 
+  test('a damaged seq lease with nothing pending still never reissues a seq (retired records count)', () => {
+    const { node, device } = bootNode(freshDevice({ ...smallLimits, runtimeSlots: 128 }));
+    node.registerRecipient('r', {}, (event, recipient) => recipient.confirm(event.seq));
+    node.start();
+    const p = node.producer('p');
+    const seqs = Array.from({ length: 5 }, (_, i) => p.emit('a.x', 'err', bytes(i)));
+    node.drainUntilIdle();
+    node.close(); // every event confirmed and retired: nothing pending
+    const rebooted = rebootDurable(device);
+    const control = rebooted.section('control');
+    rebooted.storeU64(control.offset + leaseOffset, 0);
+    rebooted.persist(control.offset + leaseOffset, 8);
+    const { node: again, seen } = recoverAll(rebooted);
+    expect(seen.filter((e) => e.source !== 'nvrelay')).toEqual([]);
+    expect(seen.some((e) => e.type === 'nvrelay.lease.repaired')).toBe(true);
+    expect(again.producer('p').emit('a.w', 'err')).toBeGreaterThan(Math.max(...seqs));
+  });
+
   test('a damaged control block stops the boot with NODE_CORRUPT', () => {
     const device = freshDevice();
     device.flipBits(device.section('control').offset + 12, 4, 1, 9);
