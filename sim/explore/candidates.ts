@@ -4,8 +4,9 @@
  * extremes, nothing pending survived (index 0) and everything survived (the last index).
  * Images are named by *which* word-stores survive, never by orderings (SPEC 3).
  */
-import type { PersistencyModel } from '../../src/nvram/addon-api.js';
+import type { PersistencyModel, WordStoreList } from '../../src/nvram/addon-api.js';
 import type { TracedNvram } from '../../src/nvram/traced.js';
+import { assert } from '../assert.js';
 import { Prng } from '../prng.js';
 
 /** Largest image index that survivorsByIndex can be asked for exactly. */
@@ -18,6 +19,11 @@ export interface CutImages {
   survivors: Float64Array[];
 }
 
+/** Survivor sets by image index at one cut. */
+interface ImageIndex {
+  survivors(index: number): Float64Array;
+}
+
 export function imagesAtCut(
   cursor: TracedNvram,
   model: PersistencyModel,
@@ -25,18 +31,76 @@ export function imagesAtCut(
   seed: number,
 ): CutImages {
   const count = cursor.imageCount(model);
+  const images: ImageIndex =
+    model === 'px86' && count < indexExactMax
+      ? new Px86Images(cursor.pendingStores(), count)
+      : { survivors: (index) => cursor.survivorsByIndex(model, index) };
   if (count <= imagesPerCut) {
     const survivors: Float64Array[] = [];
-    for (let index = 0; index < count; index++)
-      survivors.push(cursor.survivorsByIndex(model, index));
+    for (let index = 0; index < count; index++) survivors.push(images.survivors(index));
     return { count, survivors };
   }
-  return { count, survivors: sampleImages(cursor, model, count, imagesPerCut, seed) };
+  return { count, survivors: sampleImages(cursor, model, images, count, imagesPerCut, seed) };
 }
+
+/**
+ * px86 survivor sets by image index, worked out here from one list of the pending stores
+ * rather than asked of the device once per image (a cut can allow hundreds). The numbering is
+ * the device's (traced_device.h): per 64-byte line with pending stores, lowest address first,
+ * one mixed-radix digit = how many of the line's stores survive, a prefix in program order.
+ * test/sim/candidates.test.ts compares it with the device's survivorsByIndex.
+ */
+export class Px86Images implements ImageIndex {
+  /** Per line with pending stores, ascending: the line's store ids in program order. */
+  readonly #lines: Float64Array[];
+  readonly #all: Float64Array;
+
+  constructor(pending: WordStoreList, count: number) {
+    const byLine = new Map<number, number[]>();
+    for (let i = 0; i < pending.ids.length; i++) {
+      const line = Math.floor((pending.offsets[i] as number) / lineBytes);
+      const ids = byLine.get(line);
+      if (ids === undefined) byLine.set(line, [pending.ids[i] as number]);
+      else ids.push(pending.ids[i] as number);
+    }
+    this.#lines = [...byLine.keys()]
+      .sort((a, b) => a - b)
+      .map((line) => Float64Array.from(byLine.get(line) as number[]));
+    this.#all = pending.ids;
+    const product = this.#lines.reduce((n, ids) => n * (ids.length + 1), 1);
+    assert(product === count, 'px86: the device counts one image per choice of line prefixes');
+  }
+
+  survivors(index: number): Float64Array {
+    assert(Number.isSafeInteger(index) && index >= 0, 'an image index');
+    let rest = index;
+    let size = 0;
+    const digits = new Array<number>(this.#lines.length);
+    for (let l = 0; l < this.#lines.length; l++) {
+      const radix = (this.#lines[l] as Float64Array).length + 1;
+      const digit = rest % radix;
+      digits[l] = digit;
+      size += digit;
+      rest = (rest - digit) / radix;
+    }
+    assert(rest === 0, 'an image index below the image count');
+    if (size === this.#all.length) return this.#all.slice();
+    const out = new Float64Array(size);
+    let at = 0;
+    for (let l = 0; l < this.#lines.length; l++) {
+      const ids = this.#lines[l] as Float64Array;
+      for (let d = 0; d < (digits[l] as number); d++) out[at++] = ids[d] as number;
+    }
+    return out.sort(); // ids ascending = program order
+  }
+}
+
+const lineBytes = 64;
 
 function sampleImages(
   cursor: TracedNvram,
   model: PersistencyModel,
+  images: ImageIndex,
   count: number,
   wanted: number,
   seed: number,
@@ -52,7 +116,7 @@ function sampleImages(
       const index = 1 + prng.below(count - 2);
       if (seen.has(index)) continue;
       seen.add(index);
-      survivors.push(cursor.survivorsByIndex(model, index));
+      survivors.push(images.survivors(index));
     }
     return survivors;
   }

@@ -239,7 +239,7 @@ export class Explorer<R, M> {
         }
         cursor.buildImage(survivors, scratch);
         const step = { cut, survivors: Array.from(survivors) };
-        const state = this.#exploreState(scratch, step, marks, epoch, path, lab);
+        const state = this.#exploreState(scratch, step, marks, epoch, path, { lab, keys });
         naive += state.naiveStates;
         if (footprint !== undefined) addWords(footprint, state.words);
         if (index < 2) loaded[index] = state.words;
@@ -316,25 +316,29 @@ export class Explorer<R, M> {
         continue;
       }
       const step = { cut, survivors: Array.from(survivors), flips };
-      naive += this.#exploreState(image, step, marks, faultedEpoch, path, lab).naiveStates;
+      const lookup = { lab, keys: undefined };
+      naive += this.#exploreState(image, step, marks, faultedEpoch, path, lookup).naiveStates;
     }
     return naive;
   }
 
-  /** Reboots one crash image, recovers, checks, and (below the depth) crashes recovery too. */
+  /**
+   * Reboots one crash image, recovers, checks, and (below the depth) crashes recovery too.
+   * `via.keys` holds the image as the cut's current candidate, when it is one (not faulted).
+   */
   #exploreState(
     image: Uint8Array,
     step: CrashStep,
     marks: M[],
     epoch: string,
     path: StagePath<M>,
-    lab: RecoveryDevice | undefined,
+    via: { lab: RecoveryDevice | undefined; keys: ImageKeys | undefined },
   ): ExploredState {
     const deeper = path.level < this.options.depth;
     const words = new Uint32Array(image.buffer, image.byteOffset, image.length / 4);
     const run: RecoveryRun<R, M> | FinalRun<R, M> = deeper
       ? runRecovery(this.subject, image, true)
-      : this.#finalRecovery(words, image, lab);
+      : this.#finalRecovery(words, image, via);
     this.counts.crashStates++;
     const steps = [...path.steps, step];
     const interrupted = [...path.interrupted, marks];
@@ -380,9 +384,14 @@ export class Explorer<R, M> {
   #finalRecovery(
     words: Uint32Array,
     image: Uint8Array,
-    lab: RecoveryDevice | undefined,
+    { lab, keys }: { lab: RecoveryDevice | undefined; keys: ImageKeys | undefined },
   ): FinalRun<R, M> {
-    const known = this.options.prune ? this.#recoveries.findImage(words, recoveryEpoch) : undefined;
+    // The candidate's keys hash only the words its survivors wrote (image-keys.ts).
+    const known = !this.options.prune
+      ? undefined
+      : keys !== undefined
+        ? this.#recoveries.find(keys, recoveryEpoch)
+        : this.#recoveries.findImage(words, recoveryEpoch);
     if (known?.state.recovery !== undefined) {
       return {
         ...(known.state.recovery as Omit<FinalRun<R, M>, 'words'>),

@@ -79,8 +79,14 @@ const parallelCutsMin = 1000;
 const nestedWorkFactor = 50;
 /** Cuts this thread explores between two looks at its workers' messages. */
 const mainSliceCuts = 4;
-/** Chunks per worker: enough for balance, few enough that each chunk prunes well. */
-const chunksPerWorker = 12;
+/**
+ * Guided chunks: each takes this share of the cuts left per thread, so the first chunks are
+ * long (contiguous cuts prune best in one state index) and the last ones short (no thread
+ * waits long for another to finish).
+ */
+const chunkShare = 0.4;
+/** The shortest chunk, in cuts. */
+const chunkCutsMin = 4;
 
 export async function exploreWorkload(request: ExploreRequest): Promise<ExploreSummary> {
   const started = performance.now();
@@ -157,10 +163,11 @@ async function runShared(
   count: number,
   onProgress?: (progress: ExploreProgress) => void,
 ): Promise<WorkerResult[]> {
-  const chunkCuts = Math.max(1, Math.ceil(cutPoints.length / (count * chunksPerWorker)));
   let nextCut = 0;
   const take = (): number[] | undefined => {
     if (nextCut >= cutPoints.length) return undefined;
+    const left = cutPoints.length - nextCut;
+    const chunkCuts = Math.max(chunkCutsMin, Math.ceil((left / count) * chunkShare));
     const cuts = cutPoints.slice(nextCut, nextCut + chunkCuts);
     nextCut += cuts.length;
     return cuts;
