@@ -83,6 +83,14 @@ export interface CheckReport {
 /** Events the node raises about itself are not producer events. */
 export const systemSource = 'nvrelay';
 
+/**
+ * Recovery reports that power cuts alone do cause, so they are no sign of a persist-order bug:
+ * an append cut short leaves a torn record past the tail word (row D4), never acknowledged.
+ * Any other report after power cuts alone is one (a damaged published record, salvaged
+ * pointers, a repaired lease, a damaged table entry).
+ */
+const expectedAfterCuts: ReadonlySet<string> = new Set(['nvrelay.record.torn']);
+
 interface Attempt {
   epoch: number;
   key: string;
@@ -96,6 +104,8 @@ interface Attempt {
   /** From 'emitted', or from the first delivery. */
   seq: number | undefined;
   index: number;
+  /** `${recipient}#${key}` per intended recipient: made once, read by every finish(). */
+  pairs?: readonly string[];
 }
 
 type Delivery = Extract<Observation, { kind: 'delivered' }>;
@@ -248,13 +258,15 @@ export class HistoryChecker {
         this.#pendingDurable.push(o);
         return;
       case 'durable':
-        for (const c of this.#pendingDurable) {
-          if (c.epoch === o.epoch)
-            this.#mapSet(this.#durableAt, `${c.recipient}#${c.seq}`, c.epoch);
-        }
-        this.#pendingDurable = [];
-        return;
       case 'boot':
+        // A drain makes this epoch's confirmations durable; a boot forgets unconfirmed ones.
+        if (this.#pendingDurable.length === 0) return; // most drains: nothing new (no copy)
+        if (o.kind === 'durable') {
+          for (const c of this.#pendingDurable) {
+            if (c.epoch === o.epoch)
+              this.#mapSet(this.#durableAt, `${c.recipient}#${c.seq}`, c.epoch);
+          }
+        }
         this.#pendingDurable = [];
         return;
       case 'cut':
@@ -357,8 +369,10 @@ export class HistoryChecker {
       this.#journal?.push(() => seqs.pop());
     }
     if (d.source === systemSource) {
-      this.#system++;
-      this.#setAdd(this.#systemTypes, d.type);
+      if (!expectedAfterCuts.has(d.type)) {
+        this.#system++;
+        this.#setAdd(this.#systemTypes, d.type);
+      }
       if (!d.type.startsWith(`${systemSource}.`))
         this.#add('no-garbage', `system source with type ${d.type}`, [d.seq]);
       return;
@@ -476,29 +490,29 @@ export class HistoryChecker {
   #noLoss(add: Add): void {
     for (const attempt of this.#attempts.values()) {
       if (!attempt.emitted) continue;
-      for (const recipient of attempt.intended) {
+      // A cache of strings derived from fields that never change: no need to journal it.
+      attempt.pairs ??= attempt.intended.map((recipient) => `${recipient}#${attempt.key}`);
+      for (let r = 0; r < attempt.intended.length; r++) {
+        const recipient = attempt.intended[r] as string;
         const seq = attempt.seq;
-        const seqs = this.#seqsByPair.get(`${recipient}#${attempt.key}`);
+        const seqs = this.#seqsByPair.get(attempt.pairs[r] as string);
+        if (seqs !== undefined && this.#confirmedAny(recipient, seqs)) continue;
         const sequences = seq === undefined ? [] : [seq];
-        if (seqs === undefined) {
-          add(
-            'no-loss',
-            `${attempt.key} (seq ${seq ?? '?'}) never reached ${recipient}`,
-            sequences,
-          );
-        } else if (!seqs.some((s) => this.#confirmed.has(`${recipient}#${s}`))) {
-          add(
-            'no-loss',
-            `${attempt.key} (seq ${seq ?? '?'}) never confirmed by ${recipient}`,
-            sequences,
-          );
-        }
+        const what = seqs === undefined ? 'never reached' : 'never confirmed by';
+        add('no-loss', `${attempt.key} (seq ${seq ?? '?'}) ${what} ${recipient}`, sequences);
       }
     }
     const last = this.#last;
     if (last?.kind !== 'quiescent') add('no-loss', 'the history does not end quiescent');
     else if (!last.idle)
       add('no-loss', `the final boot did not quiesce: ${last.pending} events pending`);
+  }
+
+  #confirmedAny(recipient: string, seqs: readonly number[]): boolean {
+    for (let i = 0; i < seqs.length; i++) {
+      if (this.#confirmed.has(`${recipient}#${seqs[i] as number}`)) return true;
+    }
+    return false;
   }
 
   /** SPEC 4.7: every emit returned, was rejected with a typed error, or was cut short. */

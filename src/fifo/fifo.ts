@@ -61,6 +61,11 @@ export interface FifoPointers {
   tail: number;
   /** The pointers were invalid and were rebuilt from the slots (decision D3). */
   salvaged: { head: number; tail: number } | null;
+  /**
+   * The scan of row D4 ended at a slot holding a damaged record for its position: an append cut
+   * short by a power cut (never acknowledged), or a media fault past the durable tail word.
+   */
+  torn: { position: number; reason: string } | null;
 }
 
 /** Eager recovery: the published range and a verdict per position. */
@@ -137,6 +142,8 @@ export class PersistentFifo {
   /** Recovery: the range [recoveredHead, + verdicts.length) found published at boot, and verdicts. */
   protected recoveredHead = 0;
   protected verdicts = new Uint8Array(0);
+  /** Recovery: the record check of the slot scanFacts last read (-1: none read). */
+  protected scanVerdict = -1;
 
   constructor(device: NvramDevice, sectionName: string, geometry: FifoGeometry) {
     assert(geometry.slotCount >= 1 && geometry.slotCount <= fifoSlotsMax, 'slotCount out of range');
@@ -244,6 +251,7 @@ export class PersistentFifo {
     }
     const stored = tail;
     tail = this.scanTail(head, tail); // row D4: records published after the tail word
+    const torn = this.tornAt(tail);
     if (tail > stored && options.repair !== false) this.repairTail(tail);
     this.head = this.persistedHead = head;
     this.tail = this.reserved = tail;
@@ -253,7 +261,7 @@ export class PersistentFifo {
     this.examinedUpTo = this.loadedUpTo = this.recoveredHead = head;
     this.examinedSeq = 0;
     this.verdicts = new Uint8Array(tail - head);
-    return { fifo: this, head, tail, salvaged };
+    return { fifo: this, head, tail, salvaged, torn };
   }
 
   /**
@@ -281,16 +289,30 @@ export class PersistentFifo {
    */
   protected scanFacts(position: number, head: number, seqPrevious: number): number {
     let facts = slotFact.pastTailWord;
+    this.scanVerdict = -1;
     if (!(position < head + this.slotCount)) return facts;
     facts |= slotFact.withinRing;
     if (!this.holdsPosition(position)) return facts; // the record check's position, read alone
     this.loadSlot(position);
     const base = this.slotBase(position);
     // the record check itself, not checkSlot: what publishes a record is not a hook
-    if (checkRecord(this.buffer, base, position, this.limits) !== RecordVerdict.valid) return facts;
+    this.scanVerdict = checkRecord(this.buffer, base, position, this.limits);
+    if (this.scanVerdict !== RecordVerdict.valid) return facts;
     facts |= slotFact.recordValid;
     if (getU64(this.shadowView, base + 24) > seqPrevious) facts |= slotFact.seqAbove;
     return facts;
+  }
+
+  /**
+   * Where the scan ended, if the slot there holds a record for that position, tagged as one, that
+   * fails the check (torn or damaged): reported at start (the issue's "torn record discarded").
+   * An untagged slot was never written; an intact record out of seq order is an unacknowledged
+   * leftover of an earlier boot's cut-short append, reported when that append was.
+   */
+  protected tornAt(position: number): FifoPointers['torn'] {
+    const verdict = this.scanVerdict;
+    if (verdict <= RecordVerdict.valid || verdict === RecordVerdict.badTag) return null;
+    return { position, reason: slotVerdictNames[verdict] ?? String(verdict) };
   }
 
   /** The slot's position word names `position` (read alone first: a stale slot stops cheaply). */

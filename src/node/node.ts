@@ -58,6 +58,7 @@ export type NodePhase = 'booting' | 'running' | 'closed';
 
 export interface NodeCounters extends EngineCounters {
   emitted: number;
+  /** Producers' emits refused with QueueFull (recovery's own: recoveryEventsRejected). */
   rejectedQueueFull: number;
   rejectedTooLarge: number;
   replayed: number;
@@ -546,6 +547,7 @@ export class Node {
         system.emit(event.type, event.severity, this.#fitDetails(event.details));
       } catch (error) {
         if (!(error instanceof QueueFull)) throw error;
+        this.counters.rejectedQueueFull--; // that counter is the producers'; this one is recovery's
         this.counters.recoveryEventsRejected++;
       }
     }

@@ -220,6 +220,13 @@ export class ReplayEngine {
   recoveryEvents(): RecoveryEvent[] {
     const events: RecoveryEvent[] = [];
     for (const recovery of this.plan?.recoveries ?? []) {
+      if (recovery.torn !== null) {
+        events.push({
+          type: 'nvrelay.record.torn',
+          severity: 'warning',
+          details: { section: recovery.fifo.name, ...recovery.torn },
+        });
+      }
       if (recovery.salvaged === null) continue;
       events.push({
         type: 'nvrelay.fifo.salvaged',

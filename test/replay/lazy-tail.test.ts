@@ -62,6 +62,25 @@ describe('the lazily persisted tail word', () => {
     const { node, seen } = recover(device);
     expect(seen).toEqual([]);
     expect(node.recovery).toMatchObject({ replayed: 0, discarded: 0 });
+    // the torn record is reported (never acknowledged, so a warning, not a discarded event)
+    expect(node.recovery.events).toEqual([
+      {
+        type: 'nvrelay.record.torn',
+        severity: 'warning',
+        details: { section: 'runtime-fifo', position: 0, reason: 'bad-checksum' },
+      },
+    ]);
+  });
+
+  test('a fresh ring, or one closed cleanly, reports no torn record', () => {
+    const { node, device } = bootNode(freshDevice(limits));
+    expect(node.recovery.events).toEqual([]);
+    node.registerRecipient('r', {}, (event, recipient) => recipient.confirm(event.seq));
+    node.start();
+    node.producer('p').emit('a.x', 'err', bytes(1));
+    node.drainUntilIdle();
+    node.close();
+    expect(recover(rebootDurable(device)).node.recovery.events).toEqual([]);
   });
 
   test('stale records after newer ones are refused by their lower seq', () => {
@@ -74,7 +93,8 @@ describe('the lazily persisted tail word', () => {
     // boot 3 after a cut: slot 0 holds the new record, slots 1, 2 the stale ones (lower seqs)
     const { node: third, seen } = recover(rebootDurable(second));
     expect(seen).toEqual([fresh]);
-    expect(third.recovery).toMatchObject({ replayed: 1, discarded: 0 });
+    // replayed: the fresh event and boot 2's report of the torn slot 0 (nobody confirmed it)
+    expect(third.recovery).toMatchObject({ replayed: 2, discarded: 0, events: [] });
   });
 
   test('the same holds when the scan starts at the head: the record before it bounds the seq', () => {

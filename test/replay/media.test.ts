@@ -82,6 +82,8 @@ describe('media faults', () => {
     // nothing damaged is ever delivered
     expect(node.recovery).toMatchObject({ replayed: 1, discarded: 0 });
     expect(seen.filter((e) => e.source !== 'nvrelay').map((e) => e.seq)).toEqual([seqs[0]]);
+    // but not silently: the record where the scan ended is reported
+    expect(seen.find((e) => e.type === 'nvrelay.record.torn')?.severity).toBe('warning');
   });
 
   test('without faults, records past the durable tail word are all found (row D4)', () => {
