@@ -16,6 +16,8 @@ import { NvramError } from '../../src/nvram/errors.js';
 import { assert } from '../assert.js';
 
 const twoTo32 = 2 ** 32;
+/** Up to this many bytes, loadBytes copies with a loop. */
+const shortLoadBytes = 256;
 
 export class RecoveryDevice implements NvramDevice {
   readonly kind = 'traced' as const;
@@ -86,15 +88,18 @@ export class RecoveryDevice implements NvramDevice {
   }
 
   loadBytes(offset: number, target: Uint8Array): void {
-    this.#check('loadBytes', offset, target.length, 1, 0);
-    if (target.length > 0) {
-      this.loads.fill(
-        1,
-        Math.floor(offset / wordBytes),
-        Math.ceil((offset + target.length) / wordBytes),
-      );
+    const length = target.length;
+    this.#check('loadBytes', offset, length, 1, 0);
+    if (length === 0) return;
+    const last = Math.ceil((offset + length) / wordBytes);
+    for (let w = Math.floor(offset / wordBytes); w < last; w++) this.loads[w] = 1;
+    if (length > shortLoadBytes) {
+      target.set(this.#u8.subarray(offset, offset + length));
+      return;
     }
-    target.set(this.#u8.subarray(offset, offset + target.length));
+    // Recovery reads many short records: a plain loop beats making a subarray for each.
+    const u8 = this.#u8;
+    for (let i = 0; i < length; i++) target[i] = u8[offset + i] as number;
   }
 
   storeU32(offset: number, value: number): void {
