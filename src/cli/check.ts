@@ -95,6 +95,7 @@ function checkNode(path: string, header: HeaderInfo): CheckFinding[] {
     }
     for (const event of node.recovery.events) {
       if (event.type === 'nvrelay.record.discarded') continue; // listed record by record above
+      if (event.type === 'nvrelay.record.torn') continue; // an append a power cut cut short: by design
       findings.push({
         code: recoveryCodes[event.type] ?? 'NODE_RECOVERY',
         message: `nvrelay: ${path}: ${event.type} ${JSON.stringify(event.details)}`,
