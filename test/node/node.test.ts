@@ -142,17 +142,21 @@ describe('Node on a DirectNvram device', () => {
       }
     };
     cycles(200_704); // warm-up: let the JIT optimise the path
-    let collections = 0;
+    const collections: number[] = [];
     const observer = new PerformanceObserver((list) => {
-      collections += list.getEntries().length;
+      for (const entry of list.getEntries()) collections.push(entry.startTime);
     });
     observer.observe({ entryTypes: ['gc'] });
     const before = confirmed;
+    const start = performance.now();
     cycles(1_000_448);
+    const end = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 20)); // gc entries arrive asynchronously
     observer.disconnect();
     expect(confirmed - before).toBe(1_000_448);
-    expect(collections).toBe(0);
+    // only collections that began during the loop: the test runner's own work in this thread
+    // while the entries arrive may allocate, and is no part of the path
+    expect(collections.filter((at) => at >= start && at <= end)).toEqual([]);
     node.close();
     device.close();
   });
