@@ -146,6 +146,7 @@ export class DeadLetterStore {
       if (state === stateFree) continue;
       const entry = this.#shadow.subarray(index * this.entryBytes, (index + 1) * this.entryBytes);
       this.device.loadBytes(this.#entries + index * this.entryBytes, entry);
+      // row X1: free / held and intact / anything else is damaged (left untouched, reported)
       if (state === stateHeld && this.#entryValid(index)) {
         this.#states[index] = stateHeld;
         held++;

@@ -69,7 +69,7 @@ export class RecipientTable {
           ? decodeName('recipient', entry, 16, entry[12] as number)
           : null;
       if (name === null || this.#byName.has(name)) {
-        this.states[id] = 'damaged';
+        this.states[id] = 'damaged'; // row T1: quarantined at boot if events are pending
         continue;
       }
       this.names[id] = name;

@@ -225,17 +225,19 @@ export function formatNode(
   return geometry;
 }
 
-/** Reads and validates the control block (D1 of the decision table). */
+/** Reads and validates the control block (rows C1, C2 of the recovery decision table). */
 export function readNodeGeometry(device: NvramDevice): NodeGeometry {
   const control = device.section(sectionNames.control);
   const bytes = new Uint8Array(controlBytes);
   device.loadBytes(control.offset, bytes);
   if (bytes.every((byte) => byte === 0)) {
+    // C1: a format that never completed writes the control block last; nothing is an event
     throw new NodeError(
       'NODE_UNFORMATTED',
       'nvrelay: the device has no node control block (run formatNode)',
     );
   }
+  // C2: magic, CRC, version, then the slot size agreeing with the limits
   const view = new DataView(bytes.buffer);
   const magic = String.fromCharCode(...bytes.subarray(0, 8));
   if (magic !== controlMagic || view.getUint32(36, true) !== crc32c(bytes, 0, 36)) {
