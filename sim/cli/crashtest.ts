@@ -139,7 +139,7 @@ function summaryText(summary: ExploreSummary): string {
     `  ${counts.naiveStates} naive crash states; ${counts.imagesVisited} images visited, ` +
       `${counts.crashStates} explored (${counts.recoveries} recoveries run), ${counts.prunedStates} pruned (${factor}x fewer than naive)`,
     `  ${Math.round(summary.statesPerSecond)} states/s, ${Math.round(summary.imagesPerSecond)} images/s, ` +
-      `${(summary.elapsedMs / 1000).toFixed(2)} s on ${summary.workers} thread${summary.workers === 1 ? '' : 's'}`,
+      `${(summary.elapsedMs / 1000).toFixed(2)} s on ${summary.workers} core${summary.workers === 1 ? '' : 's'}`,
     counts.violationStates === 0
       ? '  no invariant broken'
       : `  VIOLATIONS in ${counts.violationStates} crash states; the first ${summary.violations.length}:`,

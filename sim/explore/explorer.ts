@@ -256,7 +256,7 @@ export class Explorer<R, M> {
 
   /**
    * The cursor that walks a stage's cuts, with its lab device and image keys. The workload's
-   * one is kept between calls of run(): a worker's (or this thread's) next chunk of cuts
+   * one is kept between calls of run(): a worker's (or the main thread's) next chunk of cuts
    * continues from where the last one stopped instead of replaying the trace from the start.
    */
   #walkFor(recording: StageRecording<M>, firstCut: number, level: number): Walk {

@@ -1,18 +1,21 @@
 /**
  * Running the explorer on a named workload, on both cores when the work is large (issue 4).
  * The main thread records the workload once to choose the cut points, then hands contiguous
- * chunks of them to worker threads on demand (so a slow stretch of the trace does not leave a
+ * chunks of them to worker processes on demand (so a slow stretch of the trace does not leave a
  * core idle). Each worker keeps one explorer, and so one state index, for all its chunks:
  * neighbouring cuts share most of their images, and pruning across them is where the savings
  * are. Workers rebuild the subject from its name and parameters (workloads/registry.ts).
  *
- * Worker threads are kept (unreferenced, so they never hold the process open) and reused by
- * the next exploration: a new thread spends its first second compiling and warming up the
- * runtime, about as long as a whole exploration of the default workload takes once warm.
+ * Workers are processes, not threads: every recovery boots a node, which maps and unmaps
+ * memory (its record buffers), and threads of one process share one address space, so each
+ * unmapping stalls the other thread too (two threads gave 1.15x one; two processes 1.7x).
+ * They are kept (unreferenced, so they never hold this process open) and reused by the next
+ * exploration: a new one spends its first second compiling and warming up the runtime, about
+ * as long as a whole exploration of the default workload takes once warm.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import type { PersistencyModel } from '../../src/nvram/addon-api.js';
 import type { WorkloadParams } from '../plan.js';
 import { workloadSubject } from '../workloads/registry.js';
@@ -206,24 +209,41 @@ async function runShared(
   return [own, ...(await Promise.all(threads))];
 }
 
-/** Idle worker threads, kept for the next exploration (see the file comment). */
-const idleWorkers: Worker[] = [];
+/** Idle worker processes, kept for the next exploration (see the file comment). */
+const idleWorkers: ChildProcess[] = [];
 
-function pooledWorker(script: URL): Worker {
-  const worker = idleWorkers.pop() ?? new Worker(script);
+function pooledWorker(script: URL): ChildProcess {
+  const worker =
+    idleWorkers.pop() ??
+    fork(fileURLToPath(script), [], {
+      serialization: 'advanced', // structured clone, as between threads
+      execArgv: [], // not this process's flags (an inspector port, a profiler)
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
   worker.ref();
+  worker.channel?.ref();
   return worker;
 }
 
-function releaseWorker(worker: Worker): void {
+function releaseWorker(worker: ChildProcess): void {
   worker.unref();
+  worker.channel?.unref();
   idleWorkers.push(worker);
 }
 
-/** Ends the kept worker threads (they are unreferenced: a process may also just exit). */
+/** Ends the kept worker processes (they are unreferenced: this process may also just exit). */
 export async function closeExploreWorkers(): Promise<void> {
   const workers = idleWorkers.splice(0);
-  await Promise.all(workers.map((worker) => worker.terminate()));
+  await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          if (worker.exitCode !== null || worker.signalCode !== null) return resolve();
+          worker.once('exit', () => resolve());
+          worker.disconnect(); // its channel closes: it exits (worker.ts)
+        }),
+    ),
+  );
 }
 
 function runWorker(
@@ -236,7 +256,9 @@ function runWorker(
     const worker = pooledWorker(script);
     let cutsBefore = 0;
     let cutsDone = 0;
-    // Only these listeners come off: the Worker keeps its own (they ref its message port).
+    const send = (message: ToWorker): void => {
+      worker.send(message);
+    };
     const detach = (): void => {
       worker.off('message', onMessage);
       worker.off('error', fail);
@@ -244,21 +266,17 @@ function runWorker(
     };
     function fail(error: Error): void {
       detach();
-      void worker.terminate();
+      worker.kill();
       reject(error);
     }
-    function onExit(code: number): void {
-      fail(new Error(`crash-lab worker exited with code ${code}`));
+    function onExit(code: number | null, signal: string | null): void {
+      fail(new Error(`crash-lab worker exited with ${signal ?? `code ${code}`}`));
     }
     function onMessage(message: FromWorker): void {
       if (message.type === 'idle') {
         cutsBefore = cutsDone;
         const cuts = take();
-        worker.postMessage(
-          cuts === undefined
-            ? ({ type: 'finish' } satisfies ToWorker)
-            : ({ type: 'chunk', cuts } satisfies ToWorker),
-        );
+        send(cuts === undefined ? { type: 'finish' } : { type: 'chunk', cuts });
         return;
       }
       if (message.type === 'progress') {
@@ -273,7 +291,7 @@ function runWorker(
     worker.on('message', onMessage);
     worker.on('error', fail);
     worker.on('exit', onExit);
-    worker.postMessage({ type: 'start', setup } satisfies ToWorker);
+    send({ type: 'start', setup });
   });
 }
 

@@ -1,17 +1,18 @@
 /**
- * A crash-lab worker thread (parallel.ts): for each exploration it is started on, explores the
+ * A crash-lab worker process (parallel.ts): for each exploration it is started on, explores the
  * chunks of cut points it is handed with one explorer, so that its state index prunes across
- * all of them, then reports its counts and waits for the next exploration.
+ * all of them, then reports its counts and waits for the next exploration. It exits when its
+ * parent closes the channel (or exits).
  */
-import { parentPort } from 'node:worker_threads';
 import { assert } from '../assert.js';
 import { workloadSubject } from '../workloads/registry.js';
 import { Explorer } from './explorer.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './parallel.js';
 
-const port = parentPort;
-assert(port !== null, 'worker.ts runs as a worker thread');
-const post = (message: FromWorker): void => port.postMessage(message);
+assert(process.send !== undefined, 'worker.ts runs as a child process with a channel');
+const post = (message: FromWorker): void => {
+  process.send?.(message);
+};
 let explorer: Explorer<unknown, unknown> | undefined;
 
 function startExploration(setup: WorkerSetup): Explorer<unknown, unknown> {
@@ -30,7 +31,8 @@ function startExploration(setup: WorkerSetup): Explorer<unknown, unknown> {
   );
 }
 
-port.on('message', (message: ToWorker) => {
+process.on('disconnect', () => process.exit(0));
+process.on('message', (message: ToWorker) => {
   if (message.type === 'start') {
     explorer = startExploration(message.setup);
     post({ type: 'idle' });

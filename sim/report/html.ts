@@ -79,7 +79,7 @@ function summaryTable(summary: Record<string, unknown>): string {
     ['states per second', escape(String(summary['statesPerSecond']))],
     [
       'elapsed',
-      escape(`${String(summary['elapsedMs'])} ms on ${String(summary['workers'])} thread(s)`),
+      escape(`${String(summary['elapsedMs'])} ms on ${String(summary['workers'])} core(s)`),
     ],
   ];
   return `<table>${rows.map(([name, value]) => `<tr><td>${name}</td><td>${value}</td></tr>`).join('')}</table>`;

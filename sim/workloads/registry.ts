@@ -1,7 +1,7 @@
 /**
  * The named workloads of `nvrelay crashtest --workload NAME`. A crash plan names its workload
  * and parameters, so every workload here must be rebuildable from (name, params) alone, on any
- * machine and in any worker thread.
+ * machine and in any worker process.
  */
 import { logCrashSpec } from '../../examples/log-crash-spec.js';
 import { MissingFenceLog } from '../../examples/persistent-log-missing-fence.js';

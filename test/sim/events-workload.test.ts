@@ -64,12 +64,12 @@ describe('the events workload (a whole node, SPEC 4 checked)', () => {
   });
 });
 
-describe('exploring on two threads', () => {
-  test('visits every cut once and finds what one thread finds', async () => {
+describe('exploring on two cores', () => {
+  test('visits every cut once and finds what one core finds', async () => {
     const options = { ...defaultExploreOptions };
     const one = await exploreWorkload({ workload: 'mutant-early-head', options, workers: 1 });
     const two = await exploreWorkload({ workload: 'mutant-early-head', options, workers: 2 });
-    // Without a compiled worker (dist/) the explorer stays on one thread.
+    // Without a compiled worker (dist/) the explorer stays in this thread.
     expect(two.workers).toBe(workerScript() === undefined ? 1 : 2);
     expect(two.counts.cuts).toBe(one.counts.cuts);
     expect(two.counts.imagesVisited).toBe(one.counts.imagesVisited);
@@ -77,7 +77,7 @@ describe('exploring on two threads', () => {
     expect(Object.keys(two.invariants).sort()).toEqual(Object.keys(one.invariants).sort());
   });
 
-  test('a kept worker thread explores the next workload afresh', async () => {
+  test('a kept worker process explores the next workload afresh', async () => {
     const options = { ...defaultExploreOptions, cuts: 60 };
     const alone = await exploreWorkload({ workload: 'events-small', options, workers: 1 });
     await exploreWorkload({ workload: 'mutant-early-head', options, workers: 2 });
