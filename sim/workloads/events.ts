@@ -189,9 +189,11 @@ class EventStageDriver {
     }
   }
 
-  drain(): void {
-    this.node.drain();
+  /** True if the pass delivered or retired anything (Node.drain). */
+  drain(): boolean {
+    const progress = this.node.drain();
     this.#context.mark({ kind: 'durable', epoch: this.#epoch });
+    return progress;
   }
 
   step(ms: number): void {
@@ -258,8 +260,10 @@ function runRecovery(
   driver.emit(1, 1, 6);
   for (let round = 0; round < recoveryRoundsMax && !driver.node.idle(); round++) {
     for (let pass = 0; pass < 64; pass++) {
-      driver.drain();
-      if (driver.node.idle()) break;
+      // A pass that delivered and retired nothing leaves the next one nothing to do until
+      // the clock moves (a retry's timeout): step it instead of draining again.
+      const progress = driver.drain();
+      if (driver.node.idle() || !progress) break;
     }
     driver.step(retry.timeoutMaxMs + 1);
   }
