@@ -83,13 +83,63 @@ const nestedWorkFactor = 50;
 /** Cuts this thread explores between two looks at its workers' messages. */
 const mainSliceCuts = 4;
 /**
- * Guided chunks: each takes this share of the cuts left per thread, so the first chunks are
- * long (contiguous cuts prune best in one state index) and the last ones short (no thread
- * waits long for another to finish).
+ * A chunk is this part of what is left of its taker's share (CutShares): long chunks first,
+ * short ones at the end, so that no core waits long for the other to finish.
  */
-const chunkShare = 0.4;
+const chunkShare = 0.35;
 /** The shortest chunk, in cuts. */
 const chunkCutsMin = 4;
+
+/**
+ * The cut points as one contiguous share per participant (this thread is 0). Each takes its
+ * chunks from the front of its own share, so its state index sees one long run of neighbouring
+ * cuts (they share most of their images: pruning is where the savings are); one whose share
+ * is used up takes the back half of the largest share left.
+ */
+export class CutShares {
+  readonly #starts: number[] = [];
+  readonly #ends: number[] = [];
+
+  constructor(
+    readonly cutPoints: readonly number[],
+    count: number,
+  ) {
+    for (let p = 0; p < count; p++) {
+      this.#starts.push(Math.floor((cutPoints.length * p) / count));
+      this.#ends.push(Math.floor((cutPoints.length * (p + 1)) / count));
+    }
+  }
+
+  /** The next cuts for participant `who` (ascending), or undefined when none are left. */
+  take(who: number): number[] | undefined {
+    if (this.#left(who) === 0 && !this.#steal(who)) return undefined;
+    const start = this.#starts[who] as number;
+    const size = Math.max(chunkCutsMin, Math.ceil(this.#left(who) * chunkShare));
+    const end = Math.min(start + size, this.#ends[who] as number);
+    this.#starts[who] = end;
+    return this.cutPoints.slice(start, end);
+  }
+
+  #left(who: number): number {
+    return (this.#ends[who] as number) - (this.#starts[who] as number);
+  }
+
+  #steal(who: number): boolean {
+    let victim = -1;
+    for (let p = 0; p < this.#starts.length; p++) {
+      if (this.#left(p) > 0 && (victim < 0 || this.#left(p) > this.#left(victim))) victim = p;
+    }
+    if (victim < 0) return false;
+    const left = this.#left(victim);
+    // A short remainder is taken whole rather than split into chunks shorter than the least.
+    const keep = left < 2 * chunkCutsMin ? 0 : Math.floor(left / 2);
+    const middle = (this.#starts[victim] as number) + keep;
+    this.#starts[who] = middle;
+    this.#ends[who] = this.#ends[victim] as number;
+    this.#ends[victim] = middle;
+    return true;
+  }
+}
 
 export async function exploreWorkload(request: ExploreRequest): Promise<ExploreSummary> {
   const started = performance.now();
@@ -166,28 +216,25 @@ async function runShared(
   count: number,
   onProgress?: (progress: ExploreProgress) => void,
 ): Promise<WorkerResult[]> {
-  let nextCut = 0;
-  const take = (): number[] | undefined => {
-    if (nextCut >= cutPoints.length) return undefined;
-    const left = cutPoints.length - nextCut;
-    const chunkCuts = Math.max(chunkCutsMin, Math.ceil((left / count) * chunkShare));
-    const cuts = cutPoints.slice(nextCut, nextCut + chunkCuts);
-    nextCut += cuts.length;
-    return cuts;
-  };
+  const shares = new CutShares(cutPoints, count);
   const done = new Array<number>(count).fill(0);
   const states = new Array<number>(count).fill(0);
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
   const report = (): void =>
     onProgress?.({ cutsDone: sum(done), cutsTotal: cutPoints.length, crashStates: sum(states) });
   const threads = Array.from({ length: count - 1 }, (_, w) =>
-    runWorker(script, setup, take, (cutsDone, crashStates) => {
-      done[w + 1] = cutsDone;
-      states[w + 1] = crashStates;
-      report();
-    }),
+    runWorker(
+      script,
+      setup,
+      () => shares.take(w + 1),
+      (cutsDone, crashStates) => {
+        done[w + 1] = cutsDone;
+        states[w + 1] = crashStates;
+        report();
+      },
+    ),
   );
-  for (let chunk = take(); chunk !== undefined; chunk = take()) {
+  for (let chunk = shares.take(0); chunk !== undefined; chunk = shares.take(0)) {
     // A few cuts at a time, yielding between them, so that a worker asking for its next chunk
     // is answered at once (its messages wait for this thread's event loop).
     for (let at = 0; at < chunk.length; at += mainSliceCuts) {
