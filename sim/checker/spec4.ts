@@ -104,8 +104,6 @@ interface Attempt {
   /** From 'emitted', or from the first delivery. */
   seq: number | undefined;
   index: number;
-  /** `${recipient}#${key}` per intended recipient: made once, read by every finish(). */
-  pairs?: readonly string[];
 }
 
 type Delivery = Extract<Observation, { kind: 'delivered' }>;
@@ -153,8 +151,9 @@ export class HistoryChecker {
   #systemTypes = new Set<string>();
   #system = 0;
   // SPEC 4.1
-  #seqsByPair = new Map<string, number[]>(); // recipient#key -> seqs delivered
-  #confirmed = new Set<string>(); // recipient#seq (a confirm call, even cut short)
+  // Keyed by recipient, then content key or seq: no strings to build per lookup.
+  #seqsByPair = new Map<string, Map<string, number[]>>(); // recipient -> key -> seqs delivered
+  #confirmed = new Map<string, Set<number>>(); // recipient -> seqs (a confirm call, even cut short)
   // SPEC 4.3
   #durableAt = new Map<string, number>(); // recipient#seq -> epoch its confirmation became durable
   #pendingDurable: { recipient: string; seq: number; epoch: number }[] = [];
@@ -187,8 +186,13 @@ export class HistoryChecker {
     copy.#systemTypes = new Set(this.#systemTypes);
     copy.#system = this.#system;
     copy.#seqsByPair = new Map();
-    for (const [pair, seqs] of this.#seqsByPair) copy.#seqsByPair.set(pair, seqs.slice());
-    copy.#confirmed = new Set(this.#confirmed);
+    for (const [recipient, byKey] of this.#seqsByPair) {
+      const keys = new Map<string, number[]>();
+      for (const [key, seqs] of byKey) keys.set(key, seqs.slice());
+      copy.#seqsByPair.set(recipient, keys);
+    }
+    copy.#confirmed = new Map();
+    for (const [recipient, seqs] of this.#confirmed) copy.#confirmed.set(recipient, new Set(seqs));
     copy.#durableAt = new Map(this.#durableAt);
     copy.#pendingDurable = this.#pendingDurable.slice();
     copy.#seenInEpoch = new Set(this.#seenInEpoch);
@@ -251,10 +255,16 @@ export class HistoryChecker {
       case 'delivered':
         return this.#delivered(o);
       case 'confirming':
-        this.#setAdd(this.#confirmed, `${o.recipient}#${o.seq}`);
+        this.#setAdd(
+          this.#inner(this.#confirmed, o.recipient, () => new Set()),
+          o.seq,
+        );
         return;
       case 'confirmed':
-        this.#setAdd(this.#confirmed, `${o.recipient}#${o.seq}`);
+        this.#setAdd(
+          this.#inner(this.#confirmed, o.recipient, () => new Set()),
+          o.seq,
+        );
         this.#pendingDurable.push(o);
         return;
       case 'durable':
@@ -361,9 +371,9 @@ export class HistoryChecker {
     const attempt = this.#attempts.get(d.key);
     this.#zombie(d, pair);
     this.#order(d, pair, again, attempt);
-    const contentPair = `${d.recipient}#${d.key}`;
-    const seqs = this.#seqsByPair.get(contentPair);
-    if (seqs === undefined) this.#mapSet(this.#seqsByPair, contentPair, [d.seq]);
+    const byKey = this.#inner(this.#seqsByPair, d.recipient, () => new Map<string, number[]>());
+    const seqs = byKey.get(d.key);
+    if (seqs === undefined) this.#mapSet(byKey, d.key, [d.seq]);
     else if (!seqs.includes(d.seq)) {
       seqs.push(d.seq);
       this.#journal?.push(() => seqs.pop());
@@ -453,12 +463,22 @@ export class HistoryChecker {
     this.#mapSet(this.#lastByProducer, producer, Math.max(last, d.seq));
   }
 
-  // Every change to the collections goes through these three, so that trial() can undo it.
+  // Every change to the collections goes through these, so that trial() can undo it.
 
   #setAdd<T>(set: Set<T>, value: T): void {
     if (set.has(value)) return;
     set.add(value);
     this.#journal?.push(() => set.delete(value));
+  }
+
+  /** The collection under `key` of `map`, added (journaled) when missing. */
+  #inner<V>(map: Map<string, V>, key: string, make: () => V): V {
+    let inner = map.get(key);
+    if (inner === undefined) {
+      inner = make();
+      this.#mapSet(map, key, inner);
+    }
+    return inner;
   }
 
   #mapSet<K, V>(map: Map<K, V>, key: K, value: V): void {
@@ -490,12 +510,10 @@ export class HistoryChecker {
   #noLoss(add: Add): void {
     for (const attempt of this.#attempts.values()) {
       if (!attempt.emitted) continue;
-      // A cache of strings derived from fields that never change: no need to journal it.
-      attempt.pairs ??= attempt.intended.map((recipient) => `${recipient}#${attempt.key}`);
       for (let r = 0; r < attempt.intended.length; r++) {
         const recipient = attempt.intended[r] as string;
         const seq = attempt.seq;
-        const seqs = this.#seqsByPair.get(attempt.pairs[r] as string);
+        const seqs = this.#seqsByPair.get(recipient)?.get(attempt.key);
         if (seqs !== undefined && this.#confirmedAny(recipient, seqs)) continue;
         const sequences = seq === undefined ? [] : [seq];
         const what = seqs === undefined ? 'never reached' : 'never confirmed by';
@@ -509,9 +527,9 @@ export class HistoryChecker {
   }
 
   #confirmedAny(recipient: string, seqs: readonly number[]): boolean {
-    for (let i = 0; i < seqs.length; i++) {
-      if (this.#confirmed.has(`${recipient}#${seqs[i] as number}`)) return true;
-    }
+    const confirmed = this.#confirmed.get(recipient);
+    if (confirmed === undefined) return false;
+    for (let i = 0; i < seqs.length; i++) if (confirmed.has(seqs[i] as number)) return true;
     return false;
   }
 
