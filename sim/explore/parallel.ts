@@ -287,6 +287,7 @@ export async function closeExploreWorkers(): Promise<void> {
         new Promise<void>((resolve) => {
           if (worker.exitCode !== null || worker.signalCode !== null) return resolve();
           worker.once('exit', () => resolve());
+          worker.ref(); // so that this process waits for the exit (kept workers are unreferenced)
           worker.disconnect(); // its channel closes: it exits (worker.ts)
         }),
     ),

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { defaultExploreOptions, type ExploreOptions } from '../../sim/explore/explorer.js';
 import {
@@ -87,5 +88,20 @@ describe('exploring on two cores', () => {
     expect(after.counts.imagesVisited).toBe(alone.counts.imagesVisited);
     expect(after.counts.naiveStates).toBe(alone.counts.naiveStates);
     await closeExploreWorkers();
+  });
+
+  test('closing the kept workers waits for them, though they never hold a process open', () => {
+    const script = workerScript();
+    if (script === undefined) return; // no compiled worker: nothing is kept
+    const parallel = new URL('./parallel.js', script).href;
+    const program = `
+      const { closeExploreWorkers, exploreWorkload } = await import(${JSON.stringify(parallel)});
+      await exploreWorkload({ workload: 'events-small', workers: 2, options: { cuts: 40 } });
+      await closeExploreWorkers();
+      console.log('closed');`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', program], {
+      encoding: 'utf8',
+    });
+    expect(output.trim()).toBe('closed');
   });
 });
