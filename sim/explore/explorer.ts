@@ -33,7 +33,7 @@ import {
 import { applyFlips, chooseWordFlips } from '../faults.js';
 import { ImageKeys } from './image-keys.js';
 import { RecoveryDevice } from './recovery-device.js';
-import { addWords, footprintWords, StateIndex } from './state-index.js';
+import { addWords, footprintWords, StateIndex, type IndexedState } from './state-index.js';
 
 export interface ExploreOptions {
   model: PersistencyModel;
@@ -237,9 +237,15 @@ export class Explorer<R, M> {
           if (index < 2) loaded[index] = hit.group.words;
           return;
         }
-        cursor.buildImage(survivors, scratch);
+        // Built only if needed: a reused recovery and the index need the candidate's keys only.
+        let built = false;
+        const image = (): Uint8Array => {
+          if (!built) cursor.buildImage(survivors, scratch);
+          built = true;
+          return scratch;
+        };
         const step = { cut, survivors: Array.from(survivors) };
-        const state = this.#exploreState(scratch, step, marks, epoch, path, { lab, keys });
+        const state = this.#exploreState(image, step, marks, epoch, path, { lab, keys });
         naive += state.naiveStates;
         if (footprint !== undefined) addWords(footprint, state.words);
         if (index < 2) loaded[index] = state.words;
@@ -317,17 +323,19 @@ export class Explorer<R, M> {
       }
       const step = { cut, survivors: Array.from(survivors), flips };
       const lookup = { lab, keys: undefined };
-      naive += this.#exploreState(image, step, marks, faultedEpoch, path, lookup).naiveStates;
+      const built = (): Uint8Array => image;
+      naive += this.#exploreState(built, step, marks, faultedEpoch, path, lookup).naiveStates;
     }
     return naive;
   }
 
   /**
    * Reboots one crash image, recovers, checks, and (below the depth) crashes recovery too.
-   * `via.keys` holds the image as the cut's current candidate, when it is one (not faulted).
+   * `via.keys` holds the image as the cut's current candidate, when it is one (not faulted);
+   * `image()` builds it.
    */
   #exploreState(
-    image: Uint8Array,
+    image: () => Uint8Array,
     step: CrashStep,
     marks: M[],
     epoch: string,
@@ -335,10 +343,9 @@ export class Explorer<R, M> {
     via: { lab: RecoveryDevice | undefined; keys: ImageKeys | undefined },
   ): ExploredState {
     const deeper = path.level < this.options.depth;
-    const words = new Uint32Array(image.buffer, image.byteOffset, image.length / 4);
     const run: RecoveryRun<R, M> | FinalRun<R, M> = deeper
-      ? runRecovery(this.subject, image, true)
-      : this.#finalRecovery(words, image, via);
+      ? runRecovery(this.subject, image(), true)
+      : this.#finalRecovery(image, via);
     this.counts.crashStates++;
     const steps = [...path.steps, step];
     const interrupted = [...path.interrupted, marks];
@@ -372,7 +379,8 @@ export class Explorer<R, M> {
       naiveStates += this.#exploreStage(nested, cuts, below, footprint);
       loaded = footprintWords(footprint);
     }
-    if (this.options.prune) this.#index.add(words, loaded, epoch, { naiveStates, outcome });
+    if (this.options.prune)
+      addState(this.#index, image, via.keys, loaded, epoch, { naiveStates, outcome });
     return { words: loaded, naiveStates };
   }
 
@@ -382,8 +390,7 @@ export class Explorer<R, M> {
    * that footprint reuses its recovery, even at another cut; only the check runs again.
    */
   #finalRecovery(
-    words: Uint32Array,
-    image: Uint8Array,
+    image: () => Uint8Array,
     { lab, keys }: { lab: RecoveryDevice | undefined; keys: ImageKeys | undefined },
   ): FinalRun<R, M> {
     // The candidate's keys hash only the words its survivors wrote (image-keys.ts).
@@ -391,7 +398,7 @@ export class Explorer<R, M> {
       ? undefined
       : keys !== undefined
         ? this.#recoveries.find(keys, recoveryEpoch)
-        : this.#recoveries.findImage(words, recoveryEpoch);
+        : this.#recoveries.findImage(wordsOf(image()), recoveryEpoch);
     if (known?.state.recovery !== undefined) {
       return {
         ...(known.state.recovery as Omit<FinalRun<R, M>, 'words'>),
@@ -401,8 +408,8 @@ export class Explorer<R, M> {
     this.counts.recoveries++;
     const run =
       lab === undefined
-        ? runRecovery(this.subject, image, false)
-        : runFinalRecovery(this.subject, lab, image);
+        ? runRecovery(this.subject, image(), false)
+        : runFinalRecovery(this.subject, lab, image());
     // Read at once: the lab device reuses its load marks for the next state.
     const loaded = footprintWords(run.loads);
     if (this.options.prune) {
@@ -414,7 +421,8 @@ export class Explorer<R, M> {
       };
       // Bounded: each entry keeps a recovery's marks, and nested crashes run many recoveries.
       if (this.#recoveries.states >= recoveriesKeptMax) this.#recoveries = new StateIndex();
-      this.#recoveries.add(words, loaded, recoveryEpoch, { naiveStates: 0, outcome: '', recovery });
+      const entry = { naiveStates: 0, outcome: '', recovery };
+      addState(this.#recoveries, image, keys, loaded, recoveryEpoch, entry);
     }
     return {
       recovered: run.recovered,
@@ -458,6 +466,24 @@ export class Explorer<R, M> {
   #reportProgress(cutsDone: number, cutsTotal: number): void {
     this.onProgress?.({ cutsDone, cutsTotal, crashStates: this.counts.crashStates });
   }
+}
+
+/** An image's words (u32, little-endian like the device). */
+function wordsOf(image: Uint8Array): Uint32Array {
+  return new Uint32Array(image.buffer, image.byteOffset, image.length / 4);
+}
+
+/** Adds an explored state to an index, hashed by the candidate's keys when it has them. */
+function addState(
+  index: StateIndex,
+  image: () => Uint8Array,
+  keys: ImageKeys | undefined,
+  words: Int32Array,
+  epoch: string,
+  state: IndexedState,
+): void {
+  if (keys !== undefined) index.addKeyed(keys, words, epoch, state);
+  else index.add(wordsOf(image()), words, epoch, state);
 }
 
 /** Every cut point 0..instructions, or `count` of them drawn with `seed`, ascending. */

@@ -117,6 +117,11 @@ export class ImageKeys {
     this.#generation = ++generations;
   }
 
+  /** Words (8 bytes) of the device. */
+  get deviceWords(): number {
+    return this.#lastId.length;
+  }
+
   /** The word a word-store id wrote (for checks). */
   wordOf(id: number): number {
     return this.#word[id] as number;

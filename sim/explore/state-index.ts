@@ -88,14 +88,25 @@ export class StateIndex {
   /** Records an explored state: `image` with footprint `words` in `epoch`. */
   add(image: Uint32Array, words: Int32Array, epoch: string, state: IndexedState): FootprintGroup {
     const group = this.#groupOf(words, image.length / 2);
+    this.#put(group, epoch, footprintHash(image, group.words), state);
+    return group;
+  }
+
+  /** The same for the candidate `keys` holds (its hash taken without building the image). */
+  addKeyed(keys: ImageKeys, words: Int32Array, epoch: string, state: IndexedState): FootprintGroup {
+    const group = this.#groupOf(words, keys.deviceWords);
+    this.#put(group, epoch, keys.hash(group), state);
+    return group;
+  }
+
+  #put(group: FootprintGroup, epoch: string, hash: number, state: IndexedState): void {
     let hashes = group.byEpoch.get(epoch);
     if (hashes === undefined) {
       hashes = new Map();
       group.byEpoch.set(epoch, hashes);
     }
-    hashes.set(footprintHash(image, group.words), state);
+    hashes.set(hash, state);
     this.#states++;
-    return group;
   }
 
   #groupOf(words: Int32Array, deviceWords: number): FootprintGroup {
