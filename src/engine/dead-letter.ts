@@ -30,6 +30,7 @@ import {
   getU64,
   allocateRecordBuffer,
   setU64,
+  type ChecksumEngine,
   type EventRecord,
   type RecordBuffer,
   type RecordLimits,
@@ -102,7 +103,12 @@ export class DeadLetterStore {
   readonly #scratch: Uint8Array;
   readonly #scratchView: DataView;
 
-  constructor(device: NvramDevice, sectionName: string, geometry: DeadLetterGeometry) {
+  constructor(
+    device: NvramDevice,
+    sectionName: string,
+    geometry: DeadLetterGeometry,
+    checksum: ChecksumEngine = 'webassembly',
+  ) {
     const section = device.section(sectionName);
     if (section.length < deadLetterSectionBytes(geometry)) {
       throw new NodeError('NODE_BAD_LAYOUT', `nvrelay: section '${sectionName}' is too small`);
@@ -114,7 +120,7 @@ export class DeadLetterStore {
     this.entryBytes = entryHeaderBytes + geometry.slotBytes;
     this.limits = geometry;
     this.#entries = section.offset + entriesOffset;
-    this.#buffer = allocateRecordBuffer(this.entryCount * this.entryBytes);
+    this.#buffer = allocateRecordBuffer(this.entryCount * this.entryBytes, checksum);
     this.#shadow = this.#buffer.bytes;
     this.#shadowView = this.#buffer.view;
     this.#states = new Uint8Array(this.entryCount);

@@ -93,9 +93,21 @@ export function recordBuffer(bytes: Uint8Array): RecordBuffer {
   };
 }
 
+/**
+ * Where record buffers live and which CRC32C seals them (`NodeOptions.checksum`):
+ * 'webassembly' (the default) puts each buffer in its own WebAssembly memory with its own CRC
+ * instance, the faster checksum per event; 'typescript' uses plain memory and the TypeScript
+ * CRC (the same values), so a buffer costs no module instance and no address-space reservation:
+ * for callers that boot thousands of nodes, like the crash lab.
+ */
+export type ChecksumEngine = 'webassembly' | 'typescript';
+
 /** A new zeroed buffer for the runtime: in WebAssembly memory with its own CRC when possible. */
-export function allocateRecordBuffer(byteLength: number): RecordBuffer {
-  const wasm = wasmCrcBuffer(byteLength);
+export function allocateRecordBuffer(
+  byteLength: number,
+  checksum: ChecksumEngine = 'webassembly',
+): RecordBuffer {
+  const wasm = checksum === 'webassembly' ? wasmCrcBuffer(byteLength) : null;
   if (wasm === null) return recordBuffer(new Uint8Array(byteLength));
   const bytes = wasm.bytes;
   return {

@@ -28,6 +28,7 @@ import {
   checkRecord,
   getU64,
   allocateRecordBuffer,
+  type ChecksumEngine,
   type RecordBuffer,
   type RecordLimits,
 } from '../events/record.js';
@@ -145,7 +146,12 @@ export class PersistentFifo {
   /** Recovery: the record check of the slot scanFacts last read (-1: none read). */
   protected scanVerdict = -1;
 
-  constructor(device: NvramDevice, sectionName: string, geometry: FifoGeometry) {
+  constructor(
+    device: NvramDevice,
+    sectionName: string,
+    geometry: FifoGeometry,
+    checksum: ChecksumEngine = 'webassembly',
+  ) {
     assert(geometry.slotCount >= 1 && geometry.slotCount <= fifoSlotsMax, 'slotCount out of range');
     assert(geometry.slotBytes % 64 === 0, 'slotBytes must be whole lines');
     assert(geometry.recipientsMax >= 1 && geometry.recipientsMax <= recipientsMax, 'recipientsMax');
@@ -170,7 +176,7 @@ export class PersistentFifo {
     this.headOffset = section.offset + fifoOffsets.head;
     this.tailOffset = section.offset + fifoOffsets.tail;
     this.slotsOffset = section.offset + fifoOffsets.slots;
-    this.buffer = allocateRecordBuffer(this.slotCount * this.slotBytes);
+    this.buffer = allocateRecordBuffer(this.slotCount * this.slotBytes, checksum);
     this.shadow = this.buffer.bytes;
     this.shadowView = this.buffer.view;
     this.slotViews = new Array<Uint8Array | undefined>(this.slotCount);

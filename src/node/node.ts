@@ -182,10 +182,16 @@ export class Node {
     this.#inFlightMax = inFlightMax(options.inFlightMax, inFlightMaxDefault);
     this.#controlOffset = device.section(sectionNames.control).offset;
     const Fifo = options.Fifo ?? PersistentFifo;
+    const checksum = options.checksum ?? 'webassembly';
     // Order matters: index 0 is the boot FIFO, 1 the runtime FIFO (bootFifoIndex, runtimeFifoIndex).
     this.fifos = [
-      new Fifo(device, sectionNames.bootFifo, fifoGeometry(geometry, geometry.bootSlots)),
-      new Fifo(device, sectionNames.runtimeFifo, fifoGeometry(geometry, geometry.runtimeSlots)),
+      new Fifo(device, sectionNames.bootFifo, fifoGeometry(geometry, geometry.bootSlots), checksum),
+      new Fifo(
+        device,
+        sectionNames.runtimeFifo,
+        fifoGeometry(geometry, geometry.runtimeSlots),
+        checksum,
+      ),
     ];
     this.bootPool = new EventPool('boot', this.fifos[bootFifoIndex] as PersistentFifo);
     this.runtimePool = new EventPool('runtime', this.fifos[runtimeFifoIndex] as PersistentFifo);
@@ -199,6 +205,7 @@ export class Node {
       device,
       sectionNames.deadLetter,
       deadLetterGeometry(geometry),
+      checksum,
     );
     const Engine = options.Engine ?? DistributionEngine;
     this.engine = new Engine(

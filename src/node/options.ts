@@ -14,6 +14,7 @@ import type { DistributionEngine, Clock } from '../engine/distribution-engine.js
 import type { RetryPolicy } from '../engine/recipient.js';
 import { badArgument } from '../events/errors.js';
 import { severityLevel, type Severity } from '../events/severity.js';
+import type { ChecksumEngine } from '../events/record.js';
 import type { PersistentFifo } from '../fifo/fifo.js';
 import type { FifoGeometry } from '../fifo/layout.js';
 import type { NvramDevice } from '../nvram/device.js';
@@ -28,8 +29,20 @@ export interface NodeOptions {
   retry?: Partial<RetryPolicy>;
   /** Default in-flight window of recipients. */
   inFlightMax?: number;
+  /**
+   * Where record buffers live and which CRC32C seals them (src/events/record.ts): 'webassembly'
+   * (default), the faster checksum per event; 'typescript', plain memory and the same checksums,
+   * a faster boot (no WebAssembly instance per buffer): for callers that boot thousands of
+   * nodes, like the crash lab.
+   */
+  checksum?: ChecksumEngine;
   /** The FIFO class (the crash lab passes deliberately broken subclasses). */
-  Fifo?: new (device: NvramDevice, sectionName: string, geometry: FifoGeometry) => PersistentFifo;
+  Fifo?: new (
+    device: NvramDevice,
+    sectionName: string,
+    geometry: FifoGeometry,
+    checksum?: ChecksumEngine,
+  ) => PersistentFifo;
   /** The replay engine class (for [193] partners, and the lab's mutants). */
   Replay?: new (context: ReplayContext) => ReplayEngine;
   /** The distribution engine class (the lab's mutants). */
@@ -49,7 +62,16 @@ export interface RecipientOptions {
 }
 
 export function checkOptions(options: NodeOptions): void {
-  const known = ['clock', 'scheduling', 'retry', 'inFlightMax', 'Fifo', 'Replay', 'Engine'];
+  const known = [
+    'clock',
+    'scheduling',
+    'retry',
+    'inFlightMax',
+    'checksum',
+    'Fifo',
+    'Replay',
+    'Engine',
+  ];
   if (typeof options !== 'object' || options === null) badArgument('options must be an object');
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) badArgument(`unknown option '${key}' (known: ${known.join(', ')})`);
@@ -60,6 +82,13 @@ export function checkOptions(options: NodeOptions): void {
     options.scheduling !== 'manual'
   ) {
     badArgument(`scheduling must be 'auto' or 'manual', got ${String(options.scheduling)}`);
+  }
+  if (
+    options.checksum !== undefined &&
+    options.checksum !== 'webassembly' &&
+    options.checksum !== 'typescript'
+  ) {
+    badArgument(`checksum must be 'webassembly' or 'typescript', got ${String(options.checksum)}`);
   }
   if (options.clock !== undefined && typeof options.clock.now !== 'function') {
     badArgument('clock must have a now() method');
