@@ -105,7 +105,15 @@ class EventStageDriver {
     // The subject's start image has booted once (format): boot n is stage n - 1.
     this.#epoch = this.#boot - 1;
     context.mark({ kind: 'boot', epoch: this.#epoch });
-    this.node = Node.boot(device, { scheduling: 'manual', clock, retry, ...options.variant });
+    // The TypeScript checksum: the same bytes as the default, and no WebAssembly instance (with
+    // its address-space reservation) for each of the thousands of boots an exploration makes.
+    this.node = Node.boot(device, {
+      scheduling: 'manual',
+      clock,
+      retry,
+      checksum: 'typescript',
+      ...options.variant,
+    });
   }
 
   register(lateConfirms: boolean): void {
