@@ -6,9 +6,10 @@
  * neighbouring cuts share most of their images, and pruning across them is where the savings
  * are. Workers rebuild the subject from its name and parameters (workloads/registry.ts).
  *
- * Workers are processes, not threads: every recovery boots a node, which maps and unmaps
- * memory (its record buffers), and threads of one process share one address space, so each
- * unmapping stalls the other thread too (two threads gave 1.15x one; two processes 1.7x).
+ * Workers are processes, not threads: every recovery boots a node, and threads of one process
+ * share one address space and one heap, so what a boot maps and unmaps stalls the other thread
+ * too (with record buffers in WebAssembly memory, two threads gave 1.15x one, two processes
+ * 1.7x; the event workload now boots with the TypeScript checksum, which maps nothing).
  * They are kept (unreferenced, so they never hold this process open) and reused by the next
  * exploration: a new one spends its first second compiling and warming up the runtime, about
  * as long as a whole exploration of the default workload takes once warm.
@@ -32,7 +33,7 @@ export interface ExploreRequest {
   workload: string;
   params?: WorkloadParams;
   options: ExploreOptions;
-  /** Worker threads; 1 explores in this thread. Default: 2 when the work is large. */
+  /** Cores used: this process and workers - 1 worker processes; 1 explores here alone. Default: 2 when the work is large. */
   workers?: number;
   onProgress?: (progress: ExploreProgress) => void;
 }
@@ -205,7 +206,7 @@ export function workerScript(): URL | undefined {
 type WorkerResult = Extract<FromWorker, { type: 'result' }>;
 
 /**
- * Chunks of cut points handed out on demand to `count - 1` worker threads and to this thread,
+ * Chunks of cut points handed out on demand to `count - 1` worker processes and to this thread,
  * which explores between its event-loop turns: no core waits for a worker to start.
  */
 async function runShared(

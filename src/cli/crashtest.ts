@@ -110,7 +110,7 @@ export function registerCrashtest(program: Command): void {
     .option('--param <key=value>', 'a workload parameter (repeatable)', parseParam)
     .option(
       '--workers <N>',
-      'worker threads (default: 2 when the work is large)',
+      'cores to use: this process and N - 1 worker processes (default: 2 when the work is large)',
       parseCount('--workers', 1),
     )
     .option('--no-prune', 'explore every image (to compare with pruning)')
