@@ -41,6 +41,24 @@ function freshNode(dir: string, name: string, durability: Durability, limits: No
   return { path, device };
 }
 
+/** A fresh node on its own device file, started, with one recipient r0 that confirms at once. */
+function startedNode(
+  dir: string,
+  name: string,
+  durability: Durability,
+  runtimeSlots: number,
+  scheduling: 'auto' | 'manual',
+): { node: Node; device: DirectNvram } {
+  const { device } = freshNode(dir, name, durability, {
+    detailsBytesMax: detailsBytes,
+    runtimeSlots,
+  });
+  const node = Node.boot(device, { scheduling });
+  node.registerRecipient('r0', {}, (event, recipient) => recipient.confirm(event.seq));
+  node.start();
+  return { node, device };
+}
+
 /** Timing windows per measure; the best is kept (other processes' load on a 2-core machine). */
 const windows = 5;
 
@@ -73,14 +91,8 @@ async function throughput(seconds: number, step: () => number | Promise<number>)
 
 /** 'process': one producer emits a burst, then one drain pass delivers, confirms, retires it. */
 async function processThroughput(dir: string, seconds: number): Promise<Rate> {
-  const { device } = freshNode(dir, 'events-process', 'process', {
-    detailsBytesMax: detailsBytes,
-    runtimeSlots: 4096,
-  });
-  const node = Node.boot(device, { scheduling: 'manual' });
+  const { node, device } = startedNode(dir, 'events-process', 'process', 4096, 'manual');
   try {
-    node.registerRecipient('r0', {}, (event, recipient) => recipient.confirm(event.seq));
-    node.start();
     const producer = node.producer('bench');
     const details = new Uint8Array(detailsBytes).fill(0x5a);
     const retiredBefore = node.counters.retired;
@@ -101,14 +113,8 @@ async function processThroughput(dir: string, seconds: number): Promise<Rate> {
 
 /** 'power': 64 producers each await emitAsync in a loop; group commit, auto scheduling. */
 async function powerThroughput(dir: string, seconds: number): Promise<Rate> {
-  const { device } = freshNode(dir, 'events-power', 'power', {
-    detailsBytesMax: detailsBytes,
-    runtimeSlots: 4096,
-  });
-  const node = Node.boot(device);
+  const { node, device } = startedNode(dir, 'events-power', 'power', 4096, 'auto');
   try {
-    node.registerRecipient('r0', {}, (event, recipient) => recipient.confirm(event.seq));
-    node.start();
     const details = new Uint8Array(detailsBytes).fill(0x5a);
     let running = true;
     const loops = Array.from({ length: producers }, async (_, p) => {
@@ -187,14 +193,8 @@ function msyncLatency(dir: string, seconds: number): Latency {
 
 /** Single producer, 'power': each emit returns once durable; the drain pass is not timed. */
 function emitLatency(dir: string, seconds: number): Latency {
-  const { device } = freshNode(dir, 'events-latency', 'power', {
-    detailsBytesMax: detailsBytes,
-    runtimeSlots: 1024,
-  });
-  const node = Node.boot(device, { scheduling: 'manual' });
+  const { node, device } = startedNode(dir, 'events-latency', 'power', 1024, 'manual');
   try {
-    node.registerRecipient('r0', {}, (event, recipient) => recipient.confirm(event.seq));
-    node.start();
     const producer = node.producer('bench');
     const details = new Uint8Array(detailsBytes).fill(0x5a);
     return latency(

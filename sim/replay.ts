@@ -16,7 +16,7 @@ import {
   type StageRecording,
 } from './explore/recording.js';
 import { CrashPlanError, type CrashPlan } from './plan.js';
-import { thrownFinding, toFindings, type CrashSubject, type Finding } from './subject.js';
+import { checkOutcome, thrownFinding, type CrashSubject, type Finding } from './subject.js';
 
 export interface ReplayedStage {
   /** 'workload' or 'recovery 1', 'recovery 2', ... */
@@ -123,28 +123,6 @@ function crashStage<M>(
 function faulted(image: Uint8Array, flips: number[] | undefined): Uint8Array {
   if (flips !== undefined) applyFlips(image, flips);
   return image;
-}
-
-function checkOutcome<R, M>(
-  subject: CrashSubject<R, M>,
-  recovered: R,
-  interrupted: M[][],
-  recoveryMarks: M[],
-  mediaFaults: boolean,
-): Finding[] {
-  try {
-    return toFindings(
-      subject.check({
-        recovered,
-        marks: interrupted[0] ?? [],
-        interruptedMarks: interrupted.slice(1),
-        recoveryMarks,
-        mediaFaults,
-      }),
-    );
-  } catch (error) {
-    return [thrownFinding('check', error)];
-  }
 }
 
 interface SiteRecorder {

@@ -80,6 +80,33 @@ export function toFindings(result: CheckResult): Finding[] {
   );
 }
 
+/**
+ * The subject's check of one recovered crash state, its result as findings; a check that
+ * throws is a finding too. `interrupted[0]` holds the workload's marks, the rest those of each
+ * recovery cut short.
+ */
+export function checkOutcome<R, M>(
+  subject: CrashSubject<R, M>,
+  recovered: R,
+  interrupted: M[][],
+  recoveryMarks: M[],
+  mediaFaults: boolean,
+): Finding[] {
+  try {
+    return toFindings(
+      subject.check({
+        recovered,
+        marks: interrupted[0] ?? [],
+        interruptedMarks: interrupted.slice(1),
+        recoveryMarks,
+        mediaFaults,
+      }),
+    );
+  } catch (error) {
+    return [thrownFinding('check', error)];
+  }
+}
+
 /** A thrown error as a finding: the check (or recovery) itself failed on this state. */
 export function thrownFinding(invariant: string, error: unknown): Finding {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -14,8 +14,8 @@ import { encodePlan, type CrashPlan, type CrashStep, type WorkloadParams } from 
 import { deriveSeed, Prng } from '../prng.js';
 import {
   canonicalJson,
+  checkOutcome,
   thrownFinding,
-  toFindings,
   type CrashSubject,
   type Finding,
 } from '../subject.js';
@@ -351,7 +351,8 @@ export class Explorer<R, M> {
     const interrupted = [...path.interrupted, marks];
     const findings = run.threw
       ? [thrownFinding('recovery completes', run.error)]
-      : this.#check(
+      : checkOutcome(
+          this.subject,
           run.recovered as R,
           interrupted,
           run.marks.map((mark) => mark.value),
@@ -431,22 +432,6 @@ export class Explorer<R, M> {
       marks: run.marks,
       words: loaded,
     };
-  }
-
-  #check(recovered: R, interrupted: M[][], recoveryMarks: M[], mediaFaults: boolean): Finding[] {
-    try {
-      return toFindings(
-        this.subject.check({
-          recovered,
-          marks: interrupted[0] ?? [],
-          interruptedMarks: interrupted.slice(1),
-          recoveryMarks,
-          mediaFaults,
-        }),
-      );
-    } catch (error) {
-      return [thrownFinding('check', error)];
-    }
   }
 
   #recordViolations(findings: Finding[], steps: CrashStep[]): void {

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { SlotVerdict, slotVerdictNames } from '../fifo/fifo.js';
 import { examineDeviceFile, type HeaderInfo } from '../nvram/index.js';
-import { hasNodeSections, readNodeSnapshot } from './node-device.js';
+import { hasNodeSections, tryReadNodeSnapshot } from './node-device.js';
 
 /** A device finding (the header's NVRAM_* codes) or a part's own (the node's NODE_* codes). */
 export interface CheckFinding {
@@ -72,14 +72,8 @@ export function registerCheck(program: Command): void {
  */
 function checkNode(path: string, header: HeaderInfo): CheckFinding[] {
   if (!hasNodeSections(header.sections)) return [];
-  let snapshot;
-  try {
-    snapshot = readNodeSnapshot(path);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code !== 'string') throw error;
-    return [{ code, message: (error as Error).message }];
-  }
+  const snapshot = tryReadNodeSnapshot(path);
+  if (!('node' in snapshot)) return [snapshot];
   try {
     const node = snapshot.node;
     const findings: CheckFinding[] = [];

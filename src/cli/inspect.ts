@@ -8,7 +8,12 @@
 import type { Command } from 'commander';
 import { examineDeviceFile, NvramError, type HeaderInfo } from '../nvram/index.js';
 import { formatSize } from './arguments.js';
-import { hasNodeSections, nodeSummary, readNodeSnapshot, type NodeSummary } from './node-device.js';
+import {
+  hasNodeSections,
+  nodeSummary,
+  tryReadNodeSnapshot,
+  type NodeSummary,
+} from './node-device.js';
 
 export interface InspectPart {
   /** The key of the part in --json output, and its heading in text output. */
@@ -116,14 +121,8 @@ type NodePart = NodeSummary | { error: string; code: string };
 /** Boots a read-only snapshot of the node (recovery as at a real boot) and summarises it. */
 function collectNode(path: string, header: HeaderInfo): NodePart | undefined {
   if (!hasNodeSections(header.sections)) return undefined;
-  let snapshot;
-  try {
-    snapshot = readNodeSnapshot(path);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code !== 'string') throw error;
-    return { error: (error as Error).message, code };
-  }
+  const snapshot = tryReadNodeSnapshot(path);
+  if (!('node' in snapshot)) return { error: snapshot.message, code: snapshot.code };
   try {
     return nodeSummary(snapshot.node, Date.now());
   } finally {

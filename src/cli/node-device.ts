@@ -51,6 +51,26 @@ export function readNodeSnapshot(path: string): NodeSnapshot {
   };
 }
 
+/** Why no node could be booted on a device file: the typed error's code and message. */
+export interface NodeBootFailure {
+  code: string;
+  message: string;
+}
+
+/**
+ * readNodeSnapshot, with a typed error (no node, a damaged control block) returned as what
+ * `inspect` and `check` report instead of the node; anything else still throws.
+ */
+export function tryReadNodeSnapshot(path: string): NodeSnapshot | NodeBootFailure {
+  try {
+    return readNodeSnapshot(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string') throw error;
+    return { code, message: (error as Error).message };
+  }
+}
+
 /** One published slot of a FIFO as `dump` and `check` show it. */
 export interface PendingEvent {
   fifo: string;

@@ -25,6 +25,7 @@ import { assert } from '../events/assert.js';
 import { NodeError } from '../events/errors.js';
 import {
   RecordVerdict,
+  recordVerdictNames,
   checkRecord,
   getU64,
   allocateRecordBuffer,
@@ -45,15 +46,7 @@ import { pointerFact, pointerTable, slotFact, slotTable } from './recovery-table
 
 /** Recovery's verdict on one published slot: a record verdict, or out of seq order. */
 export const SlotVerdict = Object.freeze({ ...RecordVerdict, badOrder: 6 });
-export const slotVerdictNames = [
-  'valid',
-  'bad-tag',
-  'bad-length',
-  'bad-checksum',
-  'bad-position',
-  'bad-field',
-  'bad-order',
-] as const;
+export const slotVerdictNames = [...recordVerdictNames, 'bad-order'] as const;
 
 /** What the pointer step of recovery found in one FIFO: the published range [head, tail). */
 export interface FifoPointers {

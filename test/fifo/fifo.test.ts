@@ -33,6 +33,27 @@ function geometry(slotCount: number): FifoGeometry {
 }
 
 /** A formatted device holding one FIFO section named 'fifo'. */
+/** Appends one record for recipient 0 (info, no details) with `seq`; returns its position. */
+function appendRecord(fifo: PersistentFifo, seq: number): number {
+  const position = fifo.reserve();
+  writeRecord(
+    fifo.buffer,
+    fifo.slotBase(position),
+    position,
+    seq,
+    6,
+    0,
+    1,
+    0,
+    0,
+    source,
+    type,
+    null,
+  );
+  fifo.commitAppend(position);
+  return position;
+}
+
 function freshDevice(slotCount: number): TracedNvram {
   const length = fifoSectionBytes(geometry(slotCount));
   const device = TracedNvram.format(4096 + length, [{ name: 'fifo', length }]);
@@ -239,22 +260,7 @@ describe('PersistentFifo', () => {
     const fifo = new PersistentFifo(device, 'fifo', geometry(4));
     fifo.recover();
     for (let seq = 1; seq <= 6; seq++) {
-      const position = fifo.reserve();
-      writeRecord(
-        fifo.buffer,
-        fifo.slotBase(position),
-        position,
-        seq,
-        6,
-        0,
-        1,
-        0,
-        0,
-        source,
-        type,
-        null,
-      );
-      fifo.commitAppend(position);
+      appendRecord(fifo, seq);
       if (seq <= 3) {
         fifo.retire(fifo.head);
         fifo.persistPointers();
@@ -280,22 +286,7 @@ describe('PersistentFifo', () => {
     const fifo = new PersistentFifo(device, 'fifo', geometry(4));
     fifo.recover();
     for (let seq = 1; seq <= 3; seq++) {
-      const position = fifo.reserve();
-      writeRecord(
-        fifo.buffer,
-        fifo.slotBase(position),
-        position,
-        seq,
-        6,
-        0,
-        1,
-        0,
-        0,
-        source,
-        type,
-        null,
-      );
-      fifo.commitAppend(position);
+      appendRecord(fifo, seq);
     }
     device.flipBits(fifo.slotsOffset + fifo.slotBytes + 20, 1, 1, 7); // inside record 1's position field
     const recovery = new PersistentFifo(device, 'fifo', geometry(4)).recover();
@@ -314,11 +305,8 @@ describe('PersistentFifo', () => {
     const durableHead = (): number =>
       TracedNvram.fromImage(device.buildDurableImage()).loadU64(fifo.headOffset);
     for (let seq = 1; seq <= 2; seq++) {
-      const position = fifo.reserve();
-      const base = fifo.slotBase(position);
-      writeRecord(fifo.buffer, base, position, seq, 6, 0, 1, 0, 0, source, type, null);
-      fifo.commitAppend(position);
-      fifo.shadowView.setInt32(base, 1, true);
+      const position = appendRecord(fifo, seq);
+      fifo.shadowView.setInt32(fifo.slotBase(position), 1, true);
       fifo.storeConfirmation(position); // stored and flushed, not fenced
       fifo.retire(position);
     }

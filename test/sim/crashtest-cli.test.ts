@@ -1,39 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, test, vi } from 'vitest';
 import { registerCrashtest } from '../../src/cli/crashtest.js';
-import { runCrashtest, type CrashtestArgs, type Terminal } from '../../sim/cli/crashtest.js';
-
-function terminal(): Terminal & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    tty: false,
-    out: (text) => stdout.push(text),
-    err: (text) => stderr.push(text),
-  };
-}
-
-function args(overrides: Partial<CrashtestArgs>): CrashtestArgs {
-  return {
-    workload: 'log',
-    params: { appends: 6 },
-    model: 'px86',
-    cuts: 'all',
-    imagesPerCut: 64,
-    depth: 1,
-    nestedCuts: 4,
-    nestedImagesPerCut: 4,
-    mediaFaults: 0,
-    seed: 1,
-    prune: true,
-    workers: 1,
-    json: true,
-    selfTest: false,
-    ...overrides,
-  };
-}
+import { runCrashtest } from '../../sim/cli/crashtest.js';
+import { crashtestArgs as args, terminal } from './crashtest-args.js';
 
 /** Parses a crashtest command line the way `nvrelay` does, without running the action. */
 async function parse(argv: string[]): Promise<Record<string, unknown>> {

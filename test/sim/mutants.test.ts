@@ -1,14 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { runCrashtest, type CrashtestArgs, type Terminal } from '../../sim/cli/crashtest.js';
+import { runCrashtest } from '../../sim/cli/crashtest.js';
 import { defaultExploreOptions } from '../../sim/explore/explorer.js';
 import { exploreWorkload } from '../../sim/explore/parallel.js';
 import { eventMutants } from '../../sim/mutants/event-mutants.js';
 import { mutantList, runSelfTest } from '../../sim/mutants/self-test.js';
-
-function terminal(): Terminal & { stdout: string[] } {
-  const stdout: string[] = [];
-  return { stdout, tty: false, out: (text) => stdout.push(text), err: () => undefined };
-}
+import { crashtestArgs, terminal } from './crashtest-args.js';
 
 describe('the self-test against mutants', () => {
   test('catches every mutant, each by the invariant it breaks', async () => {
@@ -38,22 +34,7 @@ describe('the self-test against mutants', () => {
 
   test('--self-test exits 0 when every mutant is caught and prints one line per mutant', async () => {
     const out = terminal();
-    const args: CrashtestArgs = {
-      workload: 'events',
-      params: {},
-      model: 'px86',
-      cuts: 'all',
-      imagesPerCut: 64,
-      depth: 1,
-      nestedCuts: 4,
-      nestedImagesPerCut: 4,
-      mediaFaults: 0,
-      seed: 1,
-      prune: true,
-      workers: 1,
-      json: true,
-      selfTest: true,
-    };
+    const args = crashtestArgs({ workload: 'events', params: {}, selfTest: true });
     expect(await runCrashtest(args, out)).toBe(0);
     const report = JSON.parse(out.stdout[0] ?? '') as {
       ok: boolean;
@@ -73,23 +54,7 @@ describe('the self-test against mutants', () => {
       const violation = summary.violations[0];
       expect(violation).toBeDefined();
       const out = terminal();
-      const args: CrashtestArgs = {
-        workload: 'events',
-        params: {},
-        model: 'px86',
-        cuts: 'all',
-        imagesPerCut: 64,
-        depth: 1,
-        nestedCuts: 4,
-        nestedImagesPerCut: 4,
-        mediaFaults: 0,
-        seed: 1,
-        prune: true,
-        workers: 1,
-        json: true,
-        selfTest: false,
-        replay: violation?.token,
-      };
+      const args = crashtestArgs({ workload: 'events', params: {}, replay: violation?.token });
       expect(await runCrashtest(args, out)).toBe(1);
       const replay = JSON.parse(out.stdout[0] ?? '') as {
         findings: { invariant: string; message: string }[];
