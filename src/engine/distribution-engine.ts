@@ -331,7 +331,10 @@ export class DistributionEngine implements ConfirmationSink {
     return false;
   }
 
-  /** Sets the recipient's bit in the queue and in the slot's confirmation word (stored, flushed). */
+  /**
+   * Sets the recipient's bit in the queue and in the shadow of the slot's confirmation word; the
+   * FIFO's next fence stores the word, unless its head word passes the event by then.
+   */
   protected settle(recipient: Recipient, slot: number): void {
     recipient.windowDone[slot] = 1;
     const queue = this.queue;
@@ -346,7 +349,7 @@ export class DistributionEngine implements ConfirmationSink {
       queue.confirmedHi[i] = (queue.confirmedHi[i] as number) | recipient.bit;
       fifo.shadowView.setInt32(base + 4, queue.confirmedHi[i] as number, true);
     }
-    fifo.storeConfirmation(position);
+    fifo.deferConfirmation(position);
   }
 
   protected popDone(recipient: Recipient): void {
@@ -358,7 +361,10 @@ export class DistributionEngine implements ConfirmationSink {
     }
   }
 
-  /** Steps 217/220: retire handled events from the queue head; then each FIFO's head. */
+  /**
+   * Steps 217/220: retire handled events from the queue head, and each FIFO's head with them
+   * (volatile; the FIFO's next fence persists it).
+   */
   protected retire(): void {
     const queue = this.queue;
     while (queue.head < queue.tail) {
@@ -371,22 +377,7 @@ export class DistributionEngine implements ConfirmationSink {
       queue.head++;
       this.counters.retired++;
     }
-    for (let f = 0; f < this.fifos.length; f++) {
-      const fifo = this.fifos[f] as PersistentFifo;
-      if (fifo.head - fifo.persistedHead > this.headLagMax(fifo)) fifo.advanceHead();
-      if (this.fenceAtPassEnd) fifo.confirmationsDurable();
-    }
-  }
-
-  /**
-   * How far the durable head may trail the retired position. The head is persisted lazily:
-   * recovery skips completely handled events anyway (their confirmations are durable), so a
-   * lagging head costs only slots, and those are reclaimed before an emit is refused
-   * (persistHeads). One eighth of the ring: in 'power' durability this saves an msync on most
-   * drain passes.
-   */
-  protected headLagMax(fifo: PersistentFifo): number {
-    return fifo.slotCount >> 3;
+    if (this.fenceAtPassEnd) this.confirmationsDurable(); // auto: once the turn is over
   }
 
   /** True if some FIFO holds confirmations not yet fenced. */
@@ -397,15 +388,14 @@ export class DistributionEngine implements ConfirmationSink {
     return false;
   }
 
-  /** Fences every FIFO's stored confirmations (one fence does them all). */
+  /**
+   * Makes every confirmation received so far durable: each FIFO stores its words first, so the
+   * first fence carries them all and the others find nothing left to write.
+   */
   confirmationsDurable(): void {
+    for (let f = 0; f < this.fifos.length; f++) (this.fifos[f] as PersistentFifo).prepareFence();
     for (let f = 0; f < this.fifos.length; f++)
       (this.fifos[f] as PersistentFifo).confirmationsDurable();
-  }
-
-  /** Step 217 for every FIFO now: confirmations durable, then the head (before a refusal, at close). */
-  persistHeads(): void {
-    for (let f = 0; f < this.fifos.length; f++) (this.fifos[f] as PersistentFifo).advanceHead();
   }
 
   /** Flow point 220 (a mutant that retires early overrides this). */

@@ -6,12 +6,18 @@
  *    record, or one fence per group commit); that alone publishes it: recovery extends the
  *    durable tail word by a scan (`scanTail`: valid record, position = counter, seq above the
  *    previous one). The tail word is then stored as a hint, flushed only when the durable tail
- *    lags by more than tailLagMax() (the next fence covers it), before the head passes it, and
- *    at close; so the tail word never names a slot whose record is not durable.
- *  - confirm [216]: one 8-byte store of the slot's confirmation word, then flush; a fence
- *    (at the latest, before the head moves) makes it durable.
- *  - retire [217, 220]: the head advances only past completely handled events, and only after
- *    their confirmations are durable; a slot is reused only after the head past it is durable.
+ *    lags by more than tailLagMax() (the next fence covers it), with every head word, and at
+ *    close; so the tail word never names a slot whose record is not durable.
+ *  - confirm [216]: the slot's confirmation word (8 bytes, one atomic store) changes in the
+ *    shadow at once; it is stored and flushed just before this FIFO's next fence, unless the
+ *    head word stored for that same fence passes the event (in-order confirmations, the common
+ *    case, so cost no write of their own).
+ *  - retire [217, 220]: the head advances (volatile) only past completely handled events; each
+ *    fence of this FIFO carries the head word with the tail word (one page), so what the fence
+ *    makes durable is "these events are handled" whether their confirmation words were stored
+ *    or not. A cut inside that fence may leave the head word durable without the tail word:
+ *    recovery takes such a head (row D2). A slot is reused only after the head past it is
+ *    durable.
  *
  * Each persist step is a small protected method, so the crash lab can derive deliberately
  * broken variants (tail before record, head before confirmations, no checksum check) and show
@@ -82,6 +88,9 @@ export const tailLagSmallRingSlots = 64;
  */
 export const tailLagSlotsMax = 1024;
 
+/** Confirmations one FIFO defers to its next fence before storing them at once. */
+export const confirmationsDeferredMax = 4096;
+
 /** Slots read from the device in one load while examining (bounds the load, not the boot). */
 export const fifoLoadRunSlots = 256;
 
@@ -109,8 +118,14 @@ export class PersistentFifo {
   protected readonly slotViews: (Uint8Array | undefined)[];
   protected readonly confirmScratch = new Uint8Array(8);
   protected readonly confirmScratchView = new DataView(this.confirmScratch.buffer);
+  /**
+   * Positions whose confirmation word changed since this FIFO's last fence (repeats allowed);
+   * the fence stores those the head word does not pass. When full, they are stored at once.
+   */
+  protected readonly confirmationsDeferred: Float64Array;
+  protected deferredCount = 0;
 
-  /** Oldest position not yet retired (volatile; persisted lazily by advanceHead). */
+  /** Oldest position not yet retired (volatile; the next fence of this FIFO persists it). */
   head = 0;
   /** The head as last made durable: slots before it may be reused. */
   persistedHead = 0;
@@ -122,11 +137,9 @@ export class PersistentFifo {
   protected tailFlushed = -1;
   /** The same for the head word. */
   protected headFlushed = -1;
-  /** The head at this FIFO's last fence: the confirmations of every event before it are durable. */
-  protected headFenced = 0;
   /** One past the newest reserved position (>= tail while a group commit is open). */
   reserved = 0;
-  /** Confirmations stored and flushed since this FIFO's last fence. */
+  /** Confirmations received since this FIFO's last fence (not durable yet). */
   confirmationsUnfenced = false;
   /** Recovery: published positions below this were examined; below loadedUpTo, loaded. */
   protected examinedUpTo = 0;
@@ -173,6 +186,9 @@ export class PersistentFifo {
     this.shadow = this.buffer.bytes;
     this.shadowView = this.buffer.view;
     this.slotViews = new Array<Uint8Array | undefined>(this.slotCount);
+    this.confirmationsDeferred = new Float64Array(
+      Math.min(this.slotCount, confirmationsDeferredMax),
+    );
     if (this.slotCount <= slotViewsEagerMax) {
       for (let slot = 0; slot < this.slotCount; slot++)
         this.slotViews[slot] = this.makeSlotView(slot);
@@ -249,14 +265,15 @@ export class PersistentFifo {
         break;
     }
     const stored = tail;
-    tail = this.scanTail(head, tail); // row D4: records published after the tail word
+    // row D4: records published after the tail word (or after a head word past it, row D2)
+    tail = this.scanTail(head, Math.max(head, tail));
     const torn = this.tornAt(tail);
     if (tail > stored && options.repair !== false) this.repairTail(tail);
     this.head = this.persistedHead = head;
     this.tail = this.reserved = tail;
     this.durableTail = options.repair !== false ? tail : stored;
     this.tailFlushed = this.headFlushed = -1;
-    this.headFenced = head;
+    this.deferredCount = 0;
     this.examinedUpTo = this.loadedUpTo = this.recoveredHead = head;
     this.examinedSeq = 0;
     this.verdicts = new Uint8Array(tail - head);
@@ -324,10 +341,15 @@ export class PersistentFifo {
    * its slot still holds it intact; else 0.
    */
   protected seqBefore(tail: number): number {
-    if (tail === 0 || !this.holdsPosition(tail - 1)) return 0;
-    this.loadSlot(tail - 1);
-    const base = this.slotBase(tail - 1);
-    if (checkRecord(this.buffer, base, tail - 1, this.limits) !== RecordVerdict.valid) return 0;
+    return tail === 0 ? 0 : this.intactSeqAt(tail - 1);
+  }
+
+  /** The seq of the record in `position`'s slot if it is intact and names that position; else 0. */
+  protected intactSeqAt(position: number): number {
+    if (!this.holdsPosition(position)) return 0;
+    this.loadSlot(position);
+    const base = this.slotBase(position);
+    if (checkRecord(this.buffer, base, position, this.limits) !== RecordVerdict.valid) return 0;
     return getU64(this.shadowView, base + 24);
   }
 
@@ -409,15 +431,24 @@ export class PersistentFifo {
     });
   }
 
-  /** D2: head <= tail <= head + slotCount, both exact integers below 2^53. */
+  /**
+   * D2: both exact integers below 2^53, and head <= tail <= head + slotCount; or the head word is
+   * past the tail word, within one ring, and the slot before it still holds its record intact:
+   * a fence carrying both words (the head word moves with every fence) was cut short with only
+   * the head durable. The head passes only published records, and a slot is reused only once a
+   * durable head is past it, so that record is still there; a damaged head word is caught here
+   * as well as before (D3).
+   */
   protected pointersValid(head: number, tail: number): boolean {
-    return (
-      Number.isSafeInteger(head) &&
-      Number.isSafeInteger(tail) &&
-      tail <= seqMax &&
-      head <= tail &&
-      tail - head <= this.slotCount
-    );
+    if (
+      !Number.isSafeInteger(head) ||
+      !Number.isSafeInteger(tail) ||
+      head > seqMax ||
+      tail > seqMax
+    )
+      return false;
+    if (head <= tail) return tail - head <= this.slotCount;
+    return head - tail <= this.slotCount && this.intactSeqAt(head - 1) > 0;
   }
 
   /** Loads one slot from the device into the shadow. */
@@ -519,18 +550,20 @@ export class PersistentFifo {
 
   /**
    * Publishes every record before `tail` (213), whose records are durable: the tail word is
-   * stored as a hint and flushed only when the durable one lags by more than tailLagMax().
+   * stored as a hint and flushed only when the durable one lags by more than tailLagMax() (and
+   * with every head word, see fence).
    */
   protected publishTail(tail: number): void {
     this.device.storeU64(this.tailOffset, tail);
     this.tail = tail;
-    if (tail - this.durableTail > this.tailLagMax()) this.flushPointers();
+    if (tail - this.durableTail > this.tailLagMax()) this.flushTail();
   }
 
   /**
    * How far the durable tail word may trail the published tail (bounds recovery's scan): an
-   * eighth of a large ring, at most tailLagSlotsMax; a small ring (up to 64 slots) keeps it within one record, so its
-   * pending records are mostly examined below the tail word (row R1) rather than scanned (D4).
+   * eighth of a large ring, at most tailLagSlotsMax; a small ring (up to 64 slots) keeps it
+   * within one record, so its pending records are mostly examined below the tail word (row R1)
+   * rather than scanned (D4).
    */
   protected tailLagMax(): number {
     if (this.slotCount <= tailLagSmallRingSlots) return 1;
@@ -545,15 +578,28 @@ export class PersistentFifo {
   }
 
   /**
-   * One fence: every flushed record, confirmation and pointer store becomes durable. Events
-   * retired before it had their confirmations stored and flushed first, so after it the head may
-   * pass them (headFenced).
+   * Steps 216 and 217 before a fence: the deferred confirmation words the head does not pass are
+   * stored, and if the head moved, the tail word and the head word are flushed (one page; the
+   * fence orders neither before the other: recovery takes a durable head past a stale tail word,
+   * row D2). The engine calls it on every FIFO before fencing one, so one fence serves all.
    */
+  prepareFence(): void {
+    const head = this.head;
+    assert(head <= this.tail, 'FIFO head past the published tail');
+    if (this.deferredCount > 0) this.storeDeferredConfirmations(head);
+    if (head > this.persistedHead && head !== this.headFlushed) {
+      this.flushTail();
+      this.device.storeU64(this.headOffset, head);
+      this.device.flush(this.headOffset, 8);
+      this.headFlushed = head;
+    }
+  }
+
+  /** One fence: every flushed record, confirmation and pointer word of this FIFO is durable. */
   protected fence(): void {
-    const retired = this.head;
+    this.prepareFence();
     this.device.fence();
     this.confirmationsUnfenced = false;
-    this.headFenced = retired;
     if (this.tailFlushed >= 0) {
       this.durableTail = this.tailFlushed;
       this.tailFlushed = -1;
@@ -574,14 +620,36 @@ export class PersistentFifo {
   /** Group commit, part 2: one fence makes every written record durable, which publishes them. */
   commitGroup(tail: number): void {
     assert(tail > this.tail && tail <= this.reserved, 'group commit range');
-    this.fence(); // also makes flushed confirmations (and a flushed tail word) durable
+    this.fence(); // also carries the confirmations and the head word since the last fence
     this.publishTail(tail);
   }
 
   // ---- confirmation [216] and retirement [217] ----
 
+  /**
+   * The shadow's confirmation word of `position` changed (a recipient's bit set): stored by the
+   * next fence unless the head word then passes the event.
+   */
+  deferConfirmation(position: number): void {
+    assert(position < this.tail, 'FIFO confirmation of an unpublished position');
+    if (position < this.head) return; // retired already: the head word passes it
+    if (this.deferredCount === this.confirmationsDeferred.length)
+      this.storeDeferredConfirmations(this.head);
+    this.confirmationsDeferred[this.deferredCount++] = position;
+    this.confirmationsUnfenced = true;
+  }
+
+  /** Step 216 before a fence: stores the deferred confirmation words at or past `head`. */
+  protected storeDeferredConfirmations(head: number): void {
+    for (let k = 0; k < this.deferredCount; k++) {
+      const position = this.confirmationsDeferred[k] as number;
+      if (position >= head) this.storeConfirmation(position);
+    }
+    this.deferredCount = 0;
+  }
+
   /** Stores the shadow's confirmation word of a position (one atomic word) and flushes it. */
-  storeConfirmation(position: number): void {
+  protected storeConfirmation(position: number): void {
     const base = this.slotBase(position);
     const low = this.shadowView.getUint32(base, true);
     const high = this.shadowView.getUint32(base + 4, true);
@@ -594,62 +662,27 @@ export class PersistentFifo {
       this.device.storeBytes(offset, this.confirmScratch); // one aligned 8-byte store: one word
     }
     this.device.flush(offset, 8);
-    this.confirmationsUnfenced = true;
   }
 
-  /** Makes every stored confirmation (and flushed pointer words) durable: one fence. */
+  /** Makes every confirmation received so far durable: one fence, if any is pending. */
   confirmationsDurable(): void {
     if (!this.confirmationsUnfenced && this.tailFlushed < 0 && this.headFlushed < 0) return;
     this.fence();
   }
 
-  /** Volatile retirement of the oldest position; made durable by advanceHead. */
+  /** Volatile retirement of the oldest position; this FIFO's next fence persists the head. */
   retire(position: number): void {
     assert(position === this.head && position < this.tail, 'FIFO retire out of order');
     this.head = position + 1;
   }
 
   /**
-   * Step 217, lazily (the engine calls it when the durable head lags by 1/8 of the ring): the
-   * pointer words are stored and flushed, and this FIFO's next fence (usually the next group
-   * commit's) makes them durable; no persist of their own.
-   */
-  advanceHead(): void {
-    if (this.head === this.persistedHead) return;
-    this.flushPointers();
-  }
-
-  /**
-   * Stores and flushes the pointer words for the next fence: the tail word, and the head as far
-   * as it may go: past events whose confirmations an earlier fence made durable (headFenced), and
-   * never past the durable tail word (recovery scans from the tail word). Both words share a page.
-   */
-  protected flushPointers(): void {
-    this.flushTail();
-    const head = Math.min(this.headFenced, this.durableTail);
-    if (head <= this.persistedHead || head === this.headFlushed) return;
-    this.device.storeU64(this.headOffset, head);
-    this.device.flush(this.headOffset, 8);
-    this.headFlushed = head;
-  }
-
-  /**
-   * Step 217 now (before an emit would be refused, and at close): confirmations and the tail
-   * word durable first (one fence), then the head past every retired event (one persist).
+   * Step 217 now (before an emit would be refused, and at close): one fence carrying the
+   * confirmations, the tail word and the head past every retired event.
    */
   persistPointers(): void {
-    if (this.confirmationsUnfenced || this.durableTail < this.tail || this.tailFlushed >= 0) {
-      this.flushTail();
+    this.flushTail();
+    if (this.confirmationsUnfenced || this.tailFlushed >= 0 || this.head > this.persistedHead)
       this.fence();
-    }
-    if (this.head > this.persistedHead) this.persistHead(this.head);
-  }
-
-  protected persistHead(head: number): void {
-    assert(head <= this.durableTail, 'FIFO head persisted past the durable tail word');
-    this.device.storeU64(this.headOffset, head);
-    this.device.persist(this.headOffset, 8);
-    this.persistedHead = head;
-    this.headFlushed = -1;
   }
 }

@@ -418,7 +418,7 @@ export class Node {
       );
     }
     const pool = this.#phase === 'running' ? this.runtimePool : this.bootPool;
-    if (!pool.fits(level)) this.#persistPointers(); // reclaim slots the lazy head holds
+    if (!pool.fits(level)) this.#persistPointers(); // reclaim slots retired since the last fence
     if (!pool.admit(level)) {
       this.counters.rejectedQueueFull++;
       throw new QueueFull(

@@ -141,7 +141,7 @@ class Confirm implements fc.Command<Model, Real> {
     expect(getU64(fifo.shadowView, base + 24)).toBe(event.seq);
     event.confirmed |= bit;
     fifo.shadowView.setInt32(base, event.confirmed, true);
-    fifo.storeConfirmation(position); // stored and flushed, not yet durable
+    fifo.deferConfirmation(position); // stored by the next fence unless the head passes it
   }
   toString(): string {
     return `confirm(pick=${this.pick}, recipient=${this.recipient})`;
@@ -176,7 +176,7 @@ class Retire implements fc.Command<Model, Real> {
       fifo.retire(fifo.head);
       model.events.shift();
     }
-    fifo.persistPointers(); // step 217 now: confirmations and tail word fenced, then the head
+    fifo.persistPointers(); // step 217 now: one fence with the confirmations and both words
     fifo.confirmationsDurable(); // as the engine does at the end of every pass
     for (const event of model.events) event.durable = event.confirmed;
     expect(fifo.persistedHead).toBe(fifo.head);
@@ -298,27 +298,52 @@ describe('PersistentFifo', () => {
     expect(recovery.discarded).toBe(1);
   });
 
-  test('the lazy head rides later fences, and never passes confirmations not yet durable', () => {
+  test('a fence carries the head word, and only the confirmation words the head does not pass', () => {
     const device = freshDevice(4);
     const fifo = new PersistentFifo(device, 'fifo', geometry(4));
     fifo.recover();
-    const durableHead = (): number =>
-      TracedNvram.fromImage(device.buildDurableImage()).loadU64(fifo.headOffset);
-    for (let seq = 1; seq <= 2; seq++) {
-      const position = appendRecord(fifo, seq);
+    const durable = (): TracedNvram => TracedNvram.fromImage(device.buildDurableImage());
+    const word = (image: TracedNvram, position: number): number =>
+      image.loadU64(fifo.slotsOffset + fifo.slotBase(position));
+    const positions = [1, 2, 3].map((seq) => appendRecord(fifo, seq));
+    for (const position of positions) {
       fifo.shadowView.setInt32(fifo.slotBase(position), 1, true);
-      fifo.storeConfirmation(position); // stored and flushed, not fenced
-      fifo.retire(position);
+      fifo.deferConfirmation(position); // nothing stored yet
     }
-    fifo.advanceHead(); // no fence since the confirmations: the head may not move yet
-    expect(durableHead()).toBe(0);
-    fifo.confirmationsDurable(); // this fence makes them durable...
-    expect(durableHead()).toBe(0);
-    fifo.advanceHead(); // ...so the head word is stored and flushed now
-    expect(durableHead()).toBe(0);
-    fifo.confirmationsDurable(); // and the next fence makes it durable
-    expect(durableHead()).toBe(2);
-    expect(fifo.persistedHead).toBe(2);
-    expect(fifo.durableTail).toBe(2);
+    expect(word(durable(), 0)).toBe(0);
+    fifo.retire(0);
+    fifo.retire(1); // 2 stays: say the engine has not reached it yet
+    fifo.confirmationsDurable(); // one fence: the head word past 0 and 1, the word of 2
+    const image = durable();
+    expect(image.loadU64(fifo.headOffset)).toBe(2);
+    expect([word(image, 0), word(image, 1), word(image, 2)]).toEqual([0, 0, 1]);
+    expect([fifo.persistedHead, fifo.durableTail]).toEqual([2, 3]);
+  });
+
+  test('a head word durable past a stale tail word (a cut inside their fence) is taken (D2)', () => {
+    const device = freshDevice(8);
+    const fifo = new PersistentFifo(device, 'fifo', geometry(8));
+    fifo.recover();
+    for (let seq = 1; seq <= 4; seq++) appendRecord(fifo, seq);
+    device.storeU64(fifo.tailOffset, 1); // the tail word as it was two fences ago
+    device.persist(fifo.tailOffset, 8);
+    device.storeU64(fifo.headOffset, 3); // the head word of the cut-short fence landed
+    device.persist(fifo.headOffset, 8);
+    const recovery = new PersistentFifo(device, 'fifo', geometry(8)).recover();
+    expect(recovery.salvaged).toBeNull();
+    expect([recovery.head, recovery.tail, recovery.discarded]).toEqual([3, 4, 0]);
+    expect(device.loadU64(fifo.tailOffset)).toBe(4); // the scanned tail word, persisted
+  });
+
+  test('a head word past the tail word without its record before it is salvaged (D3)', () => {
+    const device = freshDevice(8);
+    const fifo = new PersistentFifo(device, 'fifo', geometry(8));
+    fifo.recover();
+    for (let seq = 1; seq <= 2; seq++) appendRecord(fifo, seq);
+    device.storeU64(fifo.headOffset, 5); // past anything ever published: a damaged word
+    device.persist(fifo.headOffset, 8);
+    const recovery = new PersistentFifo(device, 'fifo', geometry(8)).recover();
+    expect(recovery.salvaged).toEqual({ head: 0, tail: 2 });
+    expect([recovery.head, recovery.tail]).toEqual([0, 2]);
   });
 });

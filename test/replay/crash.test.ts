@@ -46,7 +46,7 @@ describe('crash exploration', () => {
     );
   });
 
-  test('with a 16-slot ring the durable head lags (lazy head persistence) and SPEC 4 still holds', () => {
+  test('with a 16-slot ring (wrap-around, slots reused once the durable head passes) SPEC 4 still holds', () => {
     fc.assert(
       fc.property(workloadArbitrary, (workload) => {
         const limits = { ...crashLimits, runtimeSlots: 16 };

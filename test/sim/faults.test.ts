@@ -47,7 +47,10 @@ describe('the fault injector', () => {
   });
 
   test('a recovery that ignores checksums delivers a flipped record as garbage', async () => {
-    const faulted = await explore('mutant-checksum-ignored', { ...media, violationsMax: 1000 });
+    const faulted = await explore('mutant-checksum-ignored', {
+      mediaFaults: { flips: 1, imagesPerCut: 4 },
+      violationsMax: 1000,
+    });
     expect(faulted.invariants['no-garbage']).toBeGreaterThan(0);
     const violation = faulted.violations.find(
       (v) => v.invariant === 'no-garbage' && (v.plan.steps[0]?.flips?.length ?? 0) > 0,
