@@ -28,6 +28,7 @@ import { assert } from '../events/assert.js';
 import { NodeError, QueueFull, badArgument } from '../events/errors.js';
 import { encodeName } from '../events/names.js';
 import { recordFlagRedelivery, writeRecord } from '../events/record.js';
+import { severityLevel } from '../events/severity.js';
 import { PersistentFifo, slotVerdictNames } from '../fifo/fifo.js';
 import type { NvramDevice } from '../nvram/device.js';
 import { EventPool, indicationQueueCapacity } from '../pools/pool.js';
@@ -418,8 +419,8 @@ export class Node {
       );
     }
     const pool = this.#phase === 'running' ? this.runtimePool : this.bootPool;
-    if (!pool.fits(level)) this.#persistPointers(); // reclaim slots retired since the last fence
-    if (!pool.admit(level)) {
+    if (!this.#poolFits(level)) {
+      pool.refuse();
       this.counters.rejectedQueueFull++;
       throw new QueueFull(
         pool.name,
@@ -545,19 +546,28 @@ export class Node {
     this.#raise(this.recovery.events);
   }
 
-  /** Records recovery events through the system producer (a full pool is counted, not thrown). */
+  /**
+   * Records recovery events through the system producer. One the pool has no slot for is counted
+   * as recovery's (recoveryEventsRejected), not thrown and not counted as a producer's reject:
+   * the full report stays in `recovery`.
+   */
   #raise(events: readonly RecoveryEvent[]): void {
     if (events.length === 0) return;
     const system = this.producer(systemSource);
     for (const event of events) {
-      try {
-        system.emit(event.type, event.severity, this.#fitDetails(event.details));
-      } catch (error) {
-        if (!(error instanceof QueueFull)) throw error;
-        this.counters.rejectedQueueFull--; // that counter is the producers'; this one is recovery's
+      if (!this.#poolFits(severityLevel(event.severity))) {
         this.counters.recoveryEventsRejected++;
+        continue;
       }
+      system.emit(event.type, event.severity, this.#fitDetails(event.details));
     }
+  }
+
+  /** The pool an emit takes now has a slot for `level`, once retired slots are reclaimed. */
+  #poolFits(level: number): boolean {
+    const pool = this.#phase === 'running' ? this.runtimePool : this.bootPool;
+    if (!pool.fits(level)) this.#persistPointers(); // reclaim slots retired since the last fence
+    return pool.fits(level);
   }
 
   /** The details as JSON, shortened to a few fields, then to nothing, to fit the limit. */

@@ -49,13 +49,10 @@ export class EventPool {
     );
   }
 
-  /** fits(), counting a refusal. */
-  admit(level: number): boolean {
-    if (this.fits(level)) return true;
-    const used = this.fifo.reserved - this.fifo.persistedHead;
+  /** Counts a refusal: the caller found no slot (fits() false) for a producer's emit. */
+  refuse(): void {
     this.rejected++;
-    if (used < this.capacity) this.rejectedByReserve++;
-    return false;
+    if (this.used() < this.capacity) this.rejectedByReserve++;
   }
 }
 

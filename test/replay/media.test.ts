@@ -132,6 +132,23 @@ describe('media faults', () => {
     expect(again.producer('p').emit('a.w', 'err')).toBeGreaterThan(Math.max(...seqs));
   });
 
+  test('a recovery report the full boot pool cannot take is counted as recovery\u2019s, not a producer\u2019s', () => {
+    const { device } = deviceWithPending();
+    const control = device.section('control');
+    device.storeU64(control.offset + leaseOffset, 0); // row L1: reported at start
+    device.persist(control.offset + leaseOffset, 8);
+    const { node } = bootNode(device);
+    const p = node.producer('p');
+    for (let i = 0; i < node.bootPool.capacity; i++) p.emit('boot.x', 'err'); // fills the boot pool
+    node.start();
+    expect(node.recovery.events.some((e) => e.type === 'nvrelay.lease.repaired')).toBe(true);
+    expect(node.stats().counters).toMatchObject({
+      recoveryEventsRejected: 1,
+      rejectedQueueFull: 0,
+    });
+    expect(node.stats().pools[0]).toMatchObject({ name: 'boot', rejected: 0 });
+  });
+
   test('a damaged control block stops the boot with NODE_CORRUPT', () => {
     const device = freshDevice();
     device.flipBits(device.section('control').offset + 12, 4, 1, 9);
