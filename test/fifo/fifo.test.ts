@@ -320,6 +320,27 @@ describe('PersistentFifo', () => {
     expect([fifo.persistedHead, fifo.durableTail]).toEqual([2, 3]);
   });
 
+  test('deferred confirmations past the list\u2019s capacity are stored at once, not dropped', () => {
+    const device = freshDevice(4); // the list holds min(slotCount, 4096) = 4 positions
+    const fifo = new PersistentFifo(device, 'fifo', geometry(4));
+    fifo.recover();
+    const positions = [1, 2, 3].map((seq) => appendRecord(fifo, seq));
+    const word = (position: number): number =>
+      device.loadU64(fifo.slotsOffset + fifo.slotBase(position));
+    for (const [bit, position] of [1, 2].flatMap((b) => positions.map((p) => [b, p] as const))) {
+      const base = fifo.slotBase(position);
+      fifo.shadowView.setInt32(base, fifo.shadowView.getInt32(base, true) | bit, true);
+      fifo.deferConfirmation(position); // the fifth one finds the list full
+    }
+    // stored as the shadow held them when the list filled: 1 | 2 for the first two, 1 for the last
+    expect(positions.map(word)).toEqual([3, 3, 1]);
+    fifo.confirmationsDurable();
+    const image = TracedNvram.fromImage(device.buildDurableImage());
+    expect(positions.map((p) => image.loadU64(fifo.slotsOffset + fifo.slotBase(p)))).toEqual([
+      3, 3, 3,
+    ]);
+  });
+
   test('a head word durable past a stale tail word (a cut inside their fence) is taken (D2)', () => {
     const device = freshDevice(8);
     const fifo = new PersistentFifo(device, 'fifo', geometry(8));
