@@ -59,6 +59,26 @@ export class ReplayAfterNewEngine extends ReplayEngine {
   }
 }
 
+/**
+ * Group commit without its fence: the tail word names the group's records while they are only
+ * flushed, so a cut can leave it naming torn ones.
+ */
+export class GroupWithoutFenceFifo extends PersistentFifo {
+  override commitGroup(tail: number): void {
+    this.publishTail(tail);
+  }
+}
+
+/**
+ * Step 216 skipped: a confirmation the head word does not pass (an out-of-order one) is never
+ * stored, though the fence after it returns as if it were durable.
+ */
+export class DroppedConfirmationsFifo extends PersistentFifo {
+  protected override storeDeferredConfirmations(): void {
+    this.deferredCount = 0;
+  }
+}
+
 export interface EventMutant {
   /** The workload name it is registered under. */
   name: string;
@@ -85,6 +105,18 @@ export const eventMutants: readonly EventMutant[] = [
     expects: ['no-loss'],
     description: 'engine: head advanced before every confirmation was durable',
     variant: { Engine: EarlyHeadEngine },
+  },
+  {
+    name: 'mutant-group-no-fence',
+    expects: ['persist-order'],
+    description: 'FIFO: a group commit published without its fence',
+    variant: { Fifo: GroupWithoutFenceFifo },
+  },
+  {
+    name: 'mutant-dropped-confirmations',
+    expects: ['no-zombies'],
+    description: 'FIFO: confirmations the head does not pass never stored',
+    variant: { Fifo: DroppedConfirmationsFifo },
   },
   {
     name: 'mutant-no-checksum',

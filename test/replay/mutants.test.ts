@@ -8,6 +8,7 @@
 import { describe, expect, test } from 'vitest';
 import type { NodeOptions } from '../../src/node/node.js';
 import {
+  DroppedConfirmationsFifo,
   EarlyHeadEngine,
   NoChecksumFifo,
   ReplayAfterNewEngine,
@@ -59,6 +60,11 @@ describe('mutants', () => {
 
   test('head advanced before every confirmation: events are lost', () => {
     expect(invariantsBroken({ Engine: EarlyHeadEngine })).toContain('no-loss');
+  });
+
+  test('confirmations the head does not pass never stored: a durable confirmation is undone', () => {
+    // r0 confirms at once, r1 holds: the head cannot pass, so r0's word must be stored
+    expect(invariantsBroken({ Fifo: DroppedConfirmationsFifo })).toContain('no-zombies');
   });
 
   test('replay after new events: order is broken', () => {
