@@ -93,7 +93,7 @@ export class EventIndicationQueue {
     assert(this.tail - this.head + count <= this.capacity, 'indication queue overflow');
     // Entries ever written are those below the tail (counters start at 0): past them the
     // columns still hold the zeros they were allocated with, so a boot's replay of a million
-    // events does not touch 32 MB only to write zeros into it.
+    // events does not touch 24 MB (24 bytes an entry) only to write zeros into it.
     const written = Math.min(this.tail, this.capacity);
     let done = 0;
     while (done < count) {
