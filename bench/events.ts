@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pageBytes } from '../src/constants.js';
 import { formatNode, nodeLayout, type NodeLimits } from '../src/node/layout.js';
 import { Node } from '../src/node/node.js';
 import { DirectNvram, type Durability } from '../src/nvram/index.js';
@@ -118,6 +119,8 @@ async function processThroughput(dir: string, seconds: number): Promise<Rate> {
 interface GroupSplit {
   fenceP50: number;
   restP50: number;
+  /** Distinct pages flushed before a fence, p50. */
+  pagesP50: number;
   groups: number;
 }
 
@@ -156,22 +159,35 @@ async function powerThroughput(
  */
 async function groupSplit(device: DirectNvram, ms: number): Promise<GroupSplit> {
   const fence = device.fence.bind(device);
+  const flush = device.flush.bind(device);
   const fences: number[] = [];
   const rests: number[] = [];
+  const pageCounts: number[] = [];
+  const pages = new Set<number>();
   let lastEnd = -1;
+  device.flush = (offset: number, length: number): void => {
+    for (let page = Math.floor(offset / pageBytes); page * pageBytes < offset + length; page++)
+      pages.add(page);
+    flush(offset, length);
+  };
   device.fence = (): void => {
     const start = performance.now();
     fence();
     const end = performance.now();
     fences.push((end - start) * 1000);
+    pageCounts.push(pages.size);
+    pages.clear();
     if (lastEnd >= 0) rests.push((start - lastEnd) * 1000);
     lastEnd = end;
   };
   await new Promise((done) => setTimeout(done, ms));
-  delete (device as { fence?: unknown }).fence; // the prototype's again
+  // the prototype's methods again
+  delete (device as { fence?: unknown }).fence;
+  delete (device as { flush?: unknown }).flush;
   return {
     fenceP50: percentiles(fences).p50,
     restP50: percentiles(rests).p50,
+    pagesP50: percentiles(pageCounts).p50,
     groups: fences.length,
   };
 }
@@ -513,9 +529,10 @@ async function run(context: BenchContext): Promise<BenchResult[]> {
       {
         measure: 'power: a group of 64, fence + the rest',
         value: split.fenceP50 + split.restP50,
-        display: `${split.fenceP50.toFixed(0)} + ${split.restP50.toFixed(0)} us (p50s)`,
+        display: `${split.fenceP50.toFixed(0)} + ${split.restP50.toFixed(0)} us (p50s), ${split.pagesP50} pages a fence`,
         note:
-          `one more window with the fence timed (${split.groups} groups): the fence (one msync of ` +
+          `one more window with the fence timed and the flushed pages counted (${split.groups} ` +
+          'groups): the fence (one msync of ' +
           "the group's records and the pointer words), then the time to the next fence " +
           '(JavaScript of the emits, deliveries and confirmations, and write faults)',
       },
