@@ -83,10 +83,12 @@ export const tailLagSmallRingSlots = 64;
 
 /**
  * The most the durable tail word may trail the tail, in slots, in a large ring: recovery scans
- * (and checksums) that many records past it (row D4), so this bounds boot time, while a tail
- * flush riding one group commit's fence in every ~16 (of 64) costs next to nothing.
+ * (and checksums) that many records past it (row D4), and a media fault in one of them ends that
+ * scan, so the records after it are not delivered; one group commit's worth bounds both. The
+ * tail word rides every fence that moves the head anyway (same page), so this flush only costs a
+ * page when nothing is being retired.
  */
-export const tailLagSlotsMax = 1024;
+export const tailLagSlotsMax = 64;
 
 /** Confirmations one FIFO defers to its next fence before storing them at once. */
 export const confirmationsDeferredMax = 4096;

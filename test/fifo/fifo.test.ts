@@ -341,6 +341,21 @@ describe('PersistentFifo', () => {
     ]);
   });
 
+  test('in a large ring the durable tail word trails by at most 64 slots (one group)', () => {
+    const slotCount = 1024; // an eighth is 128: the 64-slot bound decides
+    const device = freshDevice(slotCount);
+    const fifo = new PersistentFifo(device, 'fifo', geometry(slotCount));
+    fifo.recover();
+    let lagMax = 0;
+    for (let seq = 1; seq <= 300; seq++) {
+      appendRecord(fifo, seq);
+      const durable = TracedNvram.fromImage(device.buildDurableImage());
+      lagMax = Math.max(lagMax, fifo.tail - durable.loadU64(fifo.tailOffset));
+    }
+    expect(lagMax).toBeGreaterThan(1); // a lag there is: the word is a hint
+    expect(lagMax).toBeLessThanOrEqual(64 + 1);
+  });
+
   test('a head word durable past a stale tail word (a cut inside their fence) is taken (D2)', () => {
     const device = freshDevice(8);
     const fifo = new PersistentFifo(device, 'fifo', geometry(8));
