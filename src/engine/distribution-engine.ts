@@ -170,7 +170,8 @@ export class DistributionEngine implements ConfirmationSink {
     const verdict = fifo.examine(position);
     queue.flags[i] = (queue.flags[i] as number) & ~entryFlagUnexamined;
     if (verdict !== SlotVerdict.valid) {
-      this.onDiscard(fifo, position, verdict);
+      // a torn record the scan passed (row D5) was reported as torn at start, not as a discard
+      if (verdict !== SlotVerdict.torn) this.onDiscard(fifo, position, verdict);
       return;
     }
     const view = fifo.shadowView;

@@ -48,11 +48,22 @@ import {
   fifoSectionBytes,
   type FifoGeometry,
 } from './layout.js';
-import { pointerFact, pointerTable, slotFact, slotTable } from './recovery-table.js';
+import {
+  pointerFact,
+  pointerTable,
+  scanEndFact,
+  scanEndTable,
+  slotFact,
+  slotTable,
+} from './recovery-table.js';
 
-/** Recovery's verdict on one published slot: a record verdict, or out of seq order. */
-export const SlotVerdict = Object.freeze({ ...RecordVerdict, badOrder: 6 });
-export const slotVerdictNames = [...recordVerdictNames, 'bad-order'] as const;
+/**
+ * Recovery's verdict on one published slot: a record verdict, out of seq order, or torn: a
+ * damaged record past the durable tail word that the scan passed (row D5), reported as torn at
+ * start rather than as a discard.
+ */
+export const SlotVerdict = Object.freeze({ ...RecordVerdict, badOrder: 6, torn: 7 });
+export const slotVerdictNames = [...recordVerdictNames, 'bad-order', 'torn'] as const;
 
 /** What the pointer step of recovery found in one FIFO: the published range [head, tail). */
 export interface FifoPointers {
@@ -62,10 +73,11 @@ export interface FifoPointers {
   /** The pointers were invalid and were rebuilt from the slots (decision D3). */
   salvaged: { head: number; tail: number } | null;
   /**
-   * The scan of row D4 ended at a slot holding a damaged record for its position: an append cut
-   * short by a power cut (never acknowledged), or a media fault past the durable tail word.
+   * Damaged records for their positions past the durable tail word (rows D4, D5): appends cut
+   * short by a power cut (never acknowledged), or media faults. Those the scan passed (D5) are
+   * inside [head, tail), never delivered; the last, if any, may be where the scan ended.
    */
-  torn: { position: number; reason: string } | null;
+  torn: { position: number; reason: string }[];
 }
 
 /** Eager recovery: the published range and a verdict per position. */
@@ -153,6 +165,8 @@ export class PersistentFifo {
   protected verdicts = new Uint8Array(0);
   /** Recovery: the record check of the slot scanFacts last read (-1: none read). */
   protected scanVerdict = -1;
+  /** Recovery: positions of damaged records the scan passed (row D5), examined as torn. */
+  protected tornInRange = new Set<number>();
 
   constructor(
     device: NvramDevice,
@@ -267,9 +281,9 @@ export class PersistentFifo {
         break;
     }
     const stored = tail;
-    // row D4: records published after the tail word (or after a head word past it, row D2)
-    tail = this.scanTail(head, Math.max(head, tail));
-    const torn = this.tornAt(tail);
+    // rows D4, D5: records published after the tail word (or after a head word past it, D2)
+    const torn: FifoPointers['torn'] = [];
+    tail = this.scanTail(head, Math.max(head, tail), torn);
     if (tail > stored && options.repair !== false) this.repairTail(tail);
     this.head = this.persistedHead = head;
     this.tail = this.reserved = tail;
@@ -285,19 +299,27 @@ export class PersistentFifo {
   /**
    * Row D4: the tail word is a lazily persisted hint, so records after it may be published
    * (durable, their emit returned). From `tail`, accepts slot c while its record is valid with
-   * position c and its seq is above the previous record's, within one ring of the head; stops at
-   * the first failure. A stale record beyond a cut-short group commit fails once a later boot
-   * wrote newer records before it (its seq is below theirs: seqs come from a newer lease).
-   * Deterministic in the slot contents: a second recovery finds the same tail.
+   * position c and its seq is above the previous record's, within one ring of the head. Where that
+   * fails, row D5 decides (scanEnd): a run of damaged records followed by a valid one is passed
+   * (the damaged ones go to `torn` and are examined as torn); else the scan stops there. A stale
+   * record beyond a cut-short group commit fails once a later boot wrote newer records before it
+   * (its seq is below theirs: seqs come from a newer lease). Deterministic in the slot contents:
+   * a second recovery finds the same tail.
    */
-  protected scanTail(head: number, tail: number): number {
+  protected scanTail(head: number, tail: number, torn: FifoPointers['torn']): number {
+    this.tornInRange.clear();
     let seq = this.seqBefore(tail);
     let position = tail;
-    while (slotTable.decide(this.scanFacts(position, head, seq)).decision === 'published') {
-      seq = getU64(this.shadowView, this.slotBase(position) + 24);
-      position++;
+    for (;;) {
+      if (slotTable.decide(this.scanFacts(position, head, seq)).decision === 'published') {
+        seq = getU64(this.shadowView, this.slotBase(position) + 24);
+        position++;
+        continue;
+      }
+      const next = this.scanEnd(position, head, seq, torn);
+      if (next < 0) return position;
+      position = next; // row D5: a valid record with a seq above, after damaged ones
     }
-    return position;
   }
 
   /**
@@ -322,15 +344,58 @@ export class PersistentFifo {
   }
 
   /**
-   * Where the scan ended, if the slot there holds a record for that position, tagged as one, that
-   * fails the check (torn or damaged): reported at start (the issue's "torn record discarded").
-   * An untagged slot was never written; an intact record out of seq order is an unacknowledged
-   * leftover of an earlier boot's cut-short append, reported when that append was.
+   * Rows D4/D5 where the scan stopped at `position`: the position of the valid record after a
+   * run of damaged ones (D5, the run added to `torn` and to tornInRange), or -1 (the scan ends;
+   * a damaged record there goes to `torn`).
    */
-  protected tornAt(position: number): FifoPointers['torn'] {
+  protected scanEnd(
+    position: number,
+    head: number,
+    seqPrevious: number,
+    torn: FifoPointers['torn'],
+  ): number {
+    const ringEnd = head + this.slotCount;
+    const damaged: FifoPointers['torn'] = []; // recovery only: allocating is fine here
+    let next = position;
+    while (next < ringEnd && this.damagedAt(next)) {
+      damaged.push({ position: next, reason: slotVerdictNames[this.scanVerdict] ?? 'damaged' });
+      next++;
+    }
+    let facts = 0;
+    if (damaged.length > 0) {
+      facts |= scanEndFact.damaged;
+      if (next < ringEnd && this.intactSeqAt(next) > seqPrevious)
+        facts |= scanEndFact.intactFollows;
+    }
+    switch (scanEndTable.decide(facts).decision) {
+      case 'skip': // D5
+        for (const entry of damaged) {
+          torn.push(entry);
+          this.tornInRange.add(entry.position);
+        }
+        return next;
+      case 'end-torn': // D4, reporting the damaged record it ends at
+        torn.push(damaged[0] as FifoPointers['torn'][number]);
+        return -1;
+      default: // D4
+        return -1;
+    }
+  }
+
+  /**
+   * The slot holds a damaged record for `position`: tagged, failing the record check, and not
+   * an intact record of another position (a stale one from an earlier lap) nor an untagged,
+   * never written slot. Leaves the verdict in scanVerdict.
+   */
+  protected damagedAt(position: number): boolean {
+    this.loadSlot(position);
+    this.scanVerdict = checkRecord(this.buffer, this.slotBase(position), position, this.limits);
     const verdict = this.scanVerdict;
-    if (verdict <= RecordVerdict.valid || verdict === RecordVerdict.badTag) return null;
-    return { position, reason: slotVerdictNames[verdict] ?? String(verdict) };
+    return (
+      verdict !== RecordVerdict.valid &&
+      verdict !== RecordVerdict.badTag &&
+      verdict !== RecordVerdict.badPosition
+    );
   }
 
   /** The slot's position word names `position` (read alone first: a stale slot stops cheaply). */
@@ -384,7 +449,9 @@ export class PersistentFifo {
     }
     if (slotTable.decide(facts).decision === 'deliver')
       this.examinedSeq = seq; // R1
-    else if (verdict === SlotVerdict.valid) verdict = SlotVerdict.badOrder; // R2, by seq order
+    else if (verdict === SlotVerdict.valid)
+      verdict = SlotVerdict.badOrder; // R2, by seq order
+    else if (this.tornInRange.has(position)) verdict = SlotVerdict.torn; // D5: reported as torn
     this.verdicts[position - this.recoveredHead] = verdict;
     return verdict;
   }

@@ -1,5 +1,5 @@
 /**
- * FIFO recovery as labelled decision tables: the rows D1-D4, R1 and R2 of docs/ARCHITECTURE.md
+ * FIFO recovery as labelled decision tables: the rows D1-D5, R1 and R2 of docs/ARCHITECTURE.md
  * ("Recovery decision table"), in code. Each row names the facts it needs, true or false; a fact
  * it does not name is a don't-care. A table is built once into a lookup indexed by the facts as
  * bits, and building it asserts that every combination of facts matches exactly one row
@@ -119,6 +119,24 @@ export const slotTable = new DecisionTable(
     },
   ],
 );
+
+/**
+ * Where the scan of D4 stopped (row D5): if the slot holds a damaged record for its position (a
+ * tagged record that fails the check: torn by a cut, or a media fault) and, past a run of such
+ * records, a slot holds a valid record for its position with a seq above the last one accepted,
+ * the damaged run is inside the published range (discarded, reported as torn) and the scan goes
+ * on there; else the scan ends (reporting a damaged record it ends at).
+ */
+export const scanEndTable = new DecisionTable(['damaged', 'intactFollows'] as const, [
+  { row: 'D5', when: { damaged: true, intactFollows: true }, decision: 'skip' },
+  { row: 'D4', when: { damaged: true, intactFollows: false }, decision: 'end-torn' },
+  { row: 'D4', when: { damaged: false }, decision: 'end' },
+]);
+
+export const scanEndFact = {
+  damaged: scanEndTable.bit('damaged'),
+  intactFollows: scanEndTable.bit('intactFollows'),
+} as const;
 
 export const slotFact = {
   pastTailWord: slotTable.bit('pastTailWord'),

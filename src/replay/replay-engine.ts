@@ -216,15 +216,15 @@ export class ReplayEngine {
     return published;
   }
 
-  /** The events recovery raises at boot (row D3); discards (R2) are raised as found. */
+  /** The events recovery raises at boot (rows D3-D5); discards (R2) are raised as found. */
   recoveryEvents(): RecoveryEvent[] {
     const events: RecoveryEvent[] = [];
     for (const recovery of this.plan?.recoveries ?? []) {
-      if (recovery.torn !== null) {
+      for (const torn of recovery.torn) {
         events.push({
           type: 'nvrelay.record.torn',
           severity: 'warning',
-          details: { section: recovery.fifo.name, ...recovery.torn },
+          details: { section: recovery.fifo.name, ...torn },
         });
       }
       if (recovery.salvaged === null) continue;

@@ -8,11 +8,15 @@ import { describe, expect, test } from 'vitest';
 import {
   DecisionTable,
   pointerTable,
+  scanEndTable,
   slotTable,
   type DecisionRow,
 } from '../../src/fifo/recovery-table.js';
 
-const tables = { pointerTable, slotTable } as Record<string, DecisionTable<string, string>>;
+const tables = { pointerTable, slotTable, scanEndTable } as Record<
+  string,
+  DecisionTable<string, string>
+>;
 
 function combinations(table: DecisionTable<string, string>): number[] {
   return Array.from({ length: 1 << table.facts.length }, (_, bits) => bits);
@@ -55,7 +59,8 @@ function decisionsOverLaterFacts(
 }
 
 describe('lazy evaluation: the facts after the first false one are don\u2019t-cares', () => {
-  // The orders in which PersistentFifo establishes them (recoverPointers, scanFacts, examine).
+  // The orders in which PersistentFifo establishes them (recoverPointers, scanFacts, examine,
+  // scanEnd).
   const orders: Array<{ table: DecisionTable<string, string>; given: string[]; order: string[] }> =
     [
       { table: pointerTable, given: [], order: ['descriptorIntact', 'pointersValid'] },
@@ -65,6 +70,7 @@ describe('lazy evaluation: the facts after the first false one are don\u2019t-ca
         order: ['withinRing', 'recordValid', 'seqAbove'],
       },
       { table: slotTable, given: ['withinRing'], order: ['recordValid', 'seqAbove'] },
+      { table: scanEndTable, given: [], order: ['damaged', 'intactFollows'] },
     ];
   test.each(orders.map((o) => [o.given.join('+') || 'boot', o] as const))(
     'order after %s',
@@ -104,6 +110,7 @@ describe('building a table checks it', () => {
 test('docs/ARCHITECTURE.md lists the same D and R rows as the tables', () => {
   const document = readFileSync(new URL('../../docs/ARCHITECTURE.md', import.meta.url), 'utf8');
   const documented = new Set([...document.matchAll(/^\| *([DR]\d) *\|/gm)].map((m) => m[1]));
-  const coded = new Set([...pointerTable.rows, ...slotTable.rows].map((row) => row.row));
+  const rows = [...pointerTable.rows, ...slotTable.rows, ...scanEndTable.rows];
+  const coded = new Set(rows.map((row) => row.row));
   expect([...documented].sort()).toEqual([...coded].sort());
 });

@@ -1,8 +1,9 @@
 /**
  * The tail word is a lazily persisted hint (ARCHITECTURE, row D4): an emit costs one persist of
  * its record, and recovery extends the durable tail word by a scan. Pinned regressions for the
- * scan's stop rules: a record torn by a cut ends it, and a stale record left beyond a cut-short
- * group commit is never taken up again once a later boot wrote newer records before it.
+ * scan's rules: a slot never written ends it; a torn record followed by intact ones is passed
+ * (row D5: reported, never delivered); and a stale record left beyond a cut-short group commit
+ * is never taken up again once a later boot wrote newer records before it.
  */
 import { describe, expect, test } from 'vitest';
 import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
@@ -34,6 +35,16 @@ function tear(device: TracedNvram, position: number): void {
   device.flipBits(fifo.offset + fifoOffsets.slots + position * slotBytes + 65, 1, 1, 7);
 }
 
+/** Slot `position` of the runtime FIFO as never written (a cut before its record landed). */
+function unwrite(device: TracedNvram, position: number): void {
+  const fifo = device.section('runtime-fifo');
+  device.storeBytes(
+    fifo.offset + fifoOffsets.slots + position * slotBytes,
+    new Uint8Array(slotBytes),
+  );
+  device.persist(fifo.offset + fifoOffsets.slots + position * slotBytes, slotBytes);
+}
+
 /** Three events emitted, nobody confirming, the tail word never flushed; record 0 torn. */
 function deviceWithTornFirst(): { device: TracedNvram; seqs: number[] } {
   const { node, device } = bootNode(freshDevice(limits));
@@ -47,6 +58,13 @@ function deviceWithTornFirst(): { device: TracedNvram; seqs: number[] } {
   return { device: image, seqs };
 }
 
+/** The same with record 0 never written instead of torn. */
+function deviceWithUnwrittenFirst(): { device: TracedNvram; seqs: number[] } {
+  const { device, seqs } = deviceWithTornFirst();
+  unwrite(device, 0);
+  return { device, seqs };
+}
+
 describe('the lazily persisted tail word', () => {
   test('an emit that returned is found by the scan past the durable tail word', () => {
     const { node, device } = bootNode(freshDevice(limits));
@@ -57,12 +75,21 @@ describe('the lazily persisted tail word', () => {
     expect(seen).toEqual([seq]);
   });
 
-  test('a torn record ends the scan: the intact records after it are not published', () => {
-    const { device } = deviceWithTornFirst();
+  test('a slot never written ends the scan: the intact records after it are not published', () => {
+    const { device } = deviceWithUnwrittenFirst();
     const { node, seen } = recover(device);
     expect(seen).toEqual([]);
-    expect(node.recovery).toMatchObject({ replayed: 0, discarded: 0 });
-    // the torn record is reported (never acknowledged, so a warning, not a discarded event)
+    expect(node.recovery).toMatchObject({ replayed: 0, discarded: 0, events: [] });
+  });
+
+  test('a torn record followed by intact ones is passed (row D5): reported, never delivered', () => {
+    const { device, seqs } = deviceWithTornFirst();
+    const { node, seen } = recover(device);
+    // the intact records after it were published (or at least written: their group's fence
+    // may have been cut short, and delivering an unacknowledged event is allowed)
+    expect(seen).toEqual(seqs.slice(1));
+    expect(node.recovery).toMatchObject({ replayed: 3, discarded: 0 });
+    // the torn record is reported (never acknowledged, or a media fault: a warning)
     expect(node.recovery.events).toEqual([
       {
         type: 'nvrelay.record.torn',
@@ -84,7 +111,7 @@ describe('the lazily persisted tail word', () => {
   });
 
   test('stale records after newer ones are refused by their lower seq', () => {
-    const { device } = deviceWithTornFirst();
+    const { device } = deviceWithUnwrittenFirst();
     // boot 2: nothing published; a new event lands in slot 0, before the stale records 1 and 2
     const { node, device: second } = bootNode(device);
     node.registerRecipient('r', {}, () => {});
@@ -93,12 +120,11 @@ describe('the lazily persisted tail word', () => {
     // boot 3 after a cut: slot 0 holds the new record, slots 1, 2 the stale ones (lower seqs)
     const { node: third, seen } = recover(rebootDurable(second));
     expect(seen).toEqual([fresh]);
-    // replayed: the fresh event and boot 2's report of the torn slot 0 (nobody confirmed it)
-    expect(third.recovery).toMatchObject({ replayed: 2, discarded: 0, events: [] });
+    expect(third.recovery).toMatchObject({ replayed: 1, discarded: 0, events: [] });
   });
 
   test('the same holds when the scan starts at the head: the record before it bounds the seq', () => {
-    const { device } = deviceWithTornFirst();
+    const { device } = deviceWithUnwrittenFirst();
     const { node, device: second } = bootNode(device);
     node.registerRecipient('r', {}, (event, recipient) => recipient.confirm(event.seq));
     node.start();

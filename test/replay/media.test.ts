@@ -70,20 +70,39 @@ describe('media faults', () => {
     expect(node.stats().fifos[1]?.pending).toBe(0); // the head moved past the discarded slot
   });
 
-  test('a bit flip in a record past the durable tail word ends the scan there (row D4)', () => {
+  test('a bit flip in a record past the durable tail word: that one reported, the rest delivered (D5)', () => {
     const { device, seqs } = deviceWithPending(false);
     const fifo = device.section('runtime-fifo');
     expect(device.loadU64(fifo.offset + fifoOffsets.tail)).toBe(0); // the hint was never flushed
     const slotBytes = slotBytesFor(smallLimits.detailsBytesMax ?? 0);
     device.flipBits(fifo.offset + fifoOffsets.slots + slotBytes + 65, 1, 1, 3); // record 1's type name
     const { node, seen } = recoverAll(device);
-    // indistinguishable from a record torn by a cut: not published, so neither it nor the
-    // records after it are delivered (a media fault may lose events: SPEC 4.1 is waived), and
-    // nothing damaged is ever delivered
-    expect(node.recovery).toMatchObject({ replayed: 1, discarded: 0 });
-    expect(seen.filter((e) => e.source !== 'nvrelay').map((e) => e.seq)).toEqual([seqs[0]]);
-    // but not silently: the record where the scan ended is reported
+    // the scan passes the damaged record because an intact one with a higher seq follows it:
+    // the damaged one is never delivered, the others are
+    expect(node.recovery).toMatchObject({ replayed: 3, discarded: 0 });
+    expect(seen.filter((e) => e.source !== 'nvrelay').map((e) => e.seq)).toEqual([
+      seqs[0],
+      seqs[2],
+    ]);
+    // and not silently: the damaged record is reported where it is
+    const torn = node.recovery.events.filter((e) => e.type === 'nvrelay.record.torn');
+    expect(torn.map((e) => e.details)).toEqual([
+      { section: 'runtime-fifo', position: 1, reason: 'bad-checksum' },
+    ]);
     expect(seen.find((e) => e.type === 'nvrelay.record.torn')?.severity).toBe('warning');
+  });
+
+  test('a bit flip in the position word of the last record past the tail word is reported too', () => {
+    const { device, seqs } = deviceWithPending(false);
+    const fifo = device.section('runtime-fifo');
+    const slotBytes = slotBytesFor(smallLimits.detailsBytesMax ?? 0);
+    device.flipBits(fifo.offset + fifoOffsets.slots + 2 * slotBytes + 16, 1, 1, 5); // position word
+    const { node, seen } = recoverAll(device);
+    expect(seen.filter((e) => e.source !== 'nvrelay').map((e) => e.seq)).toEqual(seqs.slice(0, 2));
+    const torn = node.recovery.events.filter((e) => e.type === 'nvrelay.record.torn');
+    expect(torn.map((e) => e.details)).toEqual([
+      { section: 'runtime-fifo', position: 2, reason: 'bad-checksum' },
+    ]);
   });
 
   test('without faults, records past the durable tail word are all found (row D4)', () => {
