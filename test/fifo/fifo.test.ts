@@ -384,6 +384,55 @@ describe('PersistentFifo', () => {
   });
 });
 
+describe('a power cut inside a group commit\u2019s fence (row D5)', () => {
+  test('first record torn, second whole: a px86 state; the scan passes the torn one', () => {
+    const slotCount = 128; // the tail word lags: the scan finds the group
+    const device = freshDevice(slotCount);
+    const fifo = new PersistentFifo(device, 'fifo', geometry(slotCount));
+    fifo.recover();
+    appendRecord(fifo, 1); // position 0, durable
+    const group = [fifo.reserve(), fifo.reserve()]; // positions 1 and 2, as commitGroup's records
+    group.forEach((position, k) => {
+      writeRecord(
+        fifo.buffer,
+        fifo.slotBase(position),
+        position,
+        2 + k,
+        6,
+        0,
+        1,
+        0,
+        0,
+        source,
+        type,
+        null,
+      );
+      fifo.writeRecord(position); // stored and flushed; the cut comes before the fence
+    });
+    const pending = device.pendingStores();
+    const slotStart = (position: number): number => fifo.slotsOffset + fifo.slotBase(position);
+    const survivors: number[] = [];
+    pending.ids.forEach((id, k) => {
+      const offset = pending.offsets[k] as number;
+      const inFirst = offset >= slotStart(1) && offset < slotStart(1) + 64; // its first line only
+      const inSecond = offset >= slotStart(2) && offset < slotStart(2) + fifo.slotBytes;
+      if (inFirst || inSecond) survivors.push(id);
+    });
+    const ids = Float64Array.from(survivors);
+    expect(device.allows('px86', ids)).toBe(true); // whole lines: a state px86 allows
+    const after = TracedNvram.fromImage(device.buildImage(ids));
+    const recovery = new PersistentFifo(after, 'fifo', geometry(slotCount)).recover();
+    expect([recovery.head, recovery.tail]).toEqual([0, 3]);
+    expect(Array.from(recovery.verdicts)).toEqual([
+      SlotVerdict.valid,
+      SlotVerdict.torn,
+      SlotVerdict.valid,
+    ]);
+    expect(recovery.torn).toEqual([{ position: 1, reason: 'bad-checksum' }]);
+    expect(recovery.salvaged).toBeNull();
+  });
+});
+
 describe('a power cut inside the fence that carries the pointer words', () => {
   test('every px86 image recovers without salvage, the head old or new, nothing pending lost', () => {
     const slotCount = 128; // above tailLagSmallRingSlots: the tail word lags
