@@ -250,7 +250,8 @@ export class PersistentFifo {
   // ---- recovery (restartable: reads only, except the salvage of invalid pointers) ----
 
   /**
-   * Boot recovery, first step (decision rows D1-D3): the descriptor and the pointers. The
+   * Boot recovery, first step (decision rows D1-D5): the descriptor, the pointers and the scan
+   * past the tail word. The
    * records in [head, tail) are checked later, in order, by `examine` (row R1/R2), when the
    * engine first reaches each one: so a boot does not read every pending record, and a
    * record that fails is still never delivered. With `repair` false nothing is written.
@@ -364,7 +365,9 @@ export class PersistentFifo {
     let facts = 0;
     if (damaged.length > 0) {
       facts |= scanEndFact.damaged;
-      if (next < ringEnd && this.intactSeqAt(next) > seqPrevious)
+      // damagedAt(next) has just loaded and checked that slot: its verdict is in scanVerdict
+      const intact = next < ringEnd && this.scanVerdict === RecordVerdict.valid;
+      if (intact && getU64(this.shadowView, this.slotBase(next) + 24) > seqPrevious)
         facts |= scanEndFact.intactFollows;
     }
     switch (scanEndTable.decide(facts).decision) {
@@ -534,7 +537,8 @@ export class PersistentFifo {
    * D3: rebuilds head and tail from the slots when the pointer words are invalid (media fault).
    * Every slot whose record is intact names its own position; the published range is taken as
    * the longest run of consecutive positions with increasing seqs that ends at the newest one,
-   * cut at the head word if that alone is plausible. Deterministic in the slot contents, so a second recovery after a cut here finds the same.
+   * cut at the head word if that alone is plausible. Deterministic in the slot contents, so a
+   * second recovery after a cut here finds the same.
    */
   protected salvage(head: number, tail: number): { head: number; tail: number } {
     const seqByPosition = new Map<number, number>();
@@ -611,9 +615,7 @@ export class PersistentFifo {
    * it (row D4), so this one persist is the emit's whole cost.
    */
   protected persistRecord(position: number): void {
-    const offset = this.slotsOffset + this.slotBase(position);
-    this.device.storeBytes(offset, this.slotView(position));
-    this.device.flush(offset, this.slotBytes);
+    this.writeRecord(position);
     this.fence();
   }
 

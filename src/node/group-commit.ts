@@ -3,7 +3,7 @@
  * are stored and flushed as they come; one fence then makes them all durable, which publishes
  * them [213] (recovery scans past the tail word, ARCHITECTURE row D4), the tail word is stored
  * as a hint, and one promise tells every emitter. In 'power' durability that is one msync per
- * group (the pointer words ride one of them about once per eighth of the ring).
+ * group, which also carries the pointer words and any confirmation word the head does not pass.
  */
 /** The events of one group commit: their seqs and interned ids, and one shared promise. */
 export class GroupCommit {

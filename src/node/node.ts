@@ -418,7 +418,7 @@ export class Node {
         `nvrelay: details of ${details.length} bytes exceed detailsBytesMax ${this.geometry.detailsBytesMax}`,
       );
     }
-    const pool = this.#phase === 'running' ? this.runtimePool : this.bootPool;
+    const pool = this.#pool();
     if (!this.#poolFits(level)) {
       pool.refuse();
       this.counters.rejectedQueueFull++;
@@ -563,9 +563,14 @@ export class Node {
     }
   }
 
+  /** The pool an emit takes now: the boot pool while initialising [130], else the runtime's. */
+  #pool(): EventPool {
+    return this.#phase === 'running' ? this.runtimePool : this.bootPool;
+  }
+
   /** The pool an emit takes now has a slot for `level`, once retired slots are reclaimed. */
   #poolFits(level: number): boolean {
-    const pool = this.#phase === 'running' ? this.runtimePool : this.bootPool;
+    const pool = this.#pool();
     if (!pool.fits(level)) this.#persistPointers(); // reclaim slots retired since the last fence
     return pool.fits(level);
   }
@@ -827,7 +832,7 @@ export class Node {
     }
   }
 
-  /** Step 217 now for every FIFO: confirmations, tail word, then head durable. */
+  /** Step 217 now for every FIFO: one fence each, with its confirmations and both pointer words. */
   #persistPointers(): void {
     for (const fifo of this.fifos) fifo.persistPointers();
   }

@@ -87,8 +87,9 @@ export class DirectNvram implements NvramDevice {
    * start = end when nothing is). A fence is one msync of the hull: an msync costs one
    * write-back and one disk cache flush, nearly whatever its range holds (`npm run bench --
    * --only device`: one dirty page, eight, or two 4 MiB apart cost about the same; two calls
-   * cost nearly twice one), so one call beats one per range. Pages in the hull that were stored but not flushed may be
-   * written too: the persistency model lets any store become durable early (SPEC 3).
+   * cost nearly twice one), so one call beats one per range. Pages in the hull that were stored
+   * but not flushed may be written too: the persistency model lets any store become durable
+   * early (SPEC 3).
    */
   #flushStart = 0;
   #flushEnd = 0;
