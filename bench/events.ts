@@ -471,7 +471,10 @@ async function peerFigures(dir: string, seconds: number): Promise<PeerFigure[]> 
 
 // ---- the suite ----
 
-/** The figure a class is judged by: CPU time when CPU-bound, the wall clock when it waits on msync. */
+/**
+ * The figure a class is judged by: CPU time when CPU-bound, the wall clock when it waits on
+ * msync.
+ */
 function judged(rate: Rate, peerClass: PeerClass): number {
   return peerClass === 'process' ? rate.cpu : rate.wall;
 }

@@ -88,7 +88,10 @@ export interface ExploreCounts {
   instructions: number;
   /** Cut points visited in the workload (first level). */
   cuts: number;
-  /** Images the model allows at the cuts visited, nested crashes included: no pruning, no sampling. */
+  /**
+   * Images the model allows at the cuts visited, nested crashes included: no pruning, no
+   * sampling.
+   */
   naiveStates: number;
   /** Images built and looked up. */
   imagesVisited: number;

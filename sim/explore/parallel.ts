@@ -33,7 +33,10 @@ export interface ExploreRequest {
   workload: string;
   params?: WorkloadParams;
   options: ExploreOptions;
-  /** Cores used: this process and workers - 1 worker processes; 1 explores here alone. Default: 2 when the work is large. */
+  /**
+   * Cores used: this process and workers - 1 worker processes; 1 explores here alone. Default:
+   * 2 when the work is large.
+   */
   workers?: number;
   onProgress?: (progress: ExploreProgress) => void;
 }

@@ -201,7 +201,10 @@ export class DistributionEngine implements ConfirmationSink {
     );
   }
 
-  /** The id of the name at [at, at + length) of `bytes`; `last` is tried first. 0xffff: not interned. */
+  /**
+   * The id of the name at [at, at + length) of `bytes`; `last` is tried first. 0xffff: not
+   * interned.
+   */
   protected intern(
     table: NameTable,
     bytes: Uint8Array,

@@ -160,7 +160,7 @@ export class PersistentFifo {
   protected loadedUpTo = 0;
   /** Recovery: seq of the last valid record examined (seqs must increase, row R1). */
   protected examinedSeq = 0;
-  /** Recovery: the range [recoveredHead, + verdicts.length) found published at boot, and verdicts. */
+  /** Recovery: the range [recoveredHead, + verdicts.length) published at boot, and verdicts. */
   protected recoveredHead = 0;
   protected verdicts = new Uint8Array(0);
   /** Recovery: the record check of the slot scanFacts last read (-1: none read). */
