@@ -85,7 +85,8 @@ export const systemSource = 'nvrelay';
 
 /**
  * Recovery reports that power cuts alone do cause, so they are no sign of a persist-order bug:
- * an append cut short leaves a torn record past the tail word (row D4), never acknowledged.
+ * an append cut short leaves a torn record past the tail word (rows D4, D5), never
+ * acknowledged.
  * Any other report after power cuts alone is one (a damaged published record, salvaged
  * pointers, a repaired lease, a damaged table entry).
  */
@@ -254,18 +255,13 @@ export class HistoryChecker {
         return this.#outcome(o);
       case 'delivered':
         return this.#delivered(o);
-      case 'confirming':
-        this.#setAdd(
-          this.#inner(this.#confirmed, o.recipient, () => new Set()),
-          o.seq,
-        );
-        return;
+      case 'confirming': // a confirm call, even one a cut interrupted
       case 'confirmed':
         this.#setAdd(
           this.#inner(this.#confirmed, o.recipient, () => new Set()),
           o.seq,
         );
-        this.#pendingDurable.push(o);
+        if (o.kind === 'confirmed') this.#pendingDurable.push(o);
         return;
       case 'durable':
       case 'boot':
