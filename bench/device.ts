@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { pageBytes } from '../src/constants.js';
 import {
   DirectNvram,
   TracedNvram,
@@ -163,11 +164,11 @@ function fenceCosts(dir: string, seconds: number): number[] {
     const until = performance.now() + seconds * 1000;
     for (let round = 0; performance.now() < until || round < 20; round++) {
       fenceShapes.forEach((shape, i) => {
-        const base = section.offset + ((round * 16) % 1024) * 4096; // fresh pages each round
+        const base = section.offset + ((round * 16) % 1024) * pageBytes; // fresh pages each round
         const start = performance.now();
         for (const page of shape.pages) {
-          device.storeU64(base + page * 4096, round + 1);
-          device.flush(base + page * 4096, 8);
+          device.storeU64(base + page * pageBytes, round + 1);
+          device.flush(base + page * pageBytes, 8);
           if (shape.fenceEach) device.fence();
         }
         if (!shape.fenceEach) device.fence();

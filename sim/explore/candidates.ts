@@ -4,6 +4,7 @@
  * extremes, nothing pending survived (index 0) and everything survived (the last index).
  * Images are named by *which* word-stores survive, never by orderings (SPEC 3).
  */
+import { lineBytes } from '../../src/constants.js';
 import type { PersistencyModel, WordStoreList } from '../../src/nvram/addon-api.js';
 import type { TracedNvram } from '../../src/nvram/traced.js';
 import { assert } from '../assert.js';
@@ -94,8 +95,6 @@ export class Px86Images implements ImageIndex {
     return out.sort(); // ids ascending = program order
   }
 }
-
-const lineBytes = 64;
 
 function sampleImages(
   cursor: TracedNvram,
