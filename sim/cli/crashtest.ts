@@ -1,10 +1,11 @@
 /**
- * What `nvrelay crashtest` does (src/cli/crashtest.ts only parses the command line):
- * explore a named workload, replay one crash plan, or run the self-test against mutants.
+ * What `nvrelay crashtest` does (cli/crashtest.ts only parses the command line and loads this
+ * module when the command runs): explore a named workload, replay one crash plan, or run the
+ * self-test against mutants. It writes through a `Terminal` and returns the exit code, so tests
+ * run it in-process; the progress bar is the terminal's (cli/crashtest-progress.ts).
  * Exit codes (issue 4): 0 no invariant broken, 1 a violation (or a mutant survived), 2 bad usage.
  */
 import { writeFileSync } from 'node:fs';
-import cliProgress from 'cli-progress';
 import type { PersistencyModel } from '../../src/nvram/addon-api.js';
 import { formatReplay } from '../explain/explain.js';
 import { diffRows, bytesHex } from '../explain/hex-diff.js';
@@ -42,6 +43,14 @@ export interface Terminal {
   err(text: string): void;
   /** Progress bars only on a terminal (and never with --json). */
   tty: boolean;
+  /** Starts a progress display; without one (or off a terminal) progress is not shown. */
+  progress?: () => Progress;
+}
+
+/** A progress display of an exploration or a self-test. */
+export interface Progress {
+  update: (progress: ExploreProgress) => void;
+  stop: () => void;
 }
 
 export const exitClean = 0;
@@ -233,40 +242,9 @@ function writeReport(path: string, summary: ExploreSummary): void {
   );
 }
 
-interface Progress {
-  update: (progress: ExploreProgress) => void;
-  stop: () => void;
-}
-
 function progressBar(terminal: Terminal, wanted: boolean): Progress {
-  if (!terminal.tty || !wanted) return { update: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar(
-    {
-      format:
-        'crashtest {bar} {percentage}% | cuts {value}/{total} | {states} states | {rate} states/s | ETA {eta_formatted}',
-      hideCursor: true,
-      etaBuffer: 50,
-      stream: process.stderr,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  const started = performance.now();
-  let running = false;
-  return {
-    update: (progress) => {
-      const seconds = (performance.now() - started) / 1000;
-      const payload = {
-        states: progress.crashStates,
-        rate: Math.round(progress.crashStates / Math.max(seconds, 1e-3)),
-      };
-      if (!running) {
-        bar.start(progress.cutsTotal, 0, payload);
-        running = true;
-      }
-      bar.update(progress.cutsDone, payload);
-    },
-    stop: () => {
-      if (running) bar.stop();
-    },
-  };
+  if (!terminal.tty || !wanted || terminal.progress === undefined) {
+    return { update: () => undefined, stop: () => undefined };
+  }
+  return terminal.progress();
 }

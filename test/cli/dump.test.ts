@@ -14,7 +14,7 @@ import { formatLimits, formatNodeDevice } from '../../src/node/device-file.js';
 import { Node } from '../../src/node/node.js';
 import { DirectNvram } from '../../src/nvram/index.js';
 
-const main = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'nvrelay-dump-'));
 const deviceBytes = 1 << 20;
 

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, test, vi } from 'vitest';
-import { registerCrashtest } from '../../src/cli/crashtest.js';
+import { registerCrashtest } from '../../cli/crashtest.js';
 import { runCrashtest } from '../../sim/cli/crashtest.js';
 import { crashtestArgs as args, terminal } from './crashtest-args.js';
 

@@ -10,8 +10,8 @@
  * writing, so the node's own process must not hold it.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { Node } from '../node/node.js';
-import { DirectNvram } from '../nvram/index.js';
+import { Node } from '../src/node/node.js';
+import { DirectNvram } from '../src/nvram/index.js';
 import {
   deadLetterEntries,
   pendingEvents,

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /**
  * The `nvrelay` command. Each command lives in its own file and registers itself on the
- * program; to add one, write src/cli/<name>.ts exporting `register<Name>(program)` and list
+ * program; to add one, write cli/<name>.ts exporting `register<Name>(program)` and list
  * it in `commands` below.
+ *
+ * cli/ is the top layer: it imports src/, and sim/ only with `import()` inside the crashtest
+ * action (eslint.config.js enforces both), so `init`, `pump` and the rest never load the lab.
  *
  * Exit codes: 0 success; 1 a typed error (printed as `nvrelay: <message> (<code>)`) or a
  * command's own failure verdict; 2 bad usage.

@@ -7,13 +7,13 @@
  *    what the next boot would replay. A file another process is writing may be caught midway.
  */
 import { readFileSync } from 'node:fs';
-import type { DeadLetter } from '../engine/dead-letter.js';
-import { decodeRecord } from '../events/record.js';
-import { severityNames } from '../events/severity.js';
-import { SlotVerdict, slotVerdictNames, type PersistentFifo } from '../fifo/fifo.js';
-import { sectionNames } from '../node/layout.js';
-import { Node, type NodeStats } from '../node/node.js';
-import { inspectDeviceFile, TracedNvram } from '../nvram/index.js';
+import type { DeadLetter } from '../src/engine/dead-letter.js';
+import { decodeRecord } from '../src/events/record.js';
+import { severityNames } from '../src/events/severity.js';
+import { SlotVerdict, slotVerdictNames, type PersistentFifo } from '../src/fifo/fifo.js';
+import { sectionNames } from '../src/node/layout.js';
+import { Node, type NodeStats } from '../src/node/node.js';
+import { inspectDeviceFile, TracedNvram } from '../src/nvram/index.js';
 
 /** True if the device file has the node's control section (else it is a bare device). */
 export function hasNodeSections(sections: readonly { name: string }[]): boolean {

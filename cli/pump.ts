@@ -18,11 +18,11 @@
 import { writeSync } from 'node:fs';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { detailsBytesLimit, recipientsMax } from '../constants.js';
-import { NodeError, QueueFull } from '../events/errors.js';
-import { Node } from '../node/node.js';
-import type { Durability } from '../nvram/index.js';
-import { openNodeDevice } from '../node/device-file.js';
+import { detailsBytesLimit, recipientsMax } from '../src/constants.js';
+import { NodeError, QueueFull } from '../src/events/errors.js';
+import { Node } from '../src/node/node.js';
+import type { Durability } from '../src/nvram/index.js';
+import { openNodeDevice } from '../src/node/device-file.js';
 
 export interface PumpOptions {
   count: number;

@@ -6,8 +6,8 @@
  * with `addCheckPart` from their own command file; they run only if the header is sound.
  */
 import type { Command } from 'commander';
-import { SlotVerdict, slotVerdictNames } from '../fifo/fifo.js';
-import { examineDeviceFile, type HeaderInfo } from '../nvram/index.js';
+import { SlotVerdict, slotVerdictNames } from '../src/fifo/fifo.js';
+import { examineDeviceFile, type HeaderInfo } from '../src/nvram/index.js';
 import { hasNodeSections, tryReadNodeSnapshot } from './node-device.js';
 
 /** A device finding (the header's NVRAM_* codes) or a part's own (the node's NODE_* codes). */

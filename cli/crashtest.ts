@@ -1,6 +1,7 @@
 /**
  * `nvrelay crashtest`: the crash lab on the command line (issue 4). This file only parses
- * and validates the command line; the lab itself is sim/ (sim/cli/crashtest.ts).
+ * and validates the command line; the lab itself is sim/ (sim/cli/crashtest.ts), loaded with
+ * `import()` when the command runs, so the other commands never load the lab.
  *
  *   nvrelay crashtest [--workload NAME] [--model px86|relaxed|eadr] [--cuts all|N]
  *                     [--images-per-cut N] [--depth D] [--seed S] [--json] [--report FILE.html]
@@ -10,9 +11,8 @@
  * Exit 0 when no invariant is broken, 1 when one is (or a mutant survives), 2 on bad usage.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { PersistencyModel } from '../nvram/index.js';
-import { runCrashtest, type CrashtestArgs } from '../../sim/cli/crashtest.js';
-import { workloadEntry, workloadNames } from '../../sim/workloads/registry.js';
+import type { CrashtestArgs } from '../sim/cli/crashtest.js';
+import type { PersistencyModel } from '../src/nvram/index.js';
 
 const models: readonly PersistencyModel[] = ['px86', 'relaxed', 'eadr'];
 const defaultWorkload = 'events';
@@ -38,15 +38,18 @@ function parseCuts(text: string): 'all' | number {
   return text === 'all' ? 'all' : parseCount('--cuts (all or a count)', 1)(text);
 }
 
-function parseWorkload(text: string): string {
-  try {
-    workloadEntry(text);
-  } catch {
-    throw new InvalidArgumentError(
-      `unknown workload '${text}' (known: ${workloadNames().join(', ')})`,
+/** The workloads are the lab's: checked once it is loaded, before the action runs. */
+async function checkWorkload(command: Command): Promise<void> {
+  const name = command.opts()['workload'] as string | undefined;
+  if (name === undefined) return;
+  const { workloadNames } = await import('../sim/workloads/registry.js');
+  if (!workloadNames().includes(name)) {
+    command.error(
+      `error: option '--workload <name>' argument '${name}' is invalid. unknown workload ` +
+        `(known: ${workloadNames().join(', ')})`,
+      { exitCode: 2, code: 'commander.invalidArgument' },
     );
   }
-  return text;
 }
 
 /** "--param appends=32": workload parameters (numbers where they look like numbers). */
@@ -73,7 +76,7 @@ export function registerCrashtest(program: Command): void {
     .description(
       'crash-test a workload: cut power at every instruction, recover each post-crash image, check it',
     )
-    .option('--workload <name>', `workload to crash (${workloadNames().join(', ')})`, parseWorkload)
+    .option('--workload <name>', `workload to crash (default: ${defaultWorkload})`)
     .option('--model <model>', 'persistency model: px86, relaxed or eadr', parseModel, 'px86')
     .option('--cuts <all|N>', 'every cut point, or a seeded sample of N', parseCuts, 'all' as const)
     .option(
@@ -118,8 +121,13 @@ export function registerCrashtest(program: Command): void {
     .option('--report <file.html>', 'write a self-contained HTML report')
     .option('--replay <token>', 're-run exactly one crash state from its token and explain it')
     .option('--self-test', 'explore every mutant; fail if one is not caught')
+    .hook('preAction', checkWorkload)
     .action(async (options: Record<string, unknown>) => {
-      const workload = (options['workload'] as string | undefined) ?? defaultWorkloadName();
+      const { runCrashtest } = await import('../sim/cli/crashtest.js');
+      const { workloadNames } = await import('../sim/workloads/registry.js');
+      const { progressBar } = await import('./crashtest-progress.js');
+      const workload =
+        (options['workload'] as string | undefined) ?? defaultWorkloadName(workloadNames());
       const args: CrashtestArgs = {
         workload,
         params: (options['param'] as CrashtestArgs['params'] | undefined) ?? {},
@@ -142,12 +150,11 @@ export function registerCrashtest(program: Command): void {
         out: (text) => process.stdout.write(`${text}\n`),
         err: (text) => process.stderr.write(`${text}\n`),
         tty: process.stderr.isTTY === true,
+        progress: progressBar,
       });
     });
 }
 
-function defaultWorkloadName(): string {
-  return workloadNames().includes(defaultWorkload)
-    ? defaultWorkload
-    : (workloadNames()[0] as string);
+function defaultWorkloadName(names: readonly string[]): string {
+  return names.includes(defaultWorkload) ? defaultWorkload : (names[0] as string);
 }

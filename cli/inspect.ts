@@ -6,7 +6,7 @@
  * `addInspectPart` from their own command file; each part appears after the sections.
  */
 import type { Command } from 'commander';
-import { examineDeviceFile, NvramError, type HeaderInfo } from '../nvram/index.js';
+import { examineDeviceFile, NvramError, type HeaderInfo } from '../src/nvram/index.js';
 import { formatSize } from './arguments.js';
 import {
   hasNodeSections,

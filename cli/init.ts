@@ -1,6 +1,6 @@
 /** `nvrelay init <device> --size 64M [--sections name:size,...] [--force]`: format a device file. */
 import type { Command } from 'commander';
-import { DirectNvram, type SectionSpec } from '../nvram/index.js';
+import { DirectNvram, type SectionSpec } from '../src/nvram/index.js';
 import { formatSize, parseSections, parseSize } from './arguments.js';
 
 interface InitOptions {

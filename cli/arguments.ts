@@ -3,7 +3,7 @@
  * (exit 2), reported by commander as an invalid argument.
  */
 import { InvalidArgumentError } from 'commander';
-import type { SectionSpec } from '../nvram/index.js';
+import type { SectionSpec } from '../src/nvram/index.js';
 
 const sizePattern = /^(\d+)\s*([KMG]?)(?:i?B)?$/i;
 const unitBytes: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
