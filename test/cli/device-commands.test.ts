@@ -1,6 +1,6 @@
 /**
  * `nvrelay init`, `inspect`, `check` and `demo` as a user runs them: the built CLI in a child
- * process (run `npm run build` first; `npm ci` does it through the prepare script).
+ * process (`npm test` builds it first; after editing, `npm run build` before `npx vitest`).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
