@@ -95,6 +95,20 @@ void syncParentDirectory(const std::string& path) {
   if (::fsync(dir) != 0) failErrno(path, "fsync of the parent directory", errno);
 }
 
+// Allocates every block of the device now, so that no later store into the mapping can meet a
+// full file system: a store into a hole of a sparse file that finds no free block raises
+// SIGBUS, which kills the process instead of reporting an error. posix_fallocate also sets
+// the file size, and returns the error number rather than setting errno.
+void preallocate(int fd, uint64_t sizeBytes, const std::string& label) {
+  int error = 0;
+  do {
+    error = ::posix_fallocate(fd, 0, static_cast<off_t>(sizeBytes));
+  } while (error == EINTR);
+  if (error != 0) {
+    failErrno(label, "posix_fallocate of " + std::to_string(sizeBytes) + " bytes", error);
+  }
+}
+
 }  // namespace
 
 void Mapping::unmap() {
@@ -141,7 +155,7 @@ DirectDevice::DirectDevice(const std::string& path, Durability durability)
   try {
     boot();
   } catch (...) {
-    close();
+    release();
     throw;
   }
 }
@@ -179,7 +193,19 @@ void DirectDevice::msync(uint64_t offset, uint64_t length) {
   }
 }
 
+// One msync of the whole mapping in either durability: in 'process' durability nothing else
+// ever waits for write-back, so a write-back error (EIO, a disk gone) would otherwise go
+// unseen. The device is released whatever msync says, so close stays idempotent and a failed
+// close still leaves the device unmapped and unlocked.
 void DirectDevice::close() {
+  if (closed()) return;
+  int error = 0;
+  if (mapping_ && ::msync(mapping_->address(), mapping_->length(), MS_SYNC) != 0) error = errno;
+  release();
+  if (error != 0) failErrno(path_, "msync at close", error);
+}
+
+void DirectDevice::release() {
   if (closed()) return;
   if (mapping_) mapping_->unmap();
   mapping_.reset();
@@ -195,6 +221,7 @@ HeaderInfo formatFile(const std::string& path, uint64_t sizeBytes,
   HeaderInfo info = header::format(page.data(), sizeBytes, randomDeviceId(), sections);
 
   bool created = true;
+  bool rewriting = false;  // the file is ours to remove on failure: created, or truncated
   int raw = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (raw < 0 && errno == EEXIST) {
     if (!force) fail(Code::fileExists, path, "file exists (format refuses to overwrite it)");
@@ -206,18 +233,18 @@ HeaderInfo formatFile(const std::string& path, uint64_t sizeBytes,
   try {
     regularFileSize(fd.get(), path);
     lockExclusive(fd.get(), path);  // never reformat a device open elsewhere
+    rewriting = created;
     if (!created) {
       if (::ftruncate(fd.get(), 0) != 0) failErrno(path, "ftruncate", errno);
+      rewriting = true;  // what the file held is gone: a failure leaves no half device
       if (::fchmod(fd.get(), 0600) != 0) failErrno(path, "fchmod", errno);
     }
-    if (::ftruncate(fd.get(), static_cast<off_t>(sizeBytes)) != 0) {
-      failErrno(path, "ftruncate", errno);
-    }
+    preallocate(fd.get(), sizeBytes, path);
     writeFully(fd.get(), page.data(), headerBytes, path);
     if (::fsync(fd.get()) != 0) failErrno(path, "fsync", errno);
     syncParentDirectory(path);
   } catch (...) {
-    if (created) ::unlink(path.c_str());
+    if (rewriting) ::unlink(path.c_str());
     throw;
   }
   return info;

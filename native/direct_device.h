@@ -7,11 +7,17 @@
 //     including one in the same process), maps the whole file and increments the boot
 //     counter durably (two-slot update, msync of page 0) before returning.
 //   - format validates every argument before creating anything, creates the file with mode
-//     0600 and O_EXCL (NVRAM_FILE_EXISTS) unless forced, writes the header and fsyncs.
+//     0600 and O_EXCL (NVRAM_FILE_EXISTS) unless forced, preallocates every block
+//     (posix_fallocate: the file is never sparse, so no store into the mapping can meet a
+//     full file system), writes the header and fsyncs the file and its directory. If a step
+//     after creating (or, when forced, truncating) the file fails -- ENOSPC, or a file system
+//     without fallocate -- it throws NVRAM_IO and removes the file.
 //   - msync(offset, length) flushes the pages covering the range with MS_SYNC.
-//   - close is idempotent; after it msync throws NVRAM_CLOSED. It unmaps and releases the
-//     lock at once. A device dropped without close keeps its mapping (and with it the lock)
-//     until the last JavaScript view of the mapping is collected.
+//   - close is idempotent; after it msync throws NVRAM_CLOSED. It msyncs the whole mapping
+//     once (MS_SYNC, in both durabilities), then unmaps and releases the lock whatever the
+//     msync returned, and throws NVRAM_IO if the msync failed (a write-back error). A device
+//     dropped without close keeps its mapping (and with it the lock) until the last
+//     JavaScript view of the mapping is collected, and is never msynced.
 // Errors: NVRAM_FILE_MISSING, NVRAM_FILE_EXISTS, NVRAM_TRUNCATED, NVRAM_SIZE_MISMATCH,
 // NVRAM_BAD_MAGIC, NVRAM_BAD_VERSION, NVRAM_HEADER_CHECKSUM, NVRAM_BAD_LAYOUT, NVRAM_BAD_SIZE,
 // NVRAM_OUT_OF_RANGE, NVRAM_CLOSED, NVRAM_LOCKED, NVRAM_IO (with the errno text).
@@ -62,6 +68,8 @@ class DirectDevice {
 
  private:
   void boot();
+  // Unmaps, releases the lock and closes the file, without msync; never throws.
+  void release();
 
   std::string path_;
   Durability durability_;

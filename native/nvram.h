@@ -34,7 +34,13 @@
 //   Stores go straight into a MAP_SHARED mapping from JavaScript; the core only opens,
 //   locks, maps, boots, msyncs and closes. In 'process' durability a persist is a memory
 //   fence: a kill -9 loses nothing, the page cache holds the shared pages. In 'power'
-//   durability persist also calls msync(MS_SYNC) on the pages touched.
+//   durability persist also calls msync(MS_SYNC) on the pages touched. close msyncs the whole
+//   mapping once in both durabilities, so a write-back error surfaces there as NVRAM_IO
+//   (the device is closed and unlocked all the same).
+//   Format preallocates every block of the file (posix_fallocate): the file is never sparse,
+//   because a store into a hole that finds the file system full raises SIGBUS, not an error.
+//   A format that cannot preallocate (ENOSPC, or EOPNOTSUPP on a file system without
+//   fallocate) throws NVRAM_IO and leaves no file behind.
 //   Caveat: if another process truncates the file while it is mapped, touching the lost
 //   pages raises SIGBUS; the advisory lock keeps cooperating writers out, not truncate(1).
 //
@@ -51,14 +57,16 @@
 // THE ADDON'S ENTRY POINTS (src/nvram/addon-api.ts) AND WHAT EACH MAY THROW
 //   crc32c(bytes, offset, length, seed)   BAD_ARGUMENT, OUT_OF_RANGE
 //   format(path, size, sections, force)   BAD_SIZE, BAD_LAYOUT, BAD_ARGUMENT, FILE_EXISTS,
-//                                         LOCKED (force over an open device), IO
+//                                         LOCKED (force over an open device), IO (also: no
+//                                         room to preallocate; the file is removed)
 //   formatImage(out, sections, deviceId)  BAD_SIZE, BAD_LAYOUT, BAD_ARGUMENT
 //   parseHeader(image, label)             TRUNCATED, BAD_MAGIC, BAD_VERSION, HEADER_CHECKSUM,
 //                                         BAD_LAYOUT, BAD_SIZE, SIZE_MISMATCH
 //   bootImage(image)                      as parseHeader
 //   new DirectDevice(path, durability)    FILE_MISSING, LOCKED, IO and as parseHeader
 //     .msync(offset, length)              BAD_ARGUMENT, OUT_OF_RANGE, CLOSED, IO
-//     .close()                            nothing (idempotent)
+//     .close()                            IO (msync of the mapping failed; closed all the same);
+//                                         idempotent: a second close does nothing
 //   new TracedDevice(image, record)       BAD_SIZE (not a positive multiple of 64), BAD_ARGUMENT
 //     .store/.flush/.fence                BAD_ARGUMENT, OUT_OF_RANGE, POWER_CUT, CLOSED
 //     .setPowerCut(k)                     BAD_ARGUMENT (k < instructionCount, or not -1/index)
@@ -89,7 +97,7 @@ constexpr uint64_t pageBytes = 4096;
 constexpr uint64_t headerBytes = 4096;
 constexpr uint32_t sectionsMax = 32;
 constexpr uint32_t sectionNameBytesMax = 31;
-// Largest device: 1 TiB (sparse files make large devices cheap; offsets stay far below 2^53).
+// Largest device: 1 TiB (offsets stay far below 2^53); format preallocates all of it.
 constexpr uint64_t deviceBytesMax = uint64_t(1) << 40;
 // JavaScript numbers are exact integers below 2^53; every offset crossing the boundary is.
 constexpr double jsIntegerLimit = 9007199254740992.0;  // 2^53

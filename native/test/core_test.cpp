@@ -1,13 +1,20 @@
 // core_test.cpp -- self-test of the pure C++ core (no Node.js): CRC32C against known vectors
 // (both the SSE4.2 and the table implementation), the header round trip and boot slots,
-// and the persistency model's hand-checked cases (SPEC 3).
+// the persistency model's hand-checked cases (SPEC 3), and the device file's format and close.
 //   cmake -S . -B build-core && cmake --build build-core && ./build-core/nvram_core_test
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "crc32c.h"
+#include "direct_device.h"
 #include "header.h"
 #include "traced_device.h"
 
@@ -147,6 +154,63 @@ void testModel() {
   CHECK(codeOf([&] { device.flush(0, 8); }) == nvram::Code::powerCut);
 }
 
+bool fileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// A file-size limit makes posix_fallocate fail as a full file system would, without a mount.
+template <typename F>
+nvram::Code codeWithFileSizeLimit(rlim_t limitBytes, F&& body) {
+  struct rlimit saved;
+  ::getrlimit(RLIMIT_FSIZE, &saved);
+  struct rlimit limited = saved;
+  limited.rlim_cur = limitBytes;
+  auto previous = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a killed process
+  ::setrlimit(RLIMIT_FSIZE, &limited);
+  nvram::Code code = codeOf(body);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous);
+  return code;
+}
+
+void testDirectDevice() {
+  std::printf("direct device\n");
+  using namespace nvram;
+  char folder[] = "/tmp/nvram-core-test-XXXXXX";
+  if (::mkdtemp(folder) == nullptr) {
+    CHECK(!"mkdtemp");
+    return;
+  }
+  const std::string path = std::string(folder) + "/device.nvram";
+  const uint64_t sizeBytes = 1 << 20;
+  formatFile(path, sizeBytes, {{"events", 8192}}, false);
+  struct stat st;
+  CHECK(::stat(path.c_str(), &st) == 0 && uint64_t(st.st_size) == sizeBytes);
+  CHECK(uint64_t(st.st_blocks) * 512 >= sizeBytes);  // preallocated: no hole to fault in
+
+  {
+    DirectDevice device(path, Durability::process);
+    CHECK(device.header().bootCount == 1);
+    device.mapping()->address()[headerBytes] = 0x5A;
+    device.close();  // msyncs the mapping; a second close does nothing
+    CHECK(device.closed() && device.mapping() == nullptr);
+    device.close();
+    CHECK(codeOf([&] { device.msync(headerBytes, 8); }) == Code::closed);
+  }
+
+  // A forced format that cannot preallocate leaves no file, not the truncated old one.
+  CHECK(codeWithFileSizeLimit(sizeBytes / 2, [&] {
+          formatFile(path, sizeBytes, {{"events", 8192}}, true);
+        }) == Code::io);
+  CHECK(!fileExists(path));
+  CHECK(codeWithFileSizeLimit(sizeBytes / 2, [&] {
+          formatFile(path, sizeBytes, {{"events", 8192}}, false);
+        }) == Code::io);
+  CHECK(!fileExists(path));
+  ::rmdir(folder);
+}
+
 }  // namespace
 
 int main() {
@@ -154,6 +218,7 @@ int main() {
   testCrcAgree();
   testHeader();
   testModel();
+  testDirectDevice();
   if (failures != 0) {
     std::printf("%d check(s) failed\n", failures);
     return 1;

@@ -65,7 +65,11 @@ export interface NativeDirectDevice {
   readonly durability: Durability;
   /** msync(MS_SYNC) of the pages covering [offset, offset+length); used in 'power' durability. */
   msync(offset: number, length: number): void;
-  /** Idempotent. Unmaps, detaches `buffer`, releases the lock, closes the file. */
+  /**
+   * Idempotent. msyncs the whole mapping (MS_SYNC, in both durabilities), then detaches
+   * `buffer`, unmaps, releases the lock and closes the file; throws NVRAM_IO if the msync
+   * failed, with the device closed all the same.
+   */
   close(): void;
 }
 
@@ -139,8 +143,9 @@ export interface NvramAddon {
   /** CRC32C (Castagnoli) of bytes [offset, offset+length) of `bytes`, continuing from `seed` (default 0). */
   crc32c(bytes: Uint8Array, offset?: number, length?: number, seed?: number): number;
   /**
-   * Creates `path` (mode 0600, O_EXCL unless force) of `sizeBytes` and writes a formatted
-   * header with the given sections laid out in order after the header page, boot counter 0.
+   * Creates `path` (mode 0600, O_EXCL unless force) of `sizeBytes`, preallocates all of it
+   * (posix_fallocate; NVRAM_IO and no file left if that fails) and writes a formatted header
+   * with the given sections laid out in order after the header page, boot counter 0.
    * Returns the header written.
    */
   format(path: string, sizeBytes: number, sections: SectionSpec[], force: boolean): HeaderInfo;

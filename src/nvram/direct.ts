@@ -2,7 +2,8 @@
  * DirectNvram: the production device (SPEC 3, "direct mode"). The device file is mapped
  * MAP_SHARED by the addon; loads and stores are plain typed-array accesses on that mapping from
  * TypeScript, with a cheap inline bounds/alignment check and no native call. Only `persist` /
- * `fence` in 'power' durability cross into native (msync).
+ * `fence` in 'power' durability cross into native (msync), and `close` (one msync of the whole
+ * mapping in either durability, so a write-back error is reported rather than lost).
  *
  * Why 'process' durability needs no native call in persist: the mapping *is* the page cache of
  * the file. A store instruction that has retired is in the CPU's store buffer or cache, and on
@@ -95,7 +96,13 @@ export class DirectNvram implements NvramDevice {
   #flushEnd = 0;
   #msyncs = 0;
 
-  /** Formats `path` as a device (file mode 0600). Returns the header written. */
+  /**
+   * Formats `path` as a device (file mode 0600). Returns the header written. Every block of the
+   * file is preallocated (posix_fallocate), so no later store into the mapping can find the file
+   * system full: in a sparse file that store would raise SIGBUS and kill the process. When the
+   * blocks cannot be allocated (ENOSPC, or a file system without fallocate) format throws
+   * NvramError NVRAM_IO carrying the errno text and leaves no file at `path`.
+   */
   static format(path: string, options: DirectFormatOptions): HeaderInfo {
     const site = { label: typeof path === 'string' ? path : 'device', method: 'format' };
     const file = requirePath(site, path);
@@ -273,7 +280,10 @@ export class DirectNvram implements NvramDevice {
     this.#flushStart = this.#flushEnd = 0;
   }
 
-  /** msync calls made so far ('power' durability; 0 in 'process'): what group commit saves. */
+  /**
+   * msync calls made so far: every fence and persist that had pages to write in 'power'
+   * durability (what group commit saves; none in 'process'), plus the one of close.
+   */
   get msyncCount(): number {
     return this.#msyncs;
   }
@@ -290,6 +300,11 @@ export class DirectNvram implements NvramDevice {
     this.#msyncs++;
   }
 
+  /**
+   * Idempotent. msyncs the whole mapping once (in 'process' durability too: nothing else would
+   * see a write-back error), then unmaps it and releases the lock. A failed msync throws
+   * NvramError NVRAM_IO after the device is closed and unlocked all the same.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -297,10 +312,11 @@ export class DirectNvram implements NvramDevice {
     // which reports NVRAM_CLOSED.
     this.#loadLast4 = this.#loadLast8 = this.#storeLast4 = this.#storeLast8 = this.#accessEnd = -1;
     this.#flushStart = this.#flushEnd = 0;
-    this.#native.close();
     this.#u8 = new Uint8Array(0);
     this.#u32 = new Uint32Array(0);
     this.#f64 = new Float64Array(0);
+    this.#msyncs++;
+    this.#native.close();
   }
 
   #site(method: string): Site {
