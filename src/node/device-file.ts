@@ -1,18 +1,26 @@
 /**
  * A node on a device file: `openNodeDevice` opens it for writing, formatting it first if the
- * file does not exist. The format is built under a temporary name and renamed into place, so a
- * kill -9 during format never leaves a half-formatted device at `path` (the next open formats
- * again). The event commands (`pump`, `demo`, `redeliver`) and library users share it.
+ * file does not exist. A format is built under a name of its own,
+ * `<path>.formatting.<pid>.<random>`, and published with link(2), which never replaces a file:
+ * of processes racing to create one device exactly one publishes it and the others open that
+ * device, so no device that may already hold events is ever clobbered. The directory is fsynced
+ * after publishing, so a power cut cannot take back a device that was handed out (and the
+ * events acknowledged on it); a kill -9 during format leaves only the temporary file, which
+ * later opens remove. The event commands (`pump`, `demo`, `redeliver`) and library users share it.
  */
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
   fsyncSync,
+  linkSync,
   openSync,
+  readdirSync,
   readFileSync,
-  renameSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { detailsBytesMaxDefault, fifoSlotsMax } from '../constants.js';
 import { assert } from '../events/assert.js';
 import { NodeError } from '../events/errors.js';
@@ -23,6 +31,10 @@ import { formatNode, nodeLayout, readNodeGeometry, type NodeLimits } from './lay
 export const nodeDeviceBytesDefault = 64 << 20;
 /** Largest runtime FIFO a default format gets: recovery reads every slot at boot. */
 const runtimeSlotsFormatMax = 1 << 16;
+/** Between a device's name and the formatting process's id in its temporary name. */
+const formattingTag = '.formatting.';
+/** The part of a temporary name after `<path>.formatting.`: `<pid>.<16 hex digits>`. */
+const formattingSuffix = /^([1-9][0-9]*)\.[0-9a-f]{16}$/;
 
 export interface NodeDeviceOptions {
   durability: Durability;
@@ -53,15 +65,32 @@ export function formatLimits(sizeBytes: number, detailsBytesMax: number): NodeLi
 }
 
 /**
- * Formats `path` as a node device: the device under `<path>.formatting`, the node's sections
- * on an in-memory image of it (so formatting counts no boot, like `nvrelay init`), written
- * back and synced, then renamed into place.
+ * Formats a node device and publishes it at `path` unless a file is already there: the device
+ * under a temporary name (preallocated, so a full file system fails here as NvramError NVRAM_IO
+ * and not later as SIGBUS), the node's sections on an in-memory image of it (so formatting
+ * counts no boot, like `nvrelay init`), written back and synced, then linked to `path` and the
+ * directory synced. Returns true if this call published `path`; false if a file was already
+ * there (another process won the race), which is left untouched. No temporary file outlives
+ * the call.
  */
-export function formatNodeDevice(path: string, sizeBytes: number, limits: NodeLimits): void {
+export function formatNodeDevice(path: string, sizeBytes: number, limits: NodeLimits): boolean {
   const layout = nodeLayout(limits);
   assert(layout.geometry.runtimeSlots <= fifoSlotsMax, 'runtime FIFO too large');
-  const building = `${path}.formatting`;
-  DirectNvram.format(building, { sizeBytes, sections: layout.sections, force: true });
+  const building = `${path}${formattingTag}${process.pid}.${randomBytes(8).toString('hex')}`;
+  let published = false;
+  try {
+    DirectNvram.format(building, { sizeBytes, sections: layout.sections });
+    writeNodeSections(building, limits);
+    published = publish(building, path);
+  } finally {
+    removeIfPresent(building);
+  }
+  if (published) syncDirectory(dirname(path));
+  return published;
+}
+
+/** Formats the node on an in-memory image of the device at `building` and writes it back. */
+function writeNodeSections(building: string, limits: NodeLimits): void {
   const image = TracedNvram.fromImage(new Uint8Array(readFileSync(building)), { boot: false });
   try {
     formatNode(image, limits);
@@ -76,25 +105,83 @@ export function formatNodeDevice(path: string, sizeBytes: number, limits: NodeLi
   } finally {
     image.close();
   }
-  renameSync(building, path);
+}
+
+/** Gives the finished device its name; false if `path` exists (link never replaces a file). */
+function publish(building: string, path: string): boolean {
+  try {
+    linkSync(building, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** A new or removed name in `dir` survives a power cut only once the directory is fsynced. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function removeIfPresent(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/**
+ * Removes the temporary files of formats of `path` whose process is gone (killed mid-format,
+ * or by a power cut): a preallocated device-sized file each. One whose process still runs may
+ * be a format in progress and stays. Best effort: an unreadable directory is left for the
+ * open or format that follows to report.
+ */
+function removeAbandonedFormats(path: string): void {
+  const dir = dirname(path);
+  const prefix = basename(path) + formattingTag;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = formattingSuffix.exec(name.slice(prefix.length))?.[1];
+    if (pid !== undefined && !processRuns(Number(pid))) removeIfPresent(join(dir, name));
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // it exists, owned by another user
+  }
 }
 
 /**
  * Opens the node device at `path` for writing (taking its lock, counting a boot), formatting
- * it first if the file does not exist. A device whose sections are there but whose node control
- * block is all zeros (a node format that never completed, or `nvrelay init` with the node's
- * sections) is formatted in place: the control block is written last, so no event was ever
- * recorded on it.
+ * it first if the file does not exist; if another process publishes the device first, this
+ * opens that one (`formatted` is false; NvramError NVRAM_LOCKED while the other holds it open).
+ * A device whose sections are there but whose node control block is all zeros (a node format
+ * that never completed, or `nvrelay init` with the node's sections) is formatted in place: the
+ * control block is written last, so no event was ever recorded on it.
  */
 export function openNodeDevice(path: string, options: NodeDeviceOptions): OpenedNodeDevice {
   const sizeBytes = options.sizeBytes ?? nodeDeviceBytesDefault;
   const detailsBytesMax = Math.max(detailsBytesMaxDefault, options.detailsBytesMax ?? 0);
   const limits = formatLimits(sizeBytes, detailsBytesMax);
+  removeAbandonedFormats(path);
   let formatted = false;
-  if (!existsSync(path)) {
-    formatNodeDevice(path, sizeBytes, limits);
-    formatted = true;
-  }
+  if (!existsSync(path)) formatted = formatNodeDevice(path, sizeBytes, limits);
   const device = DirectNvram.open(path, { durability: options.durability });
   try {
     readNodeGeometry(device);
