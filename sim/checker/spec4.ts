@@ -40,6 +40,8 @@ export type Observation =
       /** The content key (source + details), to match the delivery to its emit. */
       key: string;
       replayed: boolean;
+      /** A dead letter re-delivered by an operator: the seq of the event it re-delivers. */
+      originalSeq?: number;
     }
   /** confirm(seq) is about to be called (a cut may interrupt it after it took effect). */
   | { kind: 'confirming'; epoch: number; recipient: string; seq: number }
@@ -49,6 +51,13 @@ export type Observation =
   | { kind: 'durable'; epoch: number }
   /** The node's visible count of rejected emits this epoch (SPEC 4.7). */
   | { kind: 'counters'; epoch: number; rejected: number }
+  /**
+   * The node listed a new dead letter of `seq` for `recipient` when a drain returned: it is
+   * durable, and so is the recipient's confirmation bit (the event is not delivered to it again
+   * in later boots). From here the event is owed to the recipient as a dead letter until a
+   * re-delivery (with `originalSeq`) is confirmed.
+   */
+  | { kind: 'dead-lettered'; epoch: number; recipient: string; seq: number }
   /** The power was cut during this epoch. */
   | { kind: 'cut'; epoch: number }
   /** The epoch ran until quiescent. */
@@ -62,7 +71,9 @@ export type Invariant =
   | 'unique-identity'
   | 'no-silent-drop'
   /** Under power cuts alone, recovery found a damaged record it had to discard. */
-  | 'persist-order';
+  | 'persist-order'
+  /** A dead letter re-delivered as something else, or dead-lettered without a delivery. */
+  | 'dead-letter';
 
 export interface Finding {
   invariant: Invariant;
@@ -155,6 +166,9 @@ export class HistoryChecker {
   // Keyed by recipient, then content key or seq: no strings to build per lookup.
   #seqsByPair = new Map<string, Map<string, number[]>>(); // recipient -> key -> seqs delivered
   #confirmed = new Map<string, Set<number>>(); // recipient -> seqs (a confirm call, even cut short)
+  // The dead-letter contract
+  #deadLettered = new Map<string, Set<number>>(); // recipient -> original seqs dead-lettered
+  #redeliveredSeqs = new Map<string, Map<number, number[]>>(); // recipient -> original -> seqs
   // SPEC 4.3
   #durableAt = new Map<string, number>(); // recipient#seq -> epoch its confirmation became durable
   #pendingDurable: { recipient: string; seq: number; epoch: number }[] = [];
@@ -194,6 +208,15 @@ export class HistoryChecker {
     }
     copy.#confirmed = new Map();
     for (const [recipient, seqs] of this.#confirmed) copy.#confirmed.set(recipient, new Set(seqs));
+    copy.#deadLettered = new Map();
+    for (const [recipient, seqs] of this.#deadLettered)
+      copy.#deadLettered.set(recipient, new Set(seqs));
+    copy.#redeliveredSeqs = new Map();
+    for (const [recipient, byOriginal] of this.#redeliveredSeqs) {
+      const originals = new Map<number, number[]>();
+      for (const [original, seqs] of byOriginal) originals.set(original, seqs.slice());
+      copy.#redeliveredSeqs.set(recipient, originals);
+    }
     copy.#durableAt = new Map(this.#durableAt);
     copy.#pendingDurable = this.#pendingDurable.slice();
     copy.#seenInEpoch = new Set(this.#seenInEpoch);
@@ -275,6 +298,8 @@ export class HistoryChecker {
         }
         this.#pendingDurable = [];
         return;
+      case 'dead-lettered':
+        return this.#deadLetteredMark(o);
       case 'cut':
         this.#setAdd(this.#cutEpochs, o.epoch);
         return;
@@ -367,6 +392,7 @@ export class HistoryChecker {
     const attempt = this.#attempts.get(d.key);
     this.#zombie(d, pair);
     this.#order(d, pair, again, attempt);
+    if (d.originalSeq !== undefined) this.#redelivery(d, attempt);
     const byKey = this.#inner(this.#seqsByPair, d.recipient, () => new Map<string, number[]>());
     const seqs = byKey.get(d.key);
     if (seqs === undefined) this.#mapSet(byKey, d.key, [d.seq]);
@@ -405,6 +431,7 @@ export class HistoryChecker {
     if (!attempt.intended.includes(d.recipient)) {
       this.#add('no-garbage', `${d.recipient} got seq ${d.seq}, not intended for it`, [d.seq]);
     }
+    if (d.originalSeq !== undefined) return; // a re-delivery: its own seq (#redelivery)
     if (attempt.seq === undefined) this.#assign(attempt, 'seq', d.seq);
     else if (attempt.seq !== d.seq) {
       this.#add(
@@ -435,8 +462,10 @@ export class HistoryChecker {
     const inEpoch = `${pair}@${d.epoch}`;
     const firstInEpoch = !this.#seenInEpoch.has(inEpoch);
     this.#setAdd(this.#seenInEpoch, inEpoch);
-    // a producer event is a replay if emitted in an earlier boot; a system event by its flag
-    const replay = attempt !== undefined ? attempt.epoch < d.epoch : d.replayed;
+    // a producer event is a replay if emitted in an earlier boot; a system event or a re-delivered
+    // dead letter (recorded when the operator re-delivered it) by its flag
+    const replay =
+      attempt !== undefined && d.originalSeq === undefined ? attempt.epoch < d.epoch : d.replayed;
     const marker = `${d.recipient}@${d.epoch}`;
     if (replay && firstInEpoch && this.#newSeen.has(marker)) {
       this.#add(
@@ -446,7 +475,8 @@ export class HistoryChecker {
       );
     }
     if (!replay && firstInEpoch) this.#setAdd(this.#newSeen, marker);
-    if (again || d.source === systemSource) return;
+    // a re-delivery is out of band: it comes after its producer's later events
+    if (again || d.source === systemSource || d.originalSeq !== undefined) return;
     const producer = `${d.recipient}#${d.source}`;
     const last = this.#lastByProducer.get(producer) ?? 0;
     if (d.seq < last) {
@@ -457,6 +487,61 @@ export class HistoryChecker {
       );
     }
     this.#mapSet(this.#lastByProducer, producer, Math.max(last, d.seq));
+  }
+
+  /**
+   * The dead-letter contract, on a dead letter's listing: the recipient was delivered that event
+   * (its attempts ran out); its confirmation bit is durable, so the event is not delivered to it
+   * again in a later boot (no-zombies), and it is owed as a dead letter (#noLoss).
+   */
+  #deadLetteredMark(o: Extract<Observation, { kind: 'dead-lettered' }>): void {
+    const pair = `${o.recipient}#${o.seq}`;
+    if (!this.#seen.has(pair)) {
+      this.#add(
+        'dead-letter',
+        `seq ${o.seq} was dead-lettered for ${o.recipient}, which was never delivered it`,
+        [o.seq],
+      );
+    }
+    this.#setAdd(
+      this.#inner(this.#deadLettered, o.recipient, () => new Set()),
+      o.seq,
+    );
+    if (!this.#durableAt.has(pair)) this.#mapSet(this.#durableAt, pair, o.epoch);
+  }
+
+  /**
+   * The dead-letter contract, on a re-delivery: it carries the original's seq (originalSeq) and
+   * content, goes to a recipient the original was intended for and delivered to, and has a seq
+   * of its own.
+   */
+  #redelivery(d: Delivery, attempt: Attempt | undefined): void {
+    const original = d.originalSeq as number;
+    if (attempt === undefined) return; // no-garbage reports it
+    if (original === d.seq) {
+      this.#add('dead-letter', `${d.recipient} got a re-delivery with its original's seq`, [d.seq]);
+    }
+    if (attempt.seq !== undefined && attempt.seq !== original) {
+      this.#add(
+        'dead-letter',
+        `${d.recipient} got a re-delivery of ${d.key} naming seq ${original}; the event is seq ${attempt.seq}`,
+        [d.seq, original],
+      );
+    }
+    if (!this.#seen.has(`${d.recipient}#${original}`)) {
+      this.#add(
+        'dead-letter',
+        `${d.recipient} got a re-delivery of seq ${original}, which it was never delivered`,
+        [d.seq, original],
+      );
+    }
+    const byOriginal = this.#inner(this.#redeliveredSeqs, d.recipient, () => new Map());
+    const seqs = byOriginal.get(original);
+    if (seqs === undefined) this.#mapSet(byOriginal, original, [d.seq]);
+    else if (!seqs.includes(d.seq)) {
+      seqs.push(d.seq);
+      this.#journal?.push(() => seqs.pop());
+    }
   }
 
   // Every change to the collections goes through these, so that trial() can undo it.
@@ -509,6 +594,14 @@ export class HistoryChecker {
       for (let r = 0; r < attempt.intended.length; r++) {
         const recipient = attempt.intended[r] as string;
         const seq = attempt.seq;
+        if (seq !== undefined && this.#deadLettered.get(recipient)?.has(seq) === true) {
+          // owed as a dead letter: only a confirmed re-delivery settles it
+          const redelivered = this.#redeliveredSeqs.get(recipient)?.get(seq);
+          if (redelivered !== undefined && this.#confirmedAny(recipient, redelivered)) continue;
+          const what = redelivered === undefined ? 'never re-delivered to' : 'never confirmed by';
+          add('no-loss', `${attempt.key} (seq ${seq}) dead-lettered, ${what} ${recipient}`, [seq]);
+          continue;
+        }
         const seqs = this.#seqsByPair.get(recipient)?.get(attempt.key);
         if (seqs !== undefined && this.#confirmedAny(recipient, seqs)) continue;
         const sequences = seq === undefined ? [] : [seq];
