@@ -13,8 +13,11 @@ export const pageBytes = 4096;
 /** The device header page precedes every section. */
 export const deviceHeaderBytes = 4096;
 
-/** One bit per recipient in the u64 intended and confirmation masks [111]. */
-export const recipientsMax = 64;
+/**
+ * One bit per recipient in the u64 intended and confirmation masks [111]; the confirmation
+ * word's top byte is its check (src/events/checked-word.ts), so 56, not 64.
+ */
+export const recipientsMax = 56;
 /** A recipient's persistent name (recipients table entry). */
 export const recipientNameBytesMax = 48;
 /** A producer's name: the system element that recognised the event [111]. */
@@ -35,11 +38,14 @@ export const fifoSlotsMax = 1 << 22;
 /**
  * Sequence numbers come from a persisted lease word (SPEC 4.5): a boot reserves the next
  * `seqLeaseStep` numbers by persisting lease + step before using any of them, so numbers never
- * repeat across reboots and need no BigInt (2^53 / 2^16 boots-worth of leases).
+ * repeat across reboots and need no BigInt (2^48 / 2^16 boots-worth of leases).
  */
 export const seqLeaseStep = 65_536;
-/** Largest sequence number; leaves room for one more lease. */
-export const seqMax = Number.MAX_SAFE_INTEGER - 2 * seqLeaseStep;
+/**
+ * Largest sequence number (and FIFO counter): the lease and pointer words keep 48 bits of value
+ * beside their check (src/events/checked-word.ts); leaves room for one more lease.
+ */
+export const seqMax = 2 ** 48 - 1 - 2 * seqLeaseStep;
 
 /** Per-recipient in-flight window (delivered, not yet confirmed) [160]. */
 export const inFlightMaxDefault = 64;

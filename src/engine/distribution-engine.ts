@@ -67,6 +67,13 @@ export class DistributionEngine implements ConfirmationSink {
     deadLetterFull: 0,
     handlerErrors: 0,
   };
+  /**
+   * Fail-stop: set by the node when a device operation failed; every later drain and
+   * confirmation throws it, and a handler that swallowed it does not keep a pass going.
+   */
+  failure: Error | null = null;
+  /** A device operation failed inside a confirmation: the node stops; returns what to throw. */
+  onFailure: (error: unknown) => Error = (error) => error as Error;
   /** Called when a confirmation outside a drain pass leaves work for the next pass. */
   onConfirmed: () => void = () => {};
   /** Called when examining a recovered record discards it (row R2): it is never delivered. */
@@ -111,6 +118,7 @@ export class DistributionEngine implements ConfirmationSink {
    * Returns true if anything was delivered or retired. Re-entrant calls (from a handler) return.
    */
   drain(): boolean {
+    if (this.failure !== null) throw this.failure;
     if (this.#draining) return false;
     this.#draining = true;
     try {
@@ -245,10 +253,11 @@ export class DistributionEngine implements ConfirmationSink {
     try {
       recipient.handler(this.view.point(i, attempt), recipient);
     } catch (error) {
-      if (isFatal(error)) throw error;
+      if (isFatal(error) || this.failure !== null) throw error;
       recipient.handlerErrors++; // counts as unconfirmed: retried after the timeout
       this.counters.handlerErrors++;
     }
+    if (this.failure !== null) throw this.failure; // the handler swallowed NODE_FAILED
   }
 
   /** Re-delivers timed-out events with backoff; dead-letters after the last attempt. */
@@ -318,11 +327,16 @@ export class DistributionEngine implements ConfirmationSink {
 
   /** Step 216: a recipient's confirmation of `seq`, from the handler or later. */
   confirm(recipient: Recipient, seq: number): boolean {
+    if (this.failure !== null) throw this.failure;
     const size = recipient.inFlightMax;
     for (let c = recipient.windowHead; c < recipient.windowTail; c++) {
       const slot = c % size;
       if (recipient.windowDone[slot] === 0 && recipient.windowSeq[slot] === seq) {
-        this.settle(recipient, slot);
+        try {
+          this.settle(recipient, slot); // may store deferred confirmation words (a full list)
+        } catch (error) {
+          throw this.onFailure(error);
+        }
         recipient.confirmed++;
         this.counters.confirmed++;
         this.popDone(recipient);

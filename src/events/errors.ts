@@ -12,13 +12,14 @@ export type NodeErrorCode =
   | 'NODE_CORRUPT' // the control block or a FIFO descriptor failed validation
   | 'NODE_STATE' // the call is not allowed in the node's phase (booting, running)
   | 'NODE_CLOSED' // use after close
+  | 'NODE_FAILED' // a device operation failed: the node stopped (fail-stop); reopen to recover
   | 'RECIPIENTS_FULL' // every recipient id is taken
   | 'TABLE_FULL'; // too many distinct event types or producers this boot
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;
-  constructor(code: NodeErrorCode, message: string) {
-    super(message);
+  constructor(code: NodeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'NodeError';
     this.code = code;
   }

@@ -252,7 +252,6 @@ function checkFields(
 /** True if the mask names only recipient ids below `count`. */
 export function maskFits(low: number, high: number, count: number): boolean {
   assert(count >= 0 && count <= recipientsMax, 'recipient count out of range');
-  if (count >= 64) return true;
   if (count >= 32) return count === 32 ? high === 0 : high >>> (count - 32) === 0;
   return high === 0 && (count === 0 ? low === 0 : low >>> count === 0);
 }

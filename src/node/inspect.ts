@@ -17,6 +17,12 @@ import {
   sectionNames,
   type NodeGeometry,
 } from './layout.js';
+import { SeqLease } from './seq-lease.js';
+
+/** The stored lease, or null if its word fails its check (row L1). */
+function leaseOrNull(lease: number): number | null {
+  return lease < 0 ? null : lease;
+}
 
 export interface FifoInspection {
   name: string;
@@ -38,7 +44,7 @@ export interface FifoInspection {
 export interface NodeInspection {
   geometry: NodeGeometry;
   /** Every seq issued so far is below this. */
-  seqLease: number;
+  seqLease: number | null;
   recipients: { id: number; name: string | null; state: RecipientEntryState }[];
   fifos: FifoInspection[];
   deadLetters: (DeadLetter & { recipient: string | null })[];
@@ -66,7 +72,9 @@ export function inspectNode(device: NvramDevice): NodeInspection {
   const { damaged } = deadLetters.recover();
   return {
     geometry,
-    seqLease: device.loadU64(device.section(sectionNames.control).offset + leaseOffset),
+    seqLease: leaseOrNull(
+      SeqLease.read(device, device.section(sectionNames.control).offset + leaseOffset),
+    ),
     recipients: recipients.names.map((name, id) => ({
       id,
       name,

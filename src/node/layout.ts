@@ -15,15 +15,15 @@
  * | off | size | field | |
  * |---:|---:|---|---|
  * | 0 | 8 | magic | ASCII `NVRNODE1` |
- * | 8 | 4 | version | 1 |
- * | 12 | 4 | recipientsMax | 1..64 |
+ * | 8 | 4 | version | 2 |
+ * | 12 | 4 | recipientsMax | 1..56 |
  * | 16 | 4 | detailsBytesMax | |
  * | 20 | 4 | slotBytes | |
  * | 24 | 4 | bootSlots | |
  * | 28 | 4 | runtimeSlots | |
  * | 32 | 4 | deadLetterSlots | |
  * | 36 | 4 | crc32c | over [0, 36) |
- * | 64 | 8 | seq lease | every seq issued so far is below it (SPEC 4.5); own line |
+ * | 64 | 8 | seq lease | every seq issued so far is below it (SPEC 4.5); a checked word; own line |
  */
 import {
   bootSlotsDefault,
@@ -43,6 +43,7 @@ import { NodeError, badArgument } from '../events/errors.js';
 import { PersistentFifo } from '../fifo/fifo.js';
 import { fifoSectionBytes, slotBytesFor, type FifoGeometry } from '../fifo/layout.js';
 import type { NvramDevice } from '../nvram/device.js';
+import { SeqLease } from './seq-lease.js';
 
 export const sectionNames = Object.freeze({
   control: 'control',
@@ -53,7 +54,7 @@ export const sectionNames = Object.freeze({
 });
 
 export const controlMagic = 'NVRNODE1';
-export const controlVersion = 1;
+export const controlVersion = 2;
 const controlBytes = 40;
 export const leaseOffset = 64;
 
@@ -218,8 +219,7 @@ export function formatNode(
   );
   new DeadLetterStore(device, sectionNames.deadLetter, deadLetterGeometry(geometry));
   DeadLetterStore.format(device, sectionNames.deadLetter, deadLetterGeometry(geometry));
-  device.storeU64(control.offset + leaseOffset, 1);
-  device.persist(control.offset + leaseOffset, 8);
+  SeqLease.format(device, control.offset + leaseOffset);
   device.storeBytes(control.offset, encodeControl(geometry));
   device.persist(control.offset, controlBytes);
   return geometry;

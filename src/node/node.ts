@@ -10,29 +10,39 @@
  *
  * Phases: 'booting' (after boot: emits go to the boot pool [130], nothing is delivered),
  * 'running' (after start: emits go to the runtime pool [120]; the boot pool's events and the
- * replayed ones are delivered first), 'closed'.
+ * replayed ones are delivered first), 'failed' (fail-stop, below), 'closed'.
  *
- * Scheduling: 'auto' (default) drains on the event loop (one reused setImmediate callback per
- * burst, one timer for retries); 'manual' leaves it to the caller (`drain()`), for tests and
- * the crash lab, where a power cut must surface in the caller's stack.
+ * Fail-stop: a device operation that throws (an I/O error from a store, a flush or an msync)
+ * leaves the device in a state the node cannot know (after a failed msync even the page cache
+ * cannot be trusted), so the node stops there for good: the phase becomes 'failed', the open
+ * group's promises are rejected, timers are cancelled, and every later call, confirmations
+ * included, throws NODE_FAILED. Nothing is thrown from an event-loop callback; `onFailure` and
+ * `failure` tell the owner. Recovery is a reopen: the next boot replays what was acknowledged.
+ *
+ * Scheduling: 'auto' (default) drains on the event loop (./scheduler.ts); 'manual' leaves it to
+ * the caller (`drain()`), for tests and the crash lab, where a power cut must surface in the
+ * caller's stack.
  */
-import { inFlightMaxDefault, producersMax, seqLeaseStep, seqMax } from '../constants.js';
+import { inFlightMaxDefault, producersMax } from '../constants.js';
 import { DeadLetterStore, type DeadLetter } from '../engine/dead-letter.js';
 import { ClockCell, type Clock } from '../engine/clock.js';
-import { DistributionEngine, type EngineCounters } from '../engine/distribution-engine.js';
+import { DistributionEngine } from '../engine/distribution-engine.js';
 import { EventIndicationQueue } from '../engine/indication-queue.js';
 import { Recipient, type RecipientHandler, type RetryPolicy } from '../engine/recipient.js';
 import { RecipientTable } from '../engine/recipient-table.js';
 import { NameTable, TypeTable } from '../engine/subscriptions.js';
-import { assert } from '../events/assert.js';
+import { AssertionError } from '../events/assert.js';
 import { NodeError, QueueFull, badArgument } from '../events/errors.js';
 import { encodeName } from '../events/names.js';
-import { recordFlagRedelivery, writeRecord } from '../events/record.js';
+import { recordFlagRedelivery } from '../events/record.js';
 import { severityLevel } from '../events/severity.js';
-import { PersistentFifo, slotVerdictNames } from '../fifo/fifo.js';
+import { PersistentFifo } from '../fifo/fifo.js';
 import type { NvramDevice } from '../nvram/device.js';
+import { PowerCutError } from '../nvram/errors.js';
 import { EventPool, indicationQueueCapacity } from '../pools/pool.js';
 import { ReplayEngine, type RecoveryEvent } from '../replay/replay-engine.js';
+import { EventRecorder } from './event-recorder.js';
+import { Findings } from './findings.js';
 import {
   deadLetterGeometry,
   fifoGeometry,
@@ -41,7 +51,7 @@ import {
   sectionNames,
   type NodeGeometry,
 } from './layout.js';
-import { GroupCommit } from './group-commit.js';
+import { nodeStats, type NodeCounters, type NodePhase, type NodeStats } from './node-stats.js';
 import {
   checkOptions,
   inFlightMax,
@@ -52,57 +62,11 @@ import {
   type Subscription,
 } from './options.js';
 import { Producer } from './producer.js';
+import { AutoScheduler } from './scheduler.js';
+import { SeqLease } from './seq-lease.js';
 
 export type { NodeOptions, RecipientOptions, Subscription } from './options.js';
-
-export type NodePhase = 'booting' | 'running' | 'closed';
-
-export interface NodeCounters extends EngineCounters {
-  emitted: number;
-  /** Producers' emits refused with QueueFull (recovery's own: recoveryEventsRejected). */
-  rejectedQueueFull: number;
-  rejectedTooLarge: number;
-  replayed: number;
-  discarded: number;
-  /** Recovery events that could not be recorded (boot pool full); see `recovery`. */
-  recoveryEventsRejected: number;
-}
-
-export interface NodeStats {
-  phase: NodePhase;
-  seqNext: number;
-  fifos: {
-    name: string;
-    head: number;
-    tail: number;
-    pending: number;
-    slotCount: number;
-    oldestPendingTime: number | null;
-  }[];
-  pools: {
-    name: string;
-    capacity: number;
-    used: number;
-    urgentReserve: number;
-    rejected: number;
-    rejectedByReserve: number;
-  }[];
-  queue: { length: number; capacity: number };
-  recipients: {
-    id: number;
-    name: string;
-    registered: boolean;
-    delivered: number;
-    redelivered: number;
-    confirmed: number;
-    inFlight: number;
-    deadLettered: number;
-    confirmsIgnored: number;
-    handlerErrors: number;
-  }[];
-  deadLetters: { held: number; damaged: number; capacity: number };
-  counters: NodeCounters;
-}
+export type { NodeCounters, NodePhase, NodeStats } from './node-stats.js';
 
 export interface RecoveryReport {
   /**
@@ -137,39 +101,33 @@ export class Node {
   readonly deadLetters: DeadLetterStore;
   readonly engine: DistributionEngine;
   readonly replay: ReplayEngine;
+  readonly lease: SeqLease;
+  readonly recorder: EventRecorder;
   recovery: RecoveryReport = { replayed: 0, discarded: 0, events: [] };
   readonly counters: NodeCounters;
 
   #phase: NodePhase = 'booting';
-  readonly #controlOffset: number;
-  #seqNext = 1;
-  #seqLease = 1;
+  #failure: NodeError | null = null;
+  readonly #onFailure: ((error: NodeError) => void) | undefined;
   readonly #retry: RetryPolicy;
   readonly #inFlightMax: number;
   readonly #producers = new Map<string, Producer>();
-  // Group commit (emitAsync): reserved positions [group.from, fifo.reserved) of one FIFO.
-  #group: GroupCommit | null = null;
-  #groupScheduled = false;
-  readonly #groupCallback = (): void => this.#commitScheduledGroup();
-  // Auto scheduling: one reused callback for drains, one timer for retries.
-  #drainScheduled = false;
-  #drainImmediate: NodeJS.Immediate | null = null;
-  readonly #drainCallback = (): void => this.#drainNow();
-  // Discarded recovered records not reported yet, by FIFO name (row R2).
-  readonly #discards = new Map<
-    string,
-    { count: number; reasons: Record<string, number>; positions: number[] }
-  >();
-  #fenceScheduled = false;
-  readonly #fenceCallback = (): void => this.#fenceNow();
-  #timer: NodeJS.Timeout | null = null;
-  #timerDeadline = Infinity;
+  readonly #findings = new Findings();
+  readonly #scheduler: AutoScheduler | null;
+  readonly #failCallback = (error: unknown): Error => this.#fail(error);
 
-  /** Recovers the node on `device` [231] and returns it in the 'booting' phase. */
+  /**
+   * Recovers the node on `device` [231] and returns it in the 'booting' phase. A device error
+   * during recovery throws NODE_FAILED (nothing was issued; reopen to try again).
+   */
   static boot(device: NvramDevice, options: NodeOptions = {}): Node {
     checkOptions(options);
     const node = new Node(device, readNodeGeometry(device), options);
-    node.#recover();
+    try {
+      node.#recover();
+    } catch (error) {
+      throw node.#fail(error);
+    }
     return node;
   }
 
@@ -179,9 +137,9 @@ export class Node {
     this.time = new ClockCell(options.clock);
     this.clock = this.time.clock;
     this.scheduling = options.scheduling ?? 'auto';
+    this.#onFailure = options.onFailure;
     this.#retry = retryPolicy(options.retry, undefined);
     this.#inFlightMax = inFlightMax(options.inFlightMax, inFlightMaxDefault);
-    this.#controlOffset = device.section(sectionNames.control).offset;
     const Fifo = options.Fifo ?? PersistentFifo;
     const checksum = options.checksum ?? 'webassembly';
     // Order matters: index 0 is the boot FIFO, 1 the runtime FIFO (bootFifoIndex, runtimeFifoIndex).
@@ -219,8 +177,9 @@ export class Node {
       geometry.recipientsMax,
     );
     this.types.subscribers = this.engine.recipients;
-    this.engine.onConfirmed = () => this.#scheduleDrain();
+    this.engine.onConfirmed = () => this.#scheduler?.drainSoon();
     this.engine.onDiscard = (fifo, position, verdict) => this.#noteDiscard(fifo, position, verdict);
+    this.engine.onFailure = (error) => this.#fail(error);
     this.engine.fenceAtPassEnd = this.scheduling === 'manual';
     const Replay = options.Replay ?? ReplayEngine;
     this.replay = new Replay(this);
@@ -232,10 +191,33 @@ export class Node {
       discarded: 0,
       recoveryEventsRejected: 0,
     });
+    const SeqLeaseClass = options.SeqLease ?? SeqLease;
+    this.lease = new SeqLeaseClass(
+      device,
+      device.section(sectionNames.control).offset + leaseOffset,
+    );
+    this.recorder = new EventRecorder(
+      this.fifos,
+      this.queue,
+      this.types,
+      this.sources,
+      this.time,
+      this.lease,
+      this.counters,
+    );
+    this.#scheduler = this.scheduling === 'auto' ? this.#autoScheduler() : null;
+    this.recorder.onQueued = () => {
+      if (this.#phase === 'running') this.#scheduler?.drainSoon();
+    };
   }
 
   get phase(): NodePhase {
     return this.#phase;
+  }
+
+  /** Why the node stopped (phase 'failed'), or null. */
+  get failure(): NodeError | null {
+    return this.#failure;
   }
 
   /**
@@ -255,7 +237,10 @@ export class Node {
       });
     }
     this.#guardDamagedRecipients(plan.published, events);
-    const leaseEvent = this.#renewLease();
+    const leaseEvent = this.lease.renew({
+      newest: () => this.#seqNewest(),
+      scan: () => this.#seqHighestSeen(),
+    });
     if (leaseEvent !== null) events.push(leaseEvent);
     const replayed = this.replay.admit('boot');
     this.recovery = { replayed: plan.published, discarded: 0, events };
@@ -283,22 +268,11 @@ export class Node {
     });
   }
 
-  /**
-   * SPEC 4.5: reserve the next seqLeaseStep numbers durably before using any of them. Every
-   * seq issued before is below the stored lease; only a damaged lease (row L1) needs a scan.
-   */
-  #renewLease(): RecoveryEvent | null {
-    const stored = this.device.loadU64(this.#controlOffset + leaseOffset);
-    const valid = Number.isSafeInteger(stored) && stored >= 1 && stored <= seqMax;
-    const seen = valid ? 0 : this.#seqHighestSeen();
-    this.#seqNext = valid ? stored : seen + 1;
-    this.#extendLease();
-    if (valid) return null;
-    return {
-      type: 'nvrelay.lease.repaired',
-      severity: 'crit',
-      details: { stored: String(stored), seqSeen: seen },
-    };
+  /** Row L2: the newest intact record of each FIFO and the dead letters (no slot scan). */
+  #seqNewest(): number {
+    const deadLetterSeqs = this.deadLetters.list().map((letter) => letter.seq);
+    const newest = this.fifos.map((fifo) => fifo.newestSeq());
+    return Math.max(0, ...deadLetterSeqs, ...newest);
   }
 
   /**
@@ -306,17 +280,8 @@ export class Node {
    * slot, and dead letters. Reads every slot (only when the lease word is damaged).
    */
   #seqHighestSeen(): number {
-    const deadLetterSeqs = this.deadLetters.list().map((letter) => letter.seq);
     const slotSeqs = this.fifos.map((fifo) => fifo.highestSeqInSlots());
-    return Math.max(this.replay.seqHighest(), ...deadLetterSeqs, ...slotSeqs);
-  }
-
-  #extendLease(): void {
-    const lease = this.#seqNext + seqLeaseStep;
-    assert(lease <= seqMax + seqLeaseStep, 'sequence numbers exhausted');
-    this.device.storeU64(this.#controlOffset + leaseOffset, lease);
-    this.device.persist(this.#controlOffset + leaseOffset, 8);
-    this.#seqLease = lease;
+    return Math.max(this.replay.seqHighest(), this.#seqNewest(), ...slotSeqs);
   }
 
   // ---- recipients and producers ----
@@ -339,19 +304,13 @@ export class Node {
       badArgument(`recipient '${name}' is already registered`);
     }
     const resolved = resolveSubscription(subscription);
-    const id = this.recipientTable.register(name);
-    const recipient = new Recipient(
-      this.engine,
-      id,
-      name,
-      resolved,
-      handler,
-      retryPolicy(options.retry, this.#retry),
-      inFlightMax(options.inFlightMax, this.#inFlightMax),
-    );
+    const policy = retryPolicy(options.retry, this.#retry);
+    const window = inFlightMax(options.inFlightMax, this.#inFlightMax);
+    const id = this.#guarded(() => this.recipientTable.register(name));
+    const recipient = new Recipient(this.engine, id, name, resolved, handler, policy, window);
     this.engine.activate(recipient);
     this.types.resolveAll();
-    this.#scheduleDrain();
+    if (this.#phase === 'running') this.#scheduler?.drainSoon();
     return recipient;
   }
 
@@ -376,13 +335,11 @@ export class Node {
   /** @internal Producer.emit: records one event durably and queues it. Hot path. */
   emitEvent(sourceId: number, typeId: number, level: number, details: Uint8Array | null): number {
     const fifoIndex = this.#admit(level, details);
-    if (this.#group !== null) this.#commitGroup(); // keep publish order = seq order
-    const fifo = this.fifos[fifoIndex] as PersistentFifo;
-    const position = fifo.reserve();
-    const seq = this.#encode(fifo, position, sourceId, typeId, level, details, 0, 0, -1);
-    fifo.commitAppend(position); // step 213: the record persisted (publishes it), then the tail hint
-    this.#enqueue(fifoIndex, position, seq, typeId, sourceId);
-    return seq;
+    try {
+      return this.recorder.append(fifoIndex, sourceId, typeId, level, details);
+    } catch (error) {
+      throw this.#fail(error);
+    }
   }
 
   /** @internal Producer.emitAsync: group commit. */
@@ -393,24 +350,18 @@ export class Node {
     details: Uint8Array | null,
   ): Promise<number> {
     const fifoIndex = this.#admit(level, details);
-    const fifo = this.fifos[fifoIndex] as PersistentFifo;
-    if (this.#group === null) this.#group = new GroupCommit(fifoIndex, fifo.reserved);
-    const group = this.#group;
-    assert(group.fifoIndex === fifoIndex, 'group commit spans two FIFOs');
-    const position = fifo.reserve();
-    const seq = this.#encode(fifo, position, sourceId, typeId, level, details, 0, 0, -1);
-    fifo.writeRecord(position); // stored and flushed; the group's one fence makes it durable
-    group.add(seq, typeId, sourceId);
-    if (!this.#groupScheduled && this.scheduling === 'auto') {
-      this.#groupScheduled = true;
-      setImmediate(this.#groupCallback);
+    try {
+      const durable = this.recorder.appendToGroup(fifoIndex, sourceId, typeId, level, details);
+      this.#scheduler?.commitSoon();
+      return durable;
+    } catch (error) {
+      throw this.#fail(error);
     }
-    return group.promise.then(() => seq);
   }
 
   /** Pool admission [212]: the FIFO index to record in, or a typed error (counted). */
   #admit(level: number, details: Uint8Array | null): number {
-    if (this.#phase === 'closed') this.#checkOpen('emit');
+    if (this.#phase !== 'booting' && this.#phase !== 'running') this.#checkOpen('emit');
     if (details !== null && details.length > this.geometry.detailsBytesMax) {
       this.counters.rejectedTooLarge++;
       throw new NodeError(
@@ -431,95 +382,16 @@ export class Node {
     return this.#phase === 'running' ? runtimeFifoIndex : bootFifoIndex;
   }
 
-  /** Step 212: the record in the slot's shadow; returns its seq. `intended` -1: by subscription. */
-  #encode(
-    fifo: PersistentFifo,
-    position: number,
-    sourceId: number,
-    typeId: number,
-    level: number,
-    details: Uint8Array | null,
-    flags: number,
-    originalSeq: number,
-    intendedRecipient: number,
-  ): number {
-    if (this.#seqNext >= this.#seqLease) this.#extendLease();
-    const seq = this.#seqNext++;
-    let low = this.types.masksLo[typeId * 8 + level] as number;
-    let high = this.types.masksHi[typeId * 8 + level] as number;
-    if (intendedRecipient >= 0) {
-      low = intendedRecipient < 32 ? 1 << intendedRecipient : 0;
-      high = intendedRecipient < 32 ? 0 : 1 << (intendedRecipient - 32);
-    }
-    const base = fifo.slotBase(position);
-    this.#stampTime(fifo.shadowView, base);
-    writeRecord(
-      fifo.buffer,
-      base,
-      position,
-      seq,
-      level,
-      flags,
-      low,
-      high,
-      originalSeq,
-      this.sources.bytes[sourceId] as Uint8Array,
-      this.types.bytes[typeId] as Uint8Array,
-      details,
-    );
-    return seq;
+  /** The pool an emit takes now: the boot pool while initialising [130], else the runtime's. */
+  #pool(): EventPool {
+    return this.#phase === 'running' ? this.runtimePool : this.bootPool;
   }
 
-  /** [111] The time the event was recognised, written into the record (offset 32). */
-  #stampTime(view: DataView, base: number): void {
-    this.time.read();
-    view.setFloat64(base + 32, this.time.cell[0] as number, true);
-  }
-
-  /** Step 214: the published event enters the indication queue. */
-  #enqueue(
-    fifoIndex: number,
-    position: number,
-    seq: number,
-    typeId: number,
-    sourceId: number,
-  ): void {
-    const fifo = this.fifos[fifoIndex] as PersistentFifo;
-    const base = fifo.slotBase(position);
-    const low = fifo.shadowView.getInt32(base + 40, true);
-    const high = fifo.shadowView.getInt32(base + 44, true);
-    this.queue.push(fifoIndex, position, seq, low, high, 0, 0, typeId, sourceId, 0);
-    this.counters.emitted++;
-    this.#scheduleDrain();
-  }
-
-  #commitScheduledGroup(): void {
-    this.#groupScheduled = false;
-    if (this.#group !== null && this.#phase !== 'closed') this.#commitGroup();
-  }
-
-  /** Group commit: one fence for the records (it publishes them), then queue them all. */
-  #commitGroup(): void {
-    const group = this.#group;
-    if (group === null) return;
-    this.#group = null;
-    const fifo = this.fifos[group.fifoIndex] as PersistentFifo;
-    try {
-      fifo.commitGroup(group.from + group.count);
-    } catch (error) {
-      group.reject(error);
-      throw error;
-    }
-    for (let k = 0; k < group.count; k++) {
-      this.#enqueue(
-        group.fifoIndex,
-        group.from + k,
-        group.seqs[k] as number,
-        group.typeIds[k] as number,
-        group.sourceIds[k] as number,
-      );
-    }
-    group.resolve();
+  /** The pool an emit takes now has a slot for `level`, once retired slots are reclaimed. */
+  #poolFits(level: number): boolean {
+    const pool = this.#pool();
+    if (!pool.fits(level)) this.#guarded(() => this.#persistPointers()); // reclaim retired slots
+    return pool.fits(level);
   }
 
   // ---- phases and distribution ----
@@ -532,18 +404,15 @@ export class Node {
     this.#checkOpen('start');
     if (this.#phase !== 'booting')
       throw new NodeError('NODE_STATE', 'nvrelay: start: the node is already running');
-    this.#emitRecoveryEvents();
-    this.#reportDiscards(true);
-    this.#commitGroup();
+    this.#guarded(() => {
+      this.#raise(this.recovery.events);
+      this.#reportFindings(true);
+      this.#commitGroup();
+    });
     this.#phase = 'running';
     this.replay.admit('started');
     this.engine.delivering = true;
-    this.#scheduleDrain();
-  }
-
-  /** Recovery's findings as events (boot pool); the full report stays in `recovery`. */
-  #emitRecoveryEvents(): void {
-    this.#raise(this.recovery.events);
+    this.#scheduler?.drainSoon();
   }
 
   /**
@@ -561,18 +430,6 @@ export class Node {
       }
       system.emit(event.type, event.severity, this.#fitDetails(event.details));
     }
-  }
-
-  /** The pool an emit takes now: the boot pool while initialising [130], else the runtime's. */
-  #pool(): EventPool {
-    return this.#phase === 'running' ? this.runtimePool : this.bootPool;
-  }
-
-  /** The pool an emit takes now has a slot for `level`, once retired slots are reclaimed. */
-  #poolFits(level: number): boolean {
-    const pool = this.#pool();
-    if (!pool.fits(level)) this.#persistPointers(); // reclaim slots retired since the last fence
-    return pool.fits(level);
   }
 
   /** The details as JSON, shortened to a few fields, then to nothing, to fit the limit. */
@@ -593,42 +450,32 @@ export class Node {
    */
   drain(): boolean {
     this.#checkOpen('drain');
-    this.#commitGroup();
-    const progress = this.engine.drain();
-    return this.#reportDiscards() || progress;
+    try {
+      this.#commitGroup();
+      const progress = this.engine.drain();
+      return this.#reportFindings() || progress;
+    } catch (error) {
+      throw this.#fail(error); // no closure: drain is on the hot path
+    }
   }
 
   /** Row R2: one discarded record counted (the engine examined it and dropped it). */
   #noteDiscard(fifo: PersistentFifo, position: number, verdict: number): void {
     this.recovery.discarded++;
     this.counters.discarded++;
-    let tally = this.#discards.get(fifo.name);
-    if (tally === undefined)
-      this.#discards.set(fifo.name, (tally = { count: 0, reasons: {}, positions: [] }));
-    const reason = slotVerdictNames[verdict] ?? String(verdict);
-    tally.count++;
-    tally.reasons[reason] = (tally.reasons[reason] ?? 0) + 1;
-    if (tally.positions.length < 16) tally.positions.push(position);
+    this.#findings.noteDiscard(fifo, position, verdict);
   }
 
   /**
-   * Raises `nvrelay.record.discarded` (one per FIFO) for the discards found since the last
-   * report; while booting they wait for start (the boot pool). True if it raised any.
+   * Raises what the engine found in recovered records since the last report (discards, row R2;
+   * damaged confirmation words, row R3); while booting they wait for start (the boot pool).
+   * True if it raised any.
    */
-  #reportDiscards(starting = false): boolean {
-    if (this.#discards.size === 0 || this.#phase === 'closed') return false;
+  #reportFindings(starting = false): boolean {
+    this.#findings.collectConfirmations(this.fifos);
+    if (this.#findings.empty) return false;
     if (this.#phase === 'booting' && !starting) return false;
-    const events: RecoveryEvent[] = [...this.#discards].map(([section, tally]) => ({
-      type: 'nvrelay.record.discarded',
-      severity: 'err',
-      details: {
-        section,
-        discarded: tally.count,
-        reasons: tally.reasons,
-        positions: tally.positions,
-      },
-    }));
-    this.#discards.clear();
+    const events = this.#findings.take();
     this.recovery.events.push(...events);
     this.#raise(events);
     return true;
@@ -640,7 +487,7 @@ export class Node {
    */
   commit(): void {
     this.#checkOpen('commit');
-    this.#commitGroup();
+    this.#guarded(() => this.#commitGroup());
   }
 
   /** Manual scheduling: drains until a pass makes no progress (at most `passesMax` passes). */
@@ -650,46 +497,33 @@ export class Node {
     return passes;
   }
 
-  #scheduleDrain(): void {
-    if (this.scheduling !== 'auto' || this.#drainScheduled || this.#phase !== 'running') return;
-    this.#drainScheduled = true;
-    this.#drainImmediate = setImmediate(this.#drainCallback);
+  #commitGroup(): void {
+    this.recorder.commitGroup(this.#failCallback);
   }
 
-  #drainNow(): void {
-    this.#drainScheduled = false;
-    this.#drainImmediate = null;
-    if (this.#phase !== 'running') return;
-    this.engine.drain();
-    this.#reportDiscards();
-    this.#armRetryTimer();
-    if (!this.#fenceScheduled && this.engine.confirmationsPending()) {
-      this.#fenceScheduled = true;
-      setImmediate(this.#fenceCallback);
-    }
-  }
-
-  /** After the turn: the pass's confirmations durable, unless a group commit's fence did it. */
-  #fenceNow(): void {
-    this.#fenceScheduled = false;
-    if (this.#phase === 'running') this.engine.confirmationsDurable();
-  }
-
-  /** One timer for the earliest retry deadline (re-armed only when that deadline changes). */
-  #armRetryTimer(): void {
-    const deadline = this.engine.nextDeadline();
-    if (deadline === this.#timerDeadline) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#timerDeadline = deadline;
-    if (deadline === Infinity) return;
-    const delay = Math.max(0, deadline - this.clock.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#timerDeadline = Infinity;
-      this.#drainNow();
-    }, delay);
-    this.#timer.unref();
+  #autoScheduler(): AutoScheduler {
+    return new AutoScheduler(
+      {
+        drain: () => {
+          if (this.#phase !== 'running') return;
+          this.engine.drain();
+          this.#reportFindings();
+        },
+        fence: () => this.engine.confirmationsDurable(),
+        commitGroup: () => this.#commitGroup(),
+        nextDeadline: () => this.engine.nextDeadline(),
+        confirmationsPending: () => this.engine.confirmationsPending(),
+        guard: (work) => {
+          if (this.#phase !== 'running' && this.#phase !== 'booting') return;
+          try {
+            work();
+          } catch (error) {
+            this.#fail(error); // fail-stop: never an uncaught exception from the event loop
+          }
+        },
+      },
+      this.clock,
+    );
   }
 
   // ---- dead letters (operator) ----
@@ -716,32 +550,22 @@ export class Node {
       if (filter.recipient !== undefined && letter.recipient !== filter.recipient) continue;
       if (filter.seq !== undefined && letter.seq !== filter.seq) continue;
       const record = letter.record;
-      const typeId = this.typeId(record.type);
-      const sourceId = this.sources.intern(record.source);
       try {
         this.#admit(record.severity, record.details);
       } catch (error) {
         if (error instanceof QueueFull) break; // the rest stay dead letters, nothing is lost
         throw error;
       }
-      if (this.#group !== null) this.#commitGroup();
-      const fifo = this.fifos[runtimeFifoIndex] as PersistentFifo;
-      const position = fifo.reserve();
-      const original = record.originalSeq !== 0 ? record.originalSeq : record.seq;
-      const seq = this.#encode(
-        fifo,
-        position,
-        sourceId,
-        typeId,
-        record.severity,
-        record.details,
-        recordFlagRedelivery,
-        original,
-        letter.recipientId,
-      );
-      fifo.commitAppend(position);
-      this.#enqueue(runtimeFifoIndex, position, seq, typeId, sourceId);
-      this.deadLetters.remove(letter.index); // after the re-delivery is durable
+      const typeId = this.typeId(record.type);
+      const sourceId = this.sources.intern(record.source);
+      this.#guarded(() => {
+        this.recorder.append(runtimeFifoIndex, sourceId, typeId, record.severity, record.details, {
+          flags: recordFlagRedelivery,
+          originalSeq: record.originalSeq !== 0 ? record.originalSeq : record.seq,
+          intendedRecipient: letter.recipientId,
+        });
+        this.deadLetters.remove(letter.index); // after the re-delivery is durable
+      });
       count++;
     }
     return count;
@@ -751,61 +575,7 @@ export class Node {
 
   /** Counters, pools, FIFOs and recipients (allocates; not for the hot path). */
   stats(): NodeStats {
-    return {
-      phase: this.#phase,
-      seqNext: this.#seqNext,
-      fifos: this.fifos.map((fifo, index) => ({
-        name: fifo.name,
-        head: fifo.head,
-        tail: fifo.tail,
-        pending: fifo.pending(),
-        slotCount: fifo.slotCount,
-        oldestPendingTime: this.#oldestPendingTime(index),
-      })),
-      pools: [this.bootPool, this.runtimePool].map((pool) => ({
-        name: pool.name,
-        capacity: pool.capacity,
-        used: pool.used(),
-        urgentReserve: pool.urgentReserve,
-        rejected: pool.rejected,
-        rejectedByReserve: pool.rejectedByReserve,
-      })),
-      queue: { length: this.queue.length(), capacity: this.queue.capacity },
-      recipients: this.#recipientStats(),
-      deadLetters: {
-        held: this.deadLetters.held(),
-        damaged: this.deadLetters.damaged(),
-        capacity: this.deadLetters.entryCount,
-      },
-      counters: { ...this.counters },
-    };
-  }
-
-  #oldestPendingTime(fifoIndex: number): number | null {
-    const fifo = this.fifos[fifoIndex] as PersistentFifo;
-    if (fifo.pending() === 0 || !fifo.isExamined(fifo.head)) return null;
-    return fifo.shadowView.getFloat64(fifo.slotBase(fifo.head) + 32, true);
-  }
-
-  #recipientStats(): NodeStats['recipients'] {
-    const rows: NodeStats['recipients'] = [];
-    this.recipientTable.names.forEach((name, id) => {
-      if (name === null) return;
-      const recipient = this.engine.recipients[id];
-      rows.push({
-        id,
-        name,
-        registered: recipient !== undefined,
-        delivered: recipient?.delivered ?? 0,
-        redelivered: recipient?.redelivered ?? 0,
-        confirmed: recipient?.confirmed ?? 0,
-        inFlight: recipient?.inFlight() ?? 0,
-        deadLettered: recipient?.deadLettered ?? 0,
-        confirmsIgnored: recipient?.confirmsIgnored ?? 0,
-        handlerErrors: recipient?.handlerErrors ?? 0,
-      });
-    });
-    return rows;
+    return nodeStats(this, this.#phase, this.lease.next);
   }
 
   /** True when nothing is queued: every event is completely handled and retired. */
@@ -816,20 +586,20 @@ export class Node {
   /**
    * Stops the node: an open group commit is committed first, then timers are cleared. The
    * device stays open (the caller owns it). Idempotent; every other method throws afterwards.
+   * On a failed node it only clears what is left (nothing more is written).
    */
   close(): void {
-    if (this.#phase === 'closed') return;
-    try {
+    if (this.#phase === 'closed' || this.#phase === 'failed') {
+      this.#scheduler?.stop();
+      return;
+    }
+    this.#guarded(() => {
       this.#commitGroup();
       this.#persistPointers(); // the next boot's scan starts at the tail word (row D4)
-    } finally {
-      this.#phase = 'closed';
-      this.engine.delivering = false;
-      if (this.#drainImmediate !== null) clearImmediate(this.#drainImmediate);
-      if (this.#timer !== null) clearTimeout(this.#timer);
-      this.#drainImmediate = null;
-      this.#timer = null;
-    }
+    });
+    this.#phase = 'closed';
+    this.engine.delivering = false;
+    this.#scheduler?.stop();
   }
 
   /** Step 217 now for every FIFO: one fence each, with its confirmations and both pointer words. */
@@ -837,8 +607,69 @@ export class Node {
     for (const fifo of this.fifos) fifo.persistPointers();
   }
 
+  // ---- fail-stop ----
+
+  /** Runs a step that writes to the device; an error it throws fails the node. */
+  #guarded<T>(step: () => T): T {
+    try {
+      return step();
+    } catch (error) {
+      throw this.#fail(error);
+    }
+  }
+
+  /**
+   * Fail-stop: the node stops for good at the first error thrown while writing (the device is in
+   * a state it cannot know). Returns what to throw: NODE_FAILED, or a traced device's power cut
+   * as it is (the crash lab cuts power on purpose). A NodeError other than NODE_FAILED is a
+   * refusal thrown before anything was written (a full table, a bad argument): returned as it
+   * is, and the node goes on.
+   */
+  #fail(error: unknown): Error {
+    if (error instanceof NodeError && error.code !== 'NODE_FAILED') return error; // a refusal
+    if (error instanceof PowerCutError || error instanceof AssertionError) {
+      // the power is off (the crash lab cuts it on purpose), or an invariant broke (a bug, never
+      // caught by runtime code): the node stops, and the error goes on as it is
+      this.#stop(new NodeError('NODE_FAILED', `nvrelay: ${error.message}`, { cause: error }));
+      return error;
+    }
+    if (error instanceof NodeError && error.code === 'NODE_FAILED') {
+      this.#stop(error);
+      return error;
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    const failure = new NodeError(
+      'NODE_FAILED',
+      `nvrelay: the node stopped after a device error (${reason}); reopen the device to recover`,
+      { cause: error },
+    );
+    this.#stop(failure);
+    return this.#failure ?? failure;
+  }
+
+  #stop(failure: NodeError): void {
+    if (this.#phase === 'failed') return;
+    this.#phase = 'failed';
+    this.#failure = failure;
+    this.engine.delivering = false;
+    this.engine.failure = failure;
+    this.#scheduler?.stop();
+    this.recorder.abandonGroup(failure);
+    try {
+      this.#onFailure?.(failure);
+    } catch {
+      // the owner's callback must not turn a fail-stop into an uncaught exception
+    }
+  }
+
   #checkOpen(method: string): void {
     if (this.#phase === 'closed')
       throw new NodeError('NODE_CLOSED', `nvrelay: ${method}: the node is closed`);
+    if (this.#phase === 'failed') {
+      const failure = this.#failure as NodeError;
+      throw new NodeError('NODE_FAILED', `nvrelay: ${method}: ${failure.message}`, {
+        cause: failure.cause,
+      });
+    }
   }
 }

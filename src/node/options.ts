@@ -12,13 +12,14 @@ import {
 } from '../constants.js';
 import type { DistributionEngine, Clock } from '../engine/distribution-engine.js';
 import type { RetryPolicy } from '../engine/recipient.js';
-import { badArgument } from '../events/errors.js';
+import { badArgument, type NodeError } from '../events/errors.js';
 import { severityLevel, type Severity } from '../events/severity.js';
 import type { ChecksumEngine } from '../events/record.js';
 import type { PersistentFifo } from '../fifo/fifo.js';
 import type { FifoGeometry } from '../fifo/layout.js';
 import type { NvramDevice } from '../nvram/device.js';
 import type { ReplayContext, ReplayEngine } from '../replay/replay-engine.js';
+import type { SeqLease } from './seq-lease.js';
 
 export interface NodeOptions {
   /** Time source for event times and retry timeouts (default Date.now). */
@@ -47,6 +48,13 @@ export interface NodeOptions {
   Replay?: new (context: ReplayContext) => ReplayEngine;
   /** The distribution engine class (the lab's mutants). */
   Engine?: typeof DistributionEngine;
+  /** The seq lease class (the lab's mutants). */
+  SeqLease?: typeof SeqLease;
+  /**
+   * Called once when the node fails (fail-stop after a device error, see Node): the node is in
+   * phase 'failed' and every call throws NODE_FAILED; reopen the device to recover.
+   */
+  onFailure?: (error: NodeError) => void;
 }
 
 export interface Subscription {
@@ -71,6 +79,8 @@ export function checkOptions(options: NodeOptions): void {
     'Fifo',
     'Replay',
     'Engine',
+    'SeqLease',
+    'onFailure',
   ];
   if (typeof options !== 'object' || options === null) badArgument('options must be an object');
   for (const key of Object.keys(options)) {
@@ -89,6 +99,9 @@ export function checkOptions(options: NodeOptions): void {
     options.checksum !== 'typescript'
   ) {
     badArgument(`checksum must be 'webassembly' or 'typescript', got ${String(options.checksum)}`);
+  }
+  if (options.onFailure !== undefined && typeof options.onFailure !== 'function') {
+    badArgument('onFailure must be a function');
   }
   if (options.clock !== undefined && typeof options.clock.now !== 'function') {
     badArgument('clock must have a now() method');

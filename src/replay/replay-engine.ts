@@ -15,6 +15,7 @@
  */
 import { seqMax } from '../constants.js';
 import { SlotVerdict, type FifoPointers, type PersistentFifo } from '../fifo/fifo.js';
+import type { RecoverableFifo } from '../fifo/recoverable-fifo.js';
 import {
   entryFlagReplayed,
   entryFlagUnexamined,
@@ -172,8 +173,8 @@ export class ReplayEngine {
     return keys;
   }
 
-  protected fifoIndex(fifo: PersistentFifo): number {
-    const index = this.context.fifos.indexOf(fifo);
+  protected fifoIndex(fifo: RecoverableFifo): number {
+    const index = (this.context.fifos as readonly RecoverableFifo[]).indexOf(fifo);
     assert(index >= 0, 'a replayed FIFO must be in the node FIFO list');
     return index;
   }
@@ -235,6 +236,7 @@ export class ReplayEngine {
           section: recovery.fifo.name,
           head: recovery.salvaged.head,
           tail: recovery.salvaged.tail,
+          damagedWords: recovery.damagedWords,
         },
       });
     }

@@ -16,6 +16,12 @@ import {
 import { getU64, writeRecord } from '../../src/events/record.js';
 import { TracedNvram } from '../../src/nvram/index.js';
 import { NodeError } from '../../src/events/errors.js';
+import {
+  WordRole,
+  loadConfirmationMask,
+  loadCounterWord,
+  storeCounterWord,
+} from '../../src/events/checked-word.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 20_251_126);
 const recipientCount = 3;
@@ -267,8 +273,7 @@ describe('PersistentFifo', () => {
       }
     }
     // positions 3..5 pending; damage the tail word beyond head + slotCount
-    device.storeU64(fifo.tailOffset, 2 ** 40);
-    device.persist(fifo.tailOffset, 8);
+    storeCounterWord(device, fifo.tailOffset, WordRole.tail, 2 ** 40);
     const first = new PersistentFifo(device, 'fifo', geometry(4)).recover();
     expect(first.salvaged).not.toBeNull();
     expect([first.head, first.tail]).toEqual([3, 6]); // the intact head word bounds the run
@@ -304,7 +309,7 @@ describe('PersistentFifo', () => {
     fifo.recover();
     const durable = (): TracedNvram => TracedNvram.fromImage(device.buildDurableImage());
     const word = (image: TracedNvram, position: number): number =>
-      image.loadU64(fifo.slotsOffset + fifo.slotBase(position));
+      loadConfirmationMask(image, fifo.slotsOffset + fifo.slotBase(position));
     const positions = [1, 2, 3].map((seq) => appendRecord(fifo, seq));
     for (const position of positions) {
       fifo.shadowView.setInt32(fifo.slotBase(position), 1, true);
@@ -315,7 +320,7 @@ describe('PersistentFifo', () => {
     fifo.retire(1); // 2 stays: say the engine has not reached it yet
     fifo.confirmationsDurable(); // one fence: the head word past 0 and 1, the word of 2
     const image = durable();
-    expect(image.loadU64(fifo.headOffset)).toBe(2);
+    expect(loadCounterWord(image, fifo.headOffset, WordRole.head)).toBe(2);
     expect([word(image, 0), word(image, 1), word(image, 2)]).toEqual([0, 0, 1]);
     expect([fifo.persistedHead, fifo.durableTail]).toEqual([2, 3]);
   });
@@ -326,7 +331,7 @@ describe('PersistentFifo', () => {
     fifo.recover();
     const positions = [1, 2, 3].map((seq) => appendRecord(fifo, seq));
     const word = (position: number): number =>
-      device.loadU64(fifo.slotsOffset + fifo.slotBase(position));
+      loadConfirmationMask(device, fifo.slotsOffset + fifo.slotBase(position));
     for (const [bit, position] of [1, 2].flatMap((b) => positions.map((p) => [b, p] as const))) {
       const base = fifo.slotBase(position);
       fifo.shadowView.setInt32(base, fifo.shadowView.getInt32(base, true) | bit, true);
@@ -336,9 +341,9 @@ describe('PersistentFifo', () => {
     expect(positions.map(word)).toEqual([3, 3, 1]);
     fifo.confirmationsDurable();
     const image = TracedNvram.fromImage(device.buildDurableImage());
-    expect(positions.map((p) => image.loadU64(fifo.slotsOffset + fifo.slotBase(p)))).toEqual([
-      3, 3, 3,
-    ]);
+    expect(
+      positions.map((p) => loadConfirmationMask(image, fifo.slotsOffset + fifo.slotBase(p))),
+    ).toEqual([3, 3, 3]);
   });
 
   test('in a large ring the durable tail word trails by at most 64 slots (one group)', () => {
@@ -350,7 +355,10 @@ describe('PersistentFifo', () => {
     for (let seq = 1; seq <= 300; seq++) {
       appendRecord(fifo, seq);
       const durable = TracedNvram.fromImage(device.buildDurableImage());
-      lagMax = Math.max(lagMax, fifo.tail - durable.loadU64(fifo.tailOffset));
+      lagMax = Math.max(
+        lagMax,
+        fifo.tail - loadCounterWord(durable, fifo.tailOffset, WordRole.tail),
+      );
     }
     expect(lagMax).toBeGreaterThan(1); // a lag there is: the word is a hint
     expect(lagMax).toBeLessThanOrEqual(64 + 1);
@@ -361,14 +369,12 @@ describe('PersistentFifo', () => {
     const fifo = new PersistentFifo(device, 'fifo', geometry(8));
     fifo.recover();
     for (let seq = 1; seq <= 4; seq++) appendRecord(fifo, seq);
-    device.storeU64(fifo.tailOffset, 1); // the tail word as it was two fences ago
-    device.persist(fifo.tailOffset, 8);
-    device.storeU64(fifo.headOffset, 3); // the head word of the cut-short fence landed
-    device.persist(fifo.headOffset, 8);
+    storeCounterWord(device, fifo.tailOffset, WordRole.tail, 1); // the tail word as it was two fences ago
+    storeCounterWord(device, fifo.headOffset, WordRole.head, 3); // the head word of the cut-short fence landed
     const recovery = new PersistentFifo(device, 'fifo', geometry(8)).recover();
     expect(recovery.salvaged).toBeNull();
     expect([recovery.head, recovery.tail, recovery.discarded]).toEqual([3, 4, 0]);
-    expect(device.loadU64(fifo.tailOffset)).toBe(4); // the scanned tail word, persisted
+    expect(loadCounterWord(device, fifo.tailOffset, WordRole.tail)).toBe(4); // the scanned tail word, persisted
   });
 
   test('a head word past the tail word without its record before it is salvaged (D3)', () => {
@@ -376,8 +382,7 @@ describe('PersistentFifo', () => {
     const fifo = new PersistentFifo(device, 'fifo', geometry(8));
     fifo.recover();
     for (let seq = 1; seq <= 2; seq++) appendRecord(fifo, seq);
-    device.storeU64(fifo.headOffset, 5); // past anything ever published: a damaged word
-    device.persist(fifo.headOffset, 8);
+    storeCounterWord(device, fifo.headOffset, WordRole.head, 5); // past anything ever published: a damaged word
     const recovery = new PersistentFifo(device, 'fifo', geometry(8)).recover();
     expect(recovery.salvaged).toEqual({ head: 0, tail: 2 });
     expect([recovery.head, recovery.tail]).toEqual([0, 2]);
@@ -452,7 +457,10 @@ describe('a power cut inside the fence that carries the pointer words', () => {
     for (let index = 0; index < images; index++) {
       const image = device.buildImage(device.survivorsByIndex('px86', index));
       const after = TracedNvram.fromImage(image);
-      const words = [fifo.headOffset, fifo.tailOffset].map((offset) => after.loadU64(offset));
+      const words = [
+        loadCounterWord(after, fifo.headOffset, WordRole.head),
+        loadCounterWord(after, fifo.tailOffset, WordRole.tail),
+      ];
       if ((words[0] as number) > (words[1] as number)) headPastTailWord++;
       const recovery = new PersistentFifo(after, 'fifo', geometry(slotCount)).recover();
       expect(recovery.salvaged).toBeNull();
@@ -460,7 +468,7 @@ describe('a power cut inside the fence that carries the pointer words', () => {
       expect(recovery.tail).toBe(6); // every published record, found past the head by row D4
       expect(recovery.discarded).toBe(0);
       // event 4 is confirmed in the image exactly when its word survived
-      const word = after.loadU64(fifo.slotsOffset + fifo.slotBase(4));
+      const word = loadConfirmationMask(after, fifo.slotsOffset + fifo.slotBase(4));
       expect([0, 1]).toContain(word);
     }
     expect(images).toBeGreaterThan(1);

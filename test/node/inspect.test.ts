@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { inspectNode } from '../../src/node/inspect.js';
 import { fifoOffsets } from '../../src/fifo/layout.js';
 import { bootNode, bytes, rebootDurable } from '../engine/harness.js';
+import { WordRole, loadCounterWord } from '../../src/events/checked-word.js';
 
 describe('inspectNode', () => {
   test('shows pending events, recipients and dead letters without writing', () => {
@@ -51,7 +52,7 @@ describe('inspectNode', () => {
     const image = rebootDurable(device);
     const fifo = image.section('runtime-fifo');
     image.flipBits(fifo.offset + fifoOffsets.tail + 6, 1, 1, 1);
-    const tailWord = image.loadU64(fifo.offset + fifoOffsets.tail);
+    const tailWord = loadCounterWord(image, fifo.offset + fifoOffsets.tail, WordRole.tail);
     const view = inspectNode(image);
     const runtime = view.fifos[1];
     expect(runtime?.salvaged).toBe(true);
@@ -59,7 +60,7 @@ describe('inspectNode', () => {
       ['valid', seqs[0]],
       ['valid', seqs[1]],
     ]);
-    expect(image.loadU64(fifo.offset + fifoOffsets.tail)).toBe(tailWord);
+    expect(loadCounterWord(image, fifo.offset + fifoOffsets.tail, WordRole.tail)).toBe(tailWord);
     expect(image.instructionCount).toBe(0);
   });
 });

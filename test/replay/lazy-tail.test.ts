@@ -10,6 +10,7 @@ import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
 import type { Node } from '../../src/node/node.js';
 import type { TracedNvram } from '../../src/nvram/index.js';
 import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
+import { WordRole, loadCounterWord } from '../../src/events/checked-word.js';
 
 /** A ring large enough (> tailLagSmallRingSlots) that the tail word lags by an eighth of it. */
 const limits = { ...smallLimits, runtimeSlots: 128 };
@@ -53,7 +54,9 @@ function deviceWithTornFirst(): { device: TracedNvram; seqs: number[] } {
   const p = node.producer('p');
   const seqs = [1, 2, 3].map((k) => p.emit('a.x', 'err', bytes(k)));
   const image = rebootDurable(device);
-  expect(image.loadU64(image.section('runtime-fifo').offset + fifoOffsets.tail)).toBe(0);
+  expect(
+    loadCounterWord(image, image.section('runtime-fifo').offset + fifoOffsets.tail, WordRole.tail),
+  ).toBe(0);
   tear(image, 0);
   return { device: image, seqs };
 }
@@ -132,8 +135,8 @@ describe('the lazily persisted tail word', () => {
     node.drainUntilIdle();
     node.close(); // head = tail = 1, both durable; slot 1 still holds a stale intact record
     const fifo = second.section('runtime-fifo');
-    expect(second.loadU64(fifo.offset + fifoOffsets.head)).toBe(1);
-    expect(second.loadU64(fifo.offset + fifoOffsets.tail)).toBe(1);
+    expect(loadCounterWord(second, fifo.offset + fifoOffsets.head, WordRole.head)).toBe(1);
+    expect(loadCounterWord(second, fifo.offset + fifoOffsets.tail, WordRole.tail)).toBe(1);
     const { seen } = recover(rebootDurable(second));
     expect(seen).toEqual([]);
   });
@@ -145,9 +148,11 @@ describe('the lazily persisted tail word', () => {
     node.producer('p').emit('a.x', 'err', bytes(1));
     const image = rebootDurable(device);
     const fifo = image.section('runtime-fifo');
-    expect(image.loadU64(fifo.offset + fifoOffsets.tail)).toBe(0);
+    expect(loadCounterWord(image, fifo.offset + fifoOffsets.tail, WordRole.tail)).toBe(0);
     bootNode(image);
-    expect(rebootDurable(image).loadU64(fifo.offset + fifoOffsets.tail)).toBe(1);
+    expect(
+      loadCounterWord(rebootDurable(image), fifo.offset + fifoOffsets.tail, WordRole.tail),
+    ).toBe(1);
   });
 
   test('in a small ring the durable tail word trails the published tail by at most one', () => {
@@ -159,7 +164,11 @@ describe('the lazily persisted tail word', () => {
     const lagMax = 1; // a ring of up to tailLagSmallRingSlots slots
     for (let k = 1; k <= 12; k++) {
       p.emit('a.x', 'err', bytes(k));
-      const durable = rebootDurable(device).loadU64(fifo.offset + fifoOffsets.tail);
+      const durable = loadCounterWord(
+        rebootDurable(device),
+        fifo.offset + fifoOffsets.tail,
+        WordRole.tail,
+      );
       expect(k - durable).toBeLessThanOrEqual(lagMax + 1);
     }
   });

@@ -10,6 +10,7 @@ import { Node } from '../../src/node/node.js';
 import { NvramError, TracedNvram } from '../../src/nvram/index.js';
 import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
 import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
+import { WordRole, loadCounterWord, storeCounterWord } from '../../src/events/checked-word.js';
 
 /**
  * Emits three events nobody confirms (the recipient is registered, then the power goes). With
@@ -73,7 +74,7 @@ describe('media faults', () => {
   test('a bit flip in a record past the durable tail word: that one reported, the rest delivered (D5)', () => {
     const { device, seqs } = deviceWithPending(false);
     const fifo = device.section('runtime-fifo');
-    expect(device.loadU64(fifo.offset + fifoOffsets.tail)).toBe(0); // the hint was never flushed
+    expect(loadCounterWord(device, fifo.offset + fifoOffsets.tail, WordRole.tail)).toBe(0); // the hint was never flushed
     const slotBytes = slotBytesFor(smallLimits.detailsBytesMax ?? 0);
     device.flipBits(fifo.offset + fifoOffsets.slots + slotBytes + 65, 1, 1, 3); // record 1's type name
     const { node, seen } = recoverAll(device);
@@ -125,8 +126,7 @@ describe('media faults', () => {
   test('a damaged seq lease is repaired above every seq found, and reported', () => {
     const { device, seqs } = deviceWithPending();
     const control = device.section('control');
-    device.storeU64(control.offset + leaseOffset, 0);
-    device.persist(control.offset + leaseOffset, 8);
+    storeCounterWord(device, control.offset + leaseOffset, WordRole.lease, 0);
     const { node, seen } = recoverAll(device);
     expect(seen.some((e) => e.type === 'nvrelay.lease.repaired')).toBe(true);
     const next = node.producer('p').emit('a.w', 'err');
@@ -143,8 +143,7 @@ describe('media faults', () => {
     node.close(); // every event confirmed and retired: nothing pending
     const rebooted = rebootDurable(device);
     const control = rebooted.section('control');
-    rebooted.storeU64(control.offset + leaseOffset, 0);
-    rebooted.persist(control.offset + leaseOffset, 8);
+    storeCounterWord(rebooted, control.offset + leaseOffset, WordRole.lease, 0);
     const { node: again, seen } = recoverAll(rebooted);
     expect(seen.filter((e) => e.source !== 'nvrelay')).toEqual([]);
     expect(seen.some((e) => e.type === 'nvrelay.lease.repaired')).toBe(true);
@@ -154,8 +153,7 @@ describe('media faults', () => {
   test('a recovery report the full boot pool cannot take is counted as recovery\u2019s, not a producer\u2019s', () => {
     const { device } = deviceWithPending();
     const control = device.section('control');
-    device.storeU64(control.offset + leaseOffset, 0); // row L1: reported at start
-    device.persist(control.offset + leaseOffset, 8);
+    storeCounterWord(device, control.offset + leaseOffset, WordRole.lease, 0); // row L1: reported at start
     const { node } = bootNode(device);
     const p = node.producer('p');
     for (let i = 0; i < node.bootPool.capacity; i++) p.emit('boot.x', 'err'); // fills the boot pool

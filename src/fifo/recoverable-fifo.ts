@@ -1,0 +1,641 @@
+/**
+ * The persistent event FIFO's state [140, 141] in one NVRAM section (layout in ./layout.ts) and
+ * its boot recovery: the decision rows D1-D5 (descriptor, pointer words, the scan past the tail
+ * word) and R1/R2 (each published record examined, in order, when the engine first reaches it).
+ * Recovery only reads, except the salvage of invalid pointers (D3) and the scanned tail (D4).
+ * The runtime half (append, confirm, retire: the persist orders) is PersistentFifo (./fifo.ts).
+ *
+ * The head and tail words are checked words (src/events/checked-word.ts): a media fault in one
+ * fails its check, which row D2 treats as invalid pointers (salvaged by D3, and reported).
+ *
+ * The FIFO keeps a volatile shadow of its slots: the record is encoded there, stored to the
+ * device from there, and delivered from there (no per-event device loads or allocations).
+ */
+import { fifoSlotsMax, recipientsMax, seqMax } from '../constants.js';
+import { assert } from '../events/assert.js';
+import {
+  WordRole,
+  confirmationWordIntact,
+  decodeCounterWord,
+  encodeCounterWord,
+  wordDamaged,
+} from '../events/checked-word.js';
+import { NodeError } from '../events/errors.js';
+import {
+  RecordVerdict,
+  recordVerdictNames,
+  checkRecord,
+  getU64,
+  allocateRecordBuffer,
+  type ChecksumEngine,
+  type RecordBuffer,
+  type RecordLimits,
+} from '../events/record.js';
+import type { NvramDevice } from '../nvram/device.js';
+import {
+  describeDescriptorFault,
+  encodeFifoDescriptor,
+  fifoDescriptorBytes,
+  fifoOffsets,
+  fifoSectionBytes,
+  type FifoGeometry,
+} from './layout.js';
+import {
+  pointerFact,
+  pointerTable,
+  scanEndFact,
+  scanEndTable,
+  slotFact,
+  slotTable,
+} from './recovery-table.js';
+
+/**
+ * Recovery's verdict on one published slot: a record verdict, out of seq order, or torn: a
+ * damaged record past the durable tail word that the scan passed (row D5), reported as torn at
+ * start rather than as a discard.
+ */
+export const SlotVerdict = Object.freeze({ ...RecordVerdict, badOrder: 6, torn: 7 });
+export const slotVerdictNames = [...recordVerdictNames, 'bad-order', 'torn'] as const;
+
+/** What the pointer step of recovery found in one FIFO: the published range [head, tail). */
+export interface FifoPointers {
+  fifo: RecoverableFifo;
+  head: number;
+  tail: number;
+  /** The pointers were invalid and were rebuilt from the slots (decision D3). */
+  salvaged: { head: number; tail: number } | null;
+  /** Pointer words whose check failed (a media fault; D3 salvaged them). */
+  damagedWords: ('head' | 'tail')[];
+  /**
+   * Damaged records for their positions past the durable tail word (rows D4, D5): appends cut
+   * short by a power cut (never acknowledged), or media faults. Those the scan passed (D5) are
+   * inside [head, tail), never delivered; the last, if any, may be where the scan ended.
+   */
+  torn: { position: number; reason: string }[];
+}
+
+/** Eager recovery: the published range and a verdict per position. */
+export interface FifoRecovery extends FifoPointers {
+  /** verdicts[i] is for position head + i (SlotVerdict). */
+  verdicts: Uint8Array;
+  discarded: number;
+}
+
+/** Rings up to this many slots get every slot's view at boot (no allocation after boot). */
+export const slotViewsEagerMax = 65_536;
+
+/** Rings up to this many slots keep the durable tail word within one record of the tail. */
+export const tailLagSmallRingSlots = 64;
+
+/**
+ * The most the durable tail word may trail the tail, in slots, in a large ring: recovery scans
+ * (and checksums) that many records past it (row D4), and a media fault in one of them ends that
+ * scan, so the records after it are not delivered; one group commit's worth bounds both. The
+ * tail word rides every fence that moves the head anyway (same page), so this flush only costs a
+ * page when nothing is being retired.
+ */
+export const tailLagSlotsMax = 64;
+
+/** Confirmations one FIFO defers to its next fence before storing them at once. */
+export const confirmationsDeferredMax = 4096;
+
+/** Slots read from the device in one load while examining (bounds the load, not the boot). */
+export const fifoLoadRunSlots = 256;
+
+export class RecoverableFifo {
+  readonly device: NvramDevice;
+  readonly name: string;
+  readonly slotBytes: number;
+  readonly slotCount: number;
+  readonly limits: RecordLimits;
+  /** Absolute device offsets. */
+  readonly sectionOffset: number;
+  readonly headOffset: number;
+  readonly tailOffset: number;
+  readonly slotsOffset: number;
+
+  /** Volatile mirror of every slot; slot i at i * slotBytes (three views of one buffer). */
+  readonly buffer: RecordBuffer;
+  readonly shadow: Uint8Array;
+  readonly shadowView: DataView;
+  /** One view per slot, made at boot, so a store never allocates a subarray. */
+  /**
+   * One view per slot, so a store never allocates a subarray: made at boot for rings up to
+   * slotViewsEagerMax slots, else on a slot's first use (a large ring boots fast).
+   */
+  protected readonly slotViews: (Uint8Array | undefined)[];
+  protected readonly confirmScratch = new Uint8Array(8);
+  protected readonly confirmScratchView = new DataView(this.confirmScratch.buffer);
+  /** One pointer word as stored or loaded (checked words are stored as one 8-byte word). */
+  protected readonly counterScratch = new Uint8Array(8);
+  /** Recovery: positions whose confirmation word failed its check (row R3), not reported yet. */
+  readonly confirmationsDamaged: number[] = [];
+  /**
+   * Positions whose confirmation word changed since this FIFO's last fence (repeats allowed);
+   * the fence stores those the head word does not pass. When full, they are stored at once.
+   */
+  protected readonly confirmationsDeferred: Float64Array;
+  protected deferredCount = 0;
+
+  /** Oldest position not yet retired (volatile; the next fence of this FIFO persists it). */
+  head = 0;
+  /** The head as last made durable: slots before it may be reused. */
+  persistedHead = 0;
+  /** One past the newest published position [213] (its record durable). */
+  tail = 0;
+  /** The tail word as last made durable: recovery scans from it (<= tail). */
+  durableTail = 0;
+  /** A tail word stored and flushed, durable at this FIFO's next fence; -1 if none. */
+  protected tailFlushed = -1;
+  /** The same for the head word. */
+  protected headFlushed = -1;
+  /** One past the newest reserved position (>= tail while a group commit is open). */
+  reserved = 0;
+  /** Confirmations received since this FIFO's last fence (not durable yet). */
+  confirmationsUnfenced = false;
+  /** Recovery: published positions below this were examined; below loadedUpTo, loaded. */
+  protected examinedUpTo = 0;
+  protected loadedUpTo = 0;
+  /** Recovery: seq of the last valid record examined (seqs must increase, row R1). */
+  protected examinedSeq = 0;
+  /** Recovery: the range [recoveredHead, + verdicts.length) published at boot, and verdicts. */
+  protected recoveredHead = 0;
+  protected verdicts = new Uint8Array(0);
+  /** Recovery: the record check of the slot scanFacts last read (-1: none read). */
+  protected scanVerdict = -1;
+  /** Recovery: positions of damaged records the scan passed (row D5), examined as torn. */
+  protected tornInRange = new Set<number>();
+
+  constructor(
+    device: NvramDevice,
+    sectionName: string,
+    geometry: FifoGeometry,
+    checksum: ChecksumEngine = 'webassembly',
+  ) {
+    assert(geometry.slotCount >= 1 && geometry.slotCount <= fifoSlotsMax, 'slotCount out of range');
+    assert(geometry.slotBytes % 64 === 0, 'slotBytes must be whole lines');
+    assert(geometry.recipientsMax >= 1 && geometry.recipientsMax <= recipientsMax, 'recipientsMax');
+    const section = device.section(sectionName);
+    if (section.length < fifoSectionBytes(geometry)) {
+      throw new NodeError(
+        'NODE_BAD_LAYOUT',
+        `nvrelay: section '${sectionName}' has ${section.length} bytes, a FIFO of ` +
+          `${geometry.slotCount} x ${geometry.slotBytes}-byte slots needs ${fifoSectionBytes(geometry)}`,
+      );
+    }
+    this.device = device;
+    this.name = sectionName;
+    this.slotBytes = geometry.slotBytes;
+    this.slotCount = geometry.slotCount;
+    this.limits = {
+      slotBytes: geometry.slotBytes,
+      detailsBytesMax: geometry.detailsBytesMax,
+      recipientsMax: geometry.recipientsMax,
+    };
+    this.sectionOffset = section.offset;
+    this.headOffset = section.offset + fifoOffsets.head;
+    this.tailOffset = section.offset + fifoOffsets.tail;
+    this.slotsOffset = section.offset + fifoOffsets.slots;
+    this.buffer = allocateRecordBuffer(this.slotCount * this.slotBytes, checksum);
+    this.shadow = this.buffer.bytes;
+    this.shadowView = this.buffer.view;
+    this.slotViews = new Array<Uint8Array | undefined>(this.slotCount);
+    this.confirmationsDeferred = new Float64Array(
+      Math.min(this.slotCount, confirmationsDeferredMax),
+    );
+    if (this.slotCount <= slotViewsEagerMax) {
+      for (let slot = 0; slot < this.slotCount; slot++)
+        this.slotViews[slot] = this.makeSlotView(slot);
+    }
+  }
+
+  /** Writes the descriptor and zero pointers, each persisted (format time, not restartable). */
+  static format(device: NvramDevice, sectionName: string, geometry: FifoGeometry): void {
+    const section = device.section(sectionName);
+    const word = new Uint8Array(8);
+    encodeCounterWord(0, WordRole.head, word);
+    device.storeBytes(section.offset + fifoOffsets.head, word);
+    encodeCounterWord(0, WordRole.tail, word);
+    device.storeBytes(section.offset + fifoOffsets.tail, word);
+    device.storeU64(section.offset + fifoOffsets.owner, 0);
+    device.persist(section.offset, fifoOffsets.slots);
+    device.storeBytes(section.offset, encodeFifoDescriptor(geometry));
+    device.persist(section.offset, fifoDescriptorBytes);
+  }
+
+  /** Byte offset of a position's slot in the shadow. */
+  slotBase(position: number): number {
+    return (position % this.slotCount) * this.slotBytes;
+  }
+
+  /** The shadow of a position's slot (valid until the slot is reused). */
+  slotView(position: number): Uint8Array {
+    const slot = position % this.slotCount;
+    return this.slotViews[slot] ?? (this.slotViews[slot] = this.makeSlotView(slot));
+  }
+
+  protected makeSlotView(slot: number): Uint8Array {
+    return this.shadow.subarray(slot * this.slotBytes, (slot + 1) * this.slotBytes);
+  }
+
+  /** Positions that can be reserved now: a slot is free once the durable head is past it. */
+  free(): number {
+    return this.slotCount - (this.reserved - this.persistedHead);
+  }
+
+  /** Published events not yet retired. */
+  pending(): number {
+    return this.tail - this.head;
+  }
+
+  // ---- recovery (restartable: reads only, except the salvage of invalid pointers) ----
+
+  /**
+   * Boot recovery, first step (decision rows D1-D5): the descriptor, the pointers and the scan
+   * past the tail word. The
+   * records in [head, tail) are checked later, in order, by `examine` (row R1/R2), when the
+   * engine first reaches each one: so a boot does not read every pending record, and a
+   * record that fails is still never delivered. With `repair` false nothing is written.
+   */
+  recoverPointers(options: { repair?: boolean } = {}): FifoPointers {
+    const descriptorFault = this.descriptorFault();
+    let facts = descriptorFault === null ? pointerFact.descriptorIntact : 0;
+    let head = 0;
+    let tail = 0;
+    if (descriptorFault === null) {
+      head = this.loadCounter(this.headOffset, WordRole.head);
+      tail = this.loadCounter(this.tailOffset, WordRole.tail);
+      if (this.pointersValid(head, tail)) facts |= pointerFact.pointersValid;
+    }
+    const damagedWords: FifoPointers['damagedWords'] = [];
+    if (head === wordDamaged) damagedWords.push('head');
+    if (tail === wordDamaged) damagedWords.push('tail');
+    let salvaged: FifoPointers['salvaged'] = null;
+    switch (pointerTable.decide(facts).decision) {
+      case 'corrupt': // D1: nothing in the section can be trusted
+        throw new NodeError(
+          'NODE_CORRUPT',
+          `nvrelay: FIFO section '${this.name}': ${descriptorFault}`,
+        );
+      case 'salvage': // D3
+        ({ head, tail } = this.salvage(head, tail));
+        if (options.repair !== false) this.repairPointers(head, tail);
+        salvaged = { head, tail };
+        break;
+      case 'take': // D2
+        break;
+    }
+    const stored = tail;
+    // rows D4, D5: records published after the tail word (or after a head word past it, D2)
+    const torn: FifoPointers['torn'] = [];
+    tail = this.scanTail(head, Math.max(head, tail), torn);
+    if (tail > stored && options.repair !== false) this.repairTail(tail);
+    this.head = this.persistedHead = head;
+    this.tail = this.reserved = tail;
+    this.durableTail = options.repair !== false ? tail : stored;
+    this.tailFlushed = this.headFlushed = -1;
+    this.deferredCount = 0;
+    this.examinedUpTo = this.loadedUpTo = this.recoveredHead = head;
+    this.examinedSeq = 0;
+    this.confirmationsDamaged.length = 0;
+    this.verdicts = new Uint8Array(tail - head);
+    return { fifo: this, head, tail, salvaged, damagedWords, torn };
+  }
+
+  /**
+   * Row D4: the tail word is a lazily persisted hint, so records after it may be published
+   * (durable, their emit returned). From `tail`, accepts slot c while its record is valid with
+   * position c and its seq is above the previous record's, within one ring of the head. Where that
+   * fails, row D5 decides (scanEnd): a run of damaged records followed by a valid one is passed
+   * (the damaged ones go to `torn` and are examined as torn); else the scan stops there. A stale
+   * record beyond a cut-short group commit fails once a later boot wrote newer records before it
+   * (its seq is below theirs: seqs come from a newer lease). Deterministic in the slot contents:
+   * a second recovery finds the same tail.
+   */
+  protected scanTail(head: number, tail: number, torn: FifoPointers['torn']): number {
+    this.tornInRange.clear();
+    let seq = this.seqBefore(tail);
+    let position = tail;
+    for (;;) {
+      if (slotTable.decide(this.scanFacts(position, head, seq)).decision === 'published') {
+        seq = getU64(this.shadowView, this.slotBase(position) + 24);
+        position++;
+        continue;
+      }
+      const next = this.scanEnd(position, head, seq, torn);
+      if (next < 0) return position;
+      position = next; // row D5: a valid record with a seq above, after damaged ones
+    }
+  }
+
+  /**
+   * Row D4's facts about the slot at `position`, past the tail word, established in the table's
+   * order and only up to the first false one (the facts after it are don't-cares then, so a
+   * stale slot costs one word read).
+   */
+  protected scanFacts(position: number, head: number, seqPrevious: number): number {
+    let facts = slotFact.pastTailWord;
+    this.scanVerdict = -1;
+    if (!(position < head + this.slotCount)) return facts;
+    facts |= slotFact.withinRing;
+    if (!this.holdsPosition(position)) return facts; // the record check's position, read alone
+    this.loadSlot(position);
+    const base = this.slotBase(position);
+    // the record check itself, not checkSlot: what publishes a record is not a hook
+    this.scanVerdict = checkRecord(this.buffer, base, position, this.limits);
+    if (this.scanVerdict !== RecordVerdict.valid) return facts;
+    facts |= slotFact.recordValid;
+    if (getU64(this.shadowView, base + 24) > seqPrevious) facts |= slotFact.seqAbove;
+    return facts;
+  }
+
+  /**
+   * Rows D4/D5 where the scan stopped at `position`: the position of the valid record after a
+   * run of damaged ones (D5, the run added to `torn` and to tornInRange), or -1 (the scan ends;
+   * a damaged record there goes to `torn`).
+   */
+  protected scanEnd(
+    position: number,
+    head: number,
+    seqPrevious: number,
+    torn: FifoPointers['torn'],
+  ): number {
+    const ringEnd = head + this.slotCount;
+    const damaged: FifoPointers['torn'] = []; // recovery only: allocating is fine here
+    let next = position;
+    while (next < ringEnd && this.damagedAt(next)) {
+      damaged.push({ position: next, reason: slotVerdictNames[this.scanVerdict] ?? 'damaged' });
+      next++;
+    }
+    let facts = 0;
+    if (damaged.length > 0) {
+      facts |= scanEndFact.damaged;
+      // damagedAt(next) has just loaded and checked that slot: its verdict is in scanVerdict
+      const intact = next < ringEnd && this.scanVerdict === RecordVerdict.valid;
+      if (intact && getU64(this.shadowView, this.slotBase(next) + 24) > seqPrevious)
+        facts |= scanEndFact.intactFollows;
+    }
+    switch (scanEndTable.decide(facts).decision) {
+      case 'skip': // D5
+        for (const entry of damaged) {
+          torn.push(entry);
+          this.tornInRange.add(entry.position);
+        }
+        return next;
+      case 'end-torn': // D4, reporting the damaged record it ends at
+        torn.push(damaged[0] as FifoPointers['torn'][number]);
+        return -1;
+      default: // D4
+        return -1;
+    }
+  }
+
+  /**
+   * The slot holds a damaged record for `position`: tagged, failing the record check, and not
+   * an intact record of another position (a stale one from an earlier lap) nor an untagged,
+   * never written slot. Leaves the verdict in scanVerdict.
+   */
+  protected damagedAt(position: number): boolean {
+    this.loadSlot(position);
+    this.scanVerdict = checkRecord(this.buffer, this.slotBase(position), position, this.limits);
+    const verdict = this.scanVerdict;
+    return (
+      verdict !== RecordVerdict.valid &&
+      verdict !== RecordVerdict.badTag &&
+      verdict !== RecordVerdict.badPosition
+    );
+  }
+
+  /** The slot's position word names `position` (read alone first: a stale slot stops cheaply). */
+  protected holdsPosition(position: number): boolean {
+    return this.device.loadU64(this.slotsOffset + this.slotBase(position) + 16) === position;
+  }
+
+  /**
+   * The seq the first record past the tail word must exceed: that of the record before it, if
+   * its slot still holds it intact; else 0.
+   */
+  protected seqBefore(tail: number): number {
+    return tail === 0 ? 0 : this.intactSeqAt(tail - 1);
+  }
+
+  /**
+   * Row L2: the seq of the newest published record if its slot still holds it intact, else 0
+   * (one slot read). Seqs grow with positions, so it is the largest this FIFO shows.
+   */
+  newestSeq(): number {
+    return this.seqBefore(this.tail);
+  }
+
+  /** The seq of the record in `position`'s slot if it is intact and names that position; else 0. */
+  protected intactSeqAt(position: number): number {
+    if (!this.holdsPosition(position)) return 0;
+    this.loadSlot(position);
+    const base = this.slotBase(position);
+    if (checkRecord(this.buffer, base, position, this.limits) !== RecordVerdict.valid) return 0;
+    return getU64(this.shadowView, base + 24);
+  }
+
+  /** Row D4: the scanned tail persisted before any new append (a later scan starts there). */
+  protected repairTail(tail: number): void {
+    this.storeCounter(this.tailOffset, WordRole.tail, tail);
+    this.device.persist(this.tailOffset, 8);
+  }
+
+  /**
+   * R1/R2 for the next unexamined published position: loads it (with the following slots, in
+   * one device load) and returns its verdict, badOrder if its seq is not above the previous
+   * valid record's. Positions are examined exactly once, in order.
+   */
+  examine(position: number): number {
+    if (position < this.examinedUpTo) {
+      assert(position >= this.recoveredHead, 'FIFO examine below the recovered range');
+      return this.verdicts[position - this.recoveredHead] as number; // examined already (examineAll)
+    }
+    assert(position === this.examinedUpTo && position < this.tail, 'FIFO examined out of order');
+    this.examinedUpTo = position + 1;
+    if (position >= this.loadedUpTo) this.loadRun(position);
+    let verdict = this.checkSlot(position);
+    let facts = slotFact.withinRing; // before the tail word: within one ring of the head (D2)
+    let seq = 0;
+    if (verdict === SlotVerdict.valid) {
+      facts |= slotFact.recordValid;
+      seq = getU64(this.shadowView, this.slotBase(position) + 24);
+      if (seq > this.examinedSeq) facts |= slotFact.seqAbove;
+    }
+    if (slotTable.decide(facts).decision === 'deliver') {
+      this.examinedSeq = seq; // R1
+      this.checkConfirmationWord(position);
+    } else if (verdict === SlotVerdict.valid)
+      verdict = SlotVerdict.badOrder; // R2, by seq order
+    else if (this.tornInRange.has(position)) verdict = SlotVerdict.torn; // D5: reported as torn
+    this.verdicts[position - this.recoveredHead] = verdict;
+    return verdict;
+  }
+
+  /**
+   * Row R3: a delivered record's confirmation word (outside its CRC) must pass its own check; one
+   * that fails is a media fault: its bits cannot be trusted, so the event goes again to every
+   * intended recipient (zeroed in the shadow) and the position is reported, never silently
+   * skipped for a recipient whose confirmation the fault invented.
+   */
+  protected checkConfirmationWord(position: number): void {
+    const base = this.slotBase(position);
+    const low = this.shadowView.getUint32(base, true);
+    const high = this.shadowView.getUint32(base + 4, true);
+    if (confirmationWordIntact(low, high)) return;
+    this.shadowView.setUint32(base, 0, true);
+    this.shadowView.setUint32(base + 4, 0, true);
+    this.confirmationsDamaged.push(position);
+  }
+
+  /** False for a recovered position not examined yet (its shadow is not loaded). */
+  isExamined(position: number): boolean {
+    return position < this.examinedUpTo || position >= this.recoveredHead + this.verdicts.length;
+  }
+
+  /** Examines every recovered position not examined yet (tools; the engine examines lazily). */
+  examineAll(): void {
+    while (this.examinedUpTo < this.recoveredHead + this.verdicts.length)
+      this.examine(this.examinedUpTo);
+  }
+
+  /**
+   * Loads recovered slots from `position` on (a run, within the ring and the recovered range:
+   * the shadow of a record appended since boot is never overwritten).
+   */
+  protected loadRun(position: number): void {
+    const first = position % this.slotCount;
+    const recoveredEnd = this.recoveredHead + this.verdicts.length;
+    const count = Math.min(fifoLoadRunSlots, recoveredEnd - position, this.slotCount - first);
+    const bytes = this.shadow.subarray(first * this.slotBytes, (first + count) * this.slotBytes);
+    this.device.loadBytes(this.slotsOffset + first * this.slotBytes, bytes);
+    this.loadedUpTo = position + count;
+  }
+
+  /** Eager recovery of every record (inspection and tools): recoverPointers, then examine all. */
+  recover(options: { repair?: boolean } = {}): FifoRecovery {
+    const pointers = this.recoverPointers(options);
+    this.examineAll();
+    const discarded = this.verdicts.reduce((n, v) => n + (v === SlotVerdict.valid ? 0 : 1), 0);
+    return { ...pointers, verdicts: this.verdicts, discarded };
+  }
+
+  /** Row D1's fact: what is wrong with the descriptor, or null if it is intact. */
+  protected descriptorFault(): string | null {
+    const bytes = new Uint8Array(fifoDescriptorBytes);
+    this.device.loadBytes(this.sectionOffset, bytes);
+    return describeDescriptorFault(bytes, {
+      slotBytes: this.slotBytes,
+      slotCount: this.slotCount,
+      detailsBytesMax: this.limits.detailsBytesMax,
+      recipientsMax: this.limits.recipientsMax,
+    });
+  }
+
+  /**
+   * D2: both exact integers below 2^53, and head <= tail <= head + slotCount; or the head word is
+   * past the tail word, within one ring, and the slot before it still holds its record intact:
+   * a fence carrying both words (the head word moves with every fence) was cut short with only
+   * the head durable. The head passes only published records, and a slot is reused only once a
+   * durable head is past it, so that record is still there; a damaged head word is caught here
+   * as well as before (D3).
+   */
+  protected pointersValid(head: number, tail: number): boolean {
+    if (
+      head === wordDamaged ||
+      tail === wordDamaged ||
+      !Number.isSafeInteger(head) ||
+      !Number.isSafeInteger(tail) ||
+      head > seqMax ||
+      tail > seqMax
+    )
+      return false;
+    if (head <= tail) return tail - head <= this.slotCount;
+    return head - tail <= this.slotCount && this.intactSeqAt(head - 1) > 0;
+  }
+
+  /** Loads one slot from the device into the shadow. */
+  protected loadSlot(position: number): void {
+    this.device.loadBytes(this.slotsOffset + this.slotBase(position), this.slotView(position));
+  }
+
+  /** The record check of one loaded slot (a mutant without checksums overrides this). */
+  protected checkSlot(position: number): number {
+    return checkRecord(this.buffer, this.slotBase(position), position, this.limits);
+  }
+
+  /**
+   * D3: rebuilds head and tail from the slots when the pointer words are invalid (media fault).
+   * Every slot whose record is intact names its own position; the published range is taken as
+   * the longest run of consecutive positions with increasing seqs that ends at the newest one,
+   * cut at the head word if that alone is plausible. Deterministic in the slot contents, so a
+   * second recovery after a cut here finds the same.
+   */
+  protected salvage(head: number, tail: number): { head: number; tail: number } {
+    const seqByPosition = new Map<number, number>();
+    let newest = -1;
+    this.forEachIntactSlot((position, seq) => {
+      seqByPosition.set(position, seq);
+      newest = Math.max(newest, position);
+    });
+    if (newest < 0) {
+      const counter = [head, tail].find((value) => value >= 0 && value <= seqMax);
+      return { head: counter ?? 0, tail: counter ?? 0 };
+    }
+    let oldest = newest;
+    while (
+      seqByPosition.has(oldest - 1) &&
+      (seqByPosition.get(oldest - 1) as number) < (seqByPosition.get(oldest) as number)
+    ) {
+      oldest--;
+    }
+    // A head word that is plausible on its own still bounds the run: records before it were
+    // retired (their slots are stale but intact).
+    if (Number.isSafeInteger(head) && head > oldest && head <= newest + 1) oldest = head;
+    return { head: oldest, tail: newest + 1 };
+  }
+
+  /**
+   * Row L1: the highest seq of any intact record in the ring, retired ones included (a slot keeps
+   * its record until a newer one, with a higher seq, overwrites it), so a repaired lease starts
+   * above every seq the ring still shows, even with nothing pending. Reads every slot.
+   */
+  highestSeqInSlots(): number {
+    let highest = 0;
+    this.forEachIntactSlot((_, seq) => (highest = Math.max(highest, seq)));
+    return highest;
+  }
+
+  /** Every slot holding an intact record that names a position of its own slot (D3, L1). */
+  protected forEachIntactSlot(visit: (position: number, seq: number) => void): void {
+    for (let slot = 0; slot < this.slotCount; slot++) {
+      this.loadSlot(slot);
+      const base = this.slotBase(slot);
+      if (checkRecord(this.buffer, base, -1, this.limits) !== RecordVerdict.valid) continue;
+      const position = getU64(this.shadowView, base + 16);
+      if (position % this.slotCount !== slot) continue;
+      visit(position, getU64(this.shadowView, base + 24));
+    }
+  }
+
+  /** Writes salvaged pointers: tail, then head, each persisted. */
+  protected repairPointers(head: number, tail: number): void {
+    this.storeCounter(this.tailOffset, WordRole.tail, tail);
+    this.device.persist(this.tailOffset, 8);
+    this.storeCounter(this.headOffset, WordRole.head, head);
+    this.device.persist(this.headOffset, 8);
+  }
+
+  /** A pointer word's value, or wordDamaged if its check fails. */
+  protected loadCounter(offset: number, role: WordRole): number {
+    this.device.loadBytes(offset, this.counterScratch);
+    return decodeCounterWord(this.counterScratch, role);
+  }
+
+  /** Stores a pointer word with its check: one aligned 8-byte store, so one atomic word. */
+  protected storeCounter(offset: number, role: WordRole, value: number): void {
+    encodeCounterWord(value, role, this.counterScratch);
+    this.device.storeBytes(offset, this.counterScratch);
+  }
+}
