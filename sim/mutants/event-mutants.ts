@@ -7,6 +7,7 @@
  */
 import { DistributionEngine } from '../../src/engine/distribution-engine.js';
 import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
+import type { Recipient } from '../../src/engine/recipient.js';
 import type { NodeOptions } from '../../src/node/node.js';
 import type { ExploreOptions } from '../explore/explorer.js';
 import { ReplayEngine } from '../../src/replay/replay-engine.js';
@@ -79,11 +80,46 @@ export class DroppedConfirmationsFifo extends PersistentFifo {
   }
 }
 
+/**
+ * The dead-letter persist order reversed: the recipient's confirmation bit is made durable
+ * before the dead-letter copy is written, so a cut between them leaves the event handled for
+ * that recipient and no dead letter to re-deliver: lost.
+ */
+export class DeadLetterBitFirstEngine extends DistributionEngine {
+  protected override deadLetter(recipient: Recipient, slot: number): boolean {
+    this.settle(recipient, slot);
+    this.confirmationsDurable();
+    return super.deadLetter(recipient, slot);
+  }
+}
+
+/**
+ * Slots reserved against the volatile head instead of the durable one: a slot whose event is
+ * retired in memory but not durably is reused, so a cut inside the fence of the record that
+ * reuses it leaves the durable head before that slot and the slot holding a newer position's
+ * record (recovery discards and reports it). Caught by `dead-letters` (deferredFence, the
+ * default) once the pools admit through `free()`: today EventPool reads `persistedHead` itself,
+ * so this class alone changes nothing a node does, and it is not in `eventMutants` (the
+ * durable-head test in test/sim/dead-letters-workload.test.ts routes the pools through
+ * `free()` for it).
+ */
+export class VolatileHeadFifo extends PersistentFifo {
+  override free(): number {
+    return this.slotCount - (this.reserved - this.head);
+  }
+
+  override reserve(): number {
+    return this.reserved++;
+  }
+}
+
 export interface EventMutant {
   /** The workload name it is registered under. */
   name: string;
   description: string;
   variant: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
+  /** The workload that must catch it (default `events`, workloads/registry.ts). */
+  workload?: 'events' | 'dead-letters';
   /**
    * The invariants (checker/spec4.ts) whose violation shows the mutant for what it is; one
    * suffices. 'recovery completes' is the runtime's own assertion stopping a broken recovery.
@@ -132,6 +168,13 @@ export const eventMutants: readonly EventMutant[] = [
     // four faulted images per cut: few records are pending at a cut (the head moves with every
     // fence), so two images often flip nothing recovery delivers
     options: { mediaFaults: { flips: 1, imagesPerCut: 4 } },
+  },
+  {
+    name: 'mutant-dead-letter-bit-first',
+    expects: ['no-loss'],
+    description: 'engine: confirmation bit durable before the dead-letter copy',
+    variant: { Engine: DeadLetterBitFirstEngine },
+    workload: 'dead-letters',
   },
   {
     name: 'mutant-replay-after-new',

@@ -247,7 +247,7 @@ class EventStageDriver {
 const hexDigits = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** Lower-case hex of bytes [offset, offset + length), as Buffer's toString('hex'). */
-function hexOf(bytes: Uint8Array, offset: number, length: number): string {
+export function hexOf(bytes: Uint8Array, offset: number, length: number): string {
   let hex = '';
   for (let i = offset; i < offset + length; i++) hex += hexDigits[bytes[i] as number] as string;
   return hex;
@@ -331,7 +331,7 @@ export function eventSubject(
  * those states; nothing damaged may be delivered. A boot that refuses a damaged device
  * (typed error) is the right answer to media faults, and a finding without them.
  */
-function checkEvents(
+export function checkEvents(
   outcome: CrashOutcome<EventRecovered, EventMark>,
   prefixes: PrefixCache,
 ): Finding[] {

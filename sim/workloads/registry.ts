@@ -8,6 +8,7 @@ import { MissingFenceLog } from '../../examples/persistent-log-missing-fence.js'
 import { PersistentLog } from '../../examples/persistent-log.js';
 import { subjectOf } from '../harness/crash-test.js';
 import { eventMutants } from '../mutants/event-mutants.js';
+import { deadLetterOptions, deadLetterSubject } from './dead-letters.js';
 import { eventOptions, eventSubject } from './events.js';
 import type { WorkloadParams } from '../plan.js';
 import { Prng } from '../prng.js';
@@ -105,10 +106,33 @@ registerWorkload({
   create: (params) => eventSubject(eventOptions(params, 'events-small')) as CrashSubject,
 });
 
+const deadLetterDefaults = { seed: 1, events: 6, attemptsMax: 2, deferredFence: 1 };
+
+registerWorkload({
+  name: 'dead-letters',
+  description:
+    'an nvrelay node whose sink never confirms: retries exhausted, dead-lettered, re-delivered by an operator, confirmed',
+  defaults: deadLetterDefaults,
+  create: (params) => deadLetterSubject(deadLetterOptions(params, 'dead-letters')) as CrashSubject,
+});
+
 /** The mutants' workload: small, but with a late confirmer, boot-pool events and wrap-around. */
 const mutantDefaults = { seed: 1, events: 10, bootEvents: 1 };
 
 for (const mutant of eventMutants) {
+  if (mutant.workload === 'dead-letters') {
+    registerWorkload({
+      name: mutant.name,
+      description: `${mutant.description} (must fail)`,
+      defaults: deadLetterDefaults,
+      create: (params) =>
+        deadLetterSubject({
+          ...deadLetterOptions(params, mutant.name),
+          variant: mutant.variant,
+        }) as CrashSubject,
+    });
+    continue;
+  }
   registerWorkload({
     name: mutant.name,
     description: `${mutant.description} (must fail)`,
