@@ -177,6 +177,13 @@ export const eventMutants: readonly EventMutant[] = [
     workload: 'dead-letters',
   },
   {
+    name: 'mutant-volatile-head',
+    expects: ['persist-order'],
+    description: 'FIFO: slots reserved against the volatile head, not the durable one',
+    variant: { Fifo: VolatileHeadFifo },
+    workload: 'dead-letters',
+  },
+  {
     name: 'mutant-replay-after-new',
     expects: ['order', 'recovery completes'],
     description: 'replay engine: replayed events queued after new ones',

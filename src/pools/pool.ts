@@ -35,14 +35,17 @@ export class EventPool {
     this.urgentReserve = urgentReserveFor(fifo.slotCount);
   }
 
-  /** Slots taken: reserved or published and not yet retired durably. */
+  /**
+   * Slots taken: reserved or published and not yet retired durably (the FIFO's free() holds the
+   * durable-head rule: a slot is reused only once the durable head is past it).
+   */
   used(): number {
-    return this.fifo.reserved - this.fifo.persistedHead;
+    return this.capacity - this.fifo.free();
   }
 
   /** True if an event of this severity level may take a slot now. */
   fits(level: number): boolean {
-    const used = this.fifo.reserved - this.fifo.persistedHead;
+    const used = this.capacity - this.fifo.free();
     return (
       used < this.capacity - this.urgentReserve ||
       (level <= urgentSeverityMax && used < this.capacity)

@@ -1,15 +1,9 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import { PersistentFifo } from '../../src/fifo/fifo.js';
-import { EventPool } from '../../src/pools/pool.js';
-import { urgentSeverityMax } from '../../src/constants.js';
+import { describe, expect, test } from 'vitest';
 import { defaultExploreOptions, type ExploreOptions } from '../../sim/explore/explorer.js';
 import { exploreWorkload, type ExploreSummary } from '../../sim/explore/parallel.js';
 import { recordWorkload } from '../../sim/explore/recording.js';
-import { VolatileHeadFifo } from '../../sim/mutants/event-mutants.js';
 import type { EventMark } from '../../sim/workloads/events.js';
-import { deadLetterOptions, deadLetterSubject } from '../../sim/workloads/dead-letters.js';
-import { registerWorkload, workloadEntry, workloadSubject } from '../../sim/workloads/registry.js';
-import type { CrashSubject } from '../../sim/subject.js';
+import { workloadSubject } from '../../sim/workloads/registry.js';
 
 function explore(
   workload: string,
@@ -79,60 +73,24 @@ describe('the dead-letters workload (retries exhausted, re-delivered, SPEC 4 che
 });
 
 describe('the durable-head rule (deferredFence: a full ring, an emit before the fence)', () => {
-  const fits = Object.getOwnPropertyDescriptor(EventPool.prototype, 'fits');
-  const used = Object.getOwnPropertyDescriptor(EventPool.prototype, 'used');
-
-  afterEach(() => {
-    Object.defineProperty(EventPool.prototype, 'fits', fits as PropertyDescriptor);
-    Object.defineProperty(EventPool.prototype, 'used', used as PropertyDescriptor);
-  });
-
-  /** The pools admitting through PersistentFifo.free(), so that a FIFO's override counts. */
-  function poolsAskTheFifo(): void {
-    EventPool.prototype.used = function (this: EventPool): number {
-      return this.fifo.slotCount - this.fifo.free();
-    };
-    EventPool.prototype.fits = function (this: EventPool, level: number): boolean {
-      const taken = this.used();
-      return (
-        taken < this.capacity - this.urgentReserve ||
-        (level <= urgentSeverityMax && taken < this.capacity)
-      );
-    };
-  }
-
-  function register(name: string, Fifo: typeof PersistentFifo): void {
-    registerWorkload({
-      ...workloadEntry('dead-letters'),
-      name,
-      create: (params) =>
-        deadLetterSubject({
-          ...deadLetterOptions(params, name),
-          variant: { Fifo },
-        }) as CrashSubject,
-    });
-  }
-
   test('slots reserved against the durable head: no invariant broken', async () => {
-    poolsAskTheFifo();
-    register('dead-letters-durable-head', PersistentFifo);
-    const summary = await explore('dead-letters-durable-head', { model: 'px86', cuts: 'all' });
+    const summary = await explore(
+      'dead-letters',
+      { model: 'px86', cuts: 'all' },
+      { deferredFence: 1 },
+    );
     expect(summary.counts.violationStates).toBe(0);
   });
 
   test('slots reserved against the volatile head: a retired record overwritten too early', async () => {
-    poolsAskTheFifo();
-    register('dead-letters-volatile-head', VolatileHeadFifo);
-    const summary = await explore('dead-letters-volatile-head', { model: 'px86', cuts: 'all' });
+    const summary = await explore('mutant-volatile-head', { model: 'px86', cuts: 'all' });
     expect(summary.invariants['persist-order'] ?? 0).toBeGreaterThan(0);
     expect(summary.violations[0]?.message).toMatch(/nvrelay\.record\.discarded/);
   });
 
   test('without deferredFence the rule is never exercised (every pass fences what it retired)', async () => {
-    poolsAskTheFifo();
-    register('dead-letters-volatile-head', VolatileHeadFifo);
     const summary = await explore(
-      'dead-letters-volatile-head',
+      'mutant-volatile-head',
       { model: 'px86', cuts: 'all' },
       { deferredFence: 0 },
     );
