@@ -128,7 +128,9 @@ describe('nvrelay dump', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('(NVRAM_FILE_MISSING)');
     const bare = join(dir, 'bare.nvram');
-    expect(nvrelay('init', bare, '--size', '64K', '--sections', 'events:8K').status).toBe(0);
+    expect(nvrelay('init', bare, '--bare', '--size', '64K', '--sections', 'events:8K').status).toBe(
+      0,
+    );
     const result = nvrelay('dump', bare);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('(NVRAM_UNKNOWN_SECTION)');
