@@ -10,7 +10,10 @@ import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
 import type { Recipient } from '../../src/engine/recipient.js';
 import type { NodeOptions } from '../../src/node/node.js';
 import type { ExploreOptions } from '../explore/explorer.js';
-import { ReplayEngine } from '../../src/replay/replay-engine.js';
+import { ReplayEngine, type RecoveryEvent } from '../../src/replay/replay-engine.js';
+import { seqLeaseStep } from '../../src/constants.js';
+import { wordDamaged } from '../../src/events/checked-word.js';
+import { SeqLease, type SeqWitness } from '../../src/node/seq-lease.js';
 
 /** Step 213 reversed: the tail is persisted before the record it publishes. */
 export class TailBeforeRecordFifo extends PersistentFifo {
@@ -113,11 +116,26 @@ export class VolatileHeadFifo extends PersistentFifo {
   }
 }
 
+/**
+ * Seq lease: a boot trusts a stale lease word (one step behind, as after a lost write) and never
+ * checks it against the newest record on the device (row L2), so it issues seqs again that
+ * acknowledged events already carry.
+ */
+export class StaleLeaseTrusted extends SeqLease {
+  override renew(witness: SeqWitness): RecoveryEvent | null {
+    const stored = SeqLease.read(this.device, this.offset);
+    if (stored === wordDamaged) return super.renew(witness);
+    this.next = Math.max(1, stored - seqLeaseStep);
+    this.extend();
+    return null;
+  }
+}
+
 export interface EventMutant {
   /** The workload name it is registered under. */
   name: string;
   description: string;
-  variant: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
+  variant: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine' | 'SeqLease'>;
   /** The workload that must catch it (default `events`, workloads/registry.ts). */
   workload?: 'events' | 'dead-letters';
   /**
@@ -182,6 +200,12 @@ export const eventMutants: readonly EventMutant[] = [
     description: 'FIFO: slots reserved against the volatile head, not the durable one',
     variant: { Fifo: VolatileHeadFifo },
     workload: 'dead-letters',
+  },
+  {
+    name: 'mutant-stale-lease',
+    expects: ['unique-identity'],
+    description: 'seq lease: a stale lease word trusted over the newest record (row L2)',
+    variant: { SeqLease: StaleLeaseTrusted },
   },
   {
     name: 'mutant-replay-after-new',

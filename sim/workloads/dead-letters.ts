@@ -69,7 +69,7 @@ export interface DeadLetterWorkloadOptions {
    */
   deferredFence: number;
   /** Broken runtime classes (mutants/). */
-  variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
+  variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine' | 'SeqLease'>;
   name?: string;
 }
 

@@ -71,7 +71,7 @@ export interface EventWorkloadOptions {
   bootEvents: number;
   seed: number;
   /** Broken runtime classes (mutants/). */
-  variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine'>;
+  variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine' | 'SeqLease'>;
   name?: string;
 }
 
