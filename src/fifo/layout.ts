@@ -5,26 +5,27 @@
  * | off | size | field | |
  * |---:|---:|---|---|
  * | 0 | 8 | magic | ASCII `NVRFIFO1` |
- * | 8 | 4 | version | 1 |
+ * | 8 | 4 | version | 2 |
  * | 12 | 4 | slotBytes | a multiple of 64 |
  * | 16 | 4 | slotCount | |
  * | 20 | 4 | detailsBytesMax | |
  * | 24 | 4 | recipientsMax | |
  * | 28 | 4 | crc32c | over [0, 28) |
- * | 64 | 8 | head | counter of the oldest event not completely handled [217] |
- * | 128 | 8 | tail | counter one past the newest published event [213] |
+ * | 64 | 8 | head | counter of the oldest event not completely handled [217]; a checked word |
+ * | 128 | 8 | tail | counter one past the newest published event [213]; a checked word |
  * | 192 | 8 | reserved | 0; for a partner's mirror FIFO, its owner epoch [193] |
  * | 256 | slotCount x slotBytes | slots | slot i holds the record appended at a counter c with c mod slotCount = i |
  *
- * Head and tail are monotonically increasing u64 counters (< 2^53), never wrapped: the slot is
- * the counter mod slotCount, so full (tail - head = slotCount) and empty (tail = head) differ.
+ * Head and tail are monotonically increasing counters (< 2^48), never wrapped: the slot is the
+ * counter mod slotCount, so full (tail - head = slotCount) and empty (tail = head) differ. Each is
+ * stored as a checked word (src/events/checked-word.ts: 48 bits of value, a 16-bit check).
  */
 import { lineBytes, pageBytes } from '../constants.js';
 import { crc32c } from '../events/crc32c.js';
 import { recordBytesMax } from '../events/record.js';
 
 export const fifoMagic = 'NVRFIFO1';
-export const fifoVersion = 1;
+export const fifoVersion = 2;
 
 export const fifoOffsets = Object.freeze({
   magic: 0,
