@@ -41,6 +41,8 @@ import {
   type FifoGeometry,
 } from './layout.js';
 import {
+  confirmationFact,
+  confirmationTable,
   pointerFact,
   pointerTable,
   scanEndFact,
@@ -483,7 +485,8 @@ export class RecoverableFifo {
     const base = this.slotBase(position);
     const low = this.shadowView.getUint32(base, true);
     const high = this.shadowView.getUint32(base + 4, true);
-    if (confirmationWordIntact(low, high)) return;
+    const facts = confirmationWordIntact(low, high) ? confirmationFact.confirmationIntact : 0;
+    if (confirmationTable.decide(facts).decision === 'trust') return;
     this.shadowView.setUint32(base, 0, true);
     this.shadowView.setUint32(base + 4, 0, true);
     this.confirmationsDamaged.push(position);

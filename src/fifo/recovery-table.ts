@@ -133,6 +133,20 @@ export const scanEndTable = new DecisionTable(['damaged', 'intactFollows'] as co
   { row: 'D4', when: { damaged: false }, decision: 'end' },
 ]);
 
+/**
+ * A delivered record's confirmation word (row R3): outside the record's CRC, it carries a check
+ * of its own (src/events/checked-word.ts). A word that fails it is a media fault: its bits cannot
+ * be trusted either way, so the event goes again to every intended recipient, and is reported.
+ */
+export const confirmationTable = new DecisionTable(['confirmationIntact'] as const, [
+  { row: 'R3', when: { confirmationIntact: true }, decision: 'trust' },
+  { row: 'R3', when: { confirmationIntact: false }, decision: 'redeliver' },
+]);
+
+export const confirmationFact = {
+  confirmationIntact: confirmationTable.bit('confirmationIntact'),
+} as const;
+
 export const scanEndFact = {
   damaged: scanEndTable.bit('damaged'),
   intactFollows: scanEndTable.bit('intactFollows'),

@@ -7,13 +7,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import {
   DecisionTable,
+  confirmationTable,
   pointerTable,
   scanEndTable,
   slotTable,
   type DecisionRow,
 } from '../../src/fifo/recovery-table.js';
 
-const tables = { pointerTable, slotTable, scanEndTable } as Record<
+const tables = { pointerTable, slotTable, scanEndTable, confirmationTable } as Record<
   string,
   DecisionTable<string, string>
 >;
@@ -110,7 +111,12 @@ describe('building a table checks it', () => {
 test('docs/ARCHITECTURE.md lists the same D and R rows as the tables', () => {
   const document = readFileSync(new URL('../../docs/ARCHITECTURE.md', import.meta.url), 'utf8');
   const documented = new Set([...document.matchAll(/^\| *([DR]\d) *\|/gm)].map((m) => m[1]));
-  const rows = [...pointerTable.rows, ...slotTable.rows, ...scanEndTable.rows];
+  const rows = [
+    ...pointerTable.rows,
+    ...slotTable.rows,
+    ...scanEndTable.rows,
+    ...confirmationTable.rows,
+  ];
   const coded = new Set(rows.map((row) => row.row));
   expect([...documented].sort()).toEqual([...coded].sort());
 });
