@@ -27,19 +27,22 @@
  */
 import { assert } from '../events/assert.js';
 import { WordRole, confirmationCheck } from '../events/checked-word.js';
-import { RecoverableFifo, tailLagSlotsMax, tailLagSmallRingSlots } from './recoverable-fifo.js';
+import { tailLagSlotsMax, tailLagSmallRingSlots } from './fifo-ring.js';
+import { RecoverableFifo } from './recoverable-fifo.js';
 
 export {
   SlotVerdict,
   slotVerdictNames,
+  type FifoPointers,
+  type FifoRecovery,
+} from './recoverable-fifo.js';
+export {
   slotViewsEagerMax,
   tailLagSmallRingSlots,
   tailLagSlotsMax,
   confirmationsDeferredMax,
   fifoLoadRunSlots,
-  type FifoPointers,
-  type FifoRecovery,
-} from './recoverable-fifo.js';
+} from './fifo-ring.js';
 
 export class PersistentFifo extends RecoverableFifo {
   // ---- append [212, 213] ----
