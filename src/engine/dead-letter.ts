@@ -11,7 +11,7 @@
  * | + 12 | 4 | recipientId | |
  * | + 16 | 8 | seq | |
  * | + 24 | 8 | deadLetteredAt | ms, float64 |
- * | + 32 | 4 | reason | 1 = attempts exhausted |
+ * | + 32 | 4 | reason | persistent code, below |
  * | + 36 | 4 | attempts | |
  * | + 64 | slotBytes | record | a copy of the FIFO slot (its own CRC) |
  *
@@ -19,6 +19,14 @@
  * then (by the engine) the recipient's bit in the FIFO confirmation word. A cut between them
  * leaves the event undelivered to that recipient, so it is delivered again and may be
  * dead-lettered again: `add` finds the existing entry instead of making a second one.
+ *
+ * Reason codes (persistent: a code is never renumbered or reused; an entry with a code this
+ * version does not know fails its check, row X1):
+ *
+ * | code | name | when |
+ * |---:|---|---|
+ * | 1 | attempts-exhausted | the recipient did not confirm after retry.attemptsMax attempts |
+ * | 2 | recipient-retired | the recipient was retired (Node.retireRecipient, or absent past the grace period); attempts is 0 |
  */
 import { pageBytes } from '../constants.js';
 import { crc32c } from '../events/crc32c.js';
@@ -42,9 +50,11 @@ const descriptorBytes = 32;
 const entriesOffset = 64;
 const entryHeaderBytes = 64;
 
-export const deadLetterReasons = ['none', 'attempts-exhausted'] as const;
+/** Indexed by the persistent reason code (0 is never stored). */
+export const deadLetterReasons = ['none', 'attempts-exhausted', 'recipient-retired'] as const;
 export type DeadLetterReason = (typeof deadLetterReasons)[number];
 export const reasonAttemptsExhausted = 1;
+export const reasonRecipientRetired = 2;
 
 const stateFree = 0;
 const stateHeld = 1;
@@ -180,6 +190,15 @@ export class DeadLetterStore {
       checkRecord(this.#buffer, record, -1, this.limits) === RecordVerdict.valid &&
       getU64(view, record + 24) === getU64(view, base + 16)
     );
+  }
+
+  /** Entries free for new dead letters. */
+  free(): number {
+    let count = 0;
+    for (let index = 0; index < this.entryCount; index++) {
+      if (this.#states[index] === stateFree) count++;
+    }
+    return count;
   }
 
   held(): number {

@@ -325,6 +325,66 @@ export class DistributionEngine implements ConfirmationSink {
     return true;
   }
 
+  /**
+   * Retirement of a recipient that is not registered (Node.retireRecipient): every queued event
+   * still owed to `id` (intended for it, its bit not set; recovered entries are examined first,
+   * in order) is dead-lettered with `reason`, each copy durable before its bit is set as by a
+   * confirmation [216]; then the events now completely handled retire [217] and one fence makes
+   * the bits and the head durable. When the dead-letter section fills, the rest stay owed
+   * (`left` of them) and what was dead-lettered stays.
+   */
+  deadLetterOwed(id: number, reason: number): { deadLettered: number; left: number } {
+    if (this.failure !== null) throw this.failure;
+    assert(
+      this.recipients[id] === undefined,
+      'dead-lettering the events of a registered recipient',
+    );
+    const queue = this.queue;
+    const intended = id < 32 ? queue.intendedLo : queue.intendedHi;
+    const confirmed = id < 32 ? queue.confirmedLo : queue.confirmedHi;
+    const bit = 1 << (id & 31);
+    this.time.read();
+    const now = this.#now[0] as number;
+    let deadLettered = 0;
+    let left = 0;
+    for (let counter = queue.head; counter < queue.tail; counter++) {
+      const i = counter % queue.capacity;
+      if (((queue.flags[i] as number) & entryFlagUnexamined) !== 0) this.load(i);
+      if (((intended[i] as number) & bit) === 0 || ((confirmed[i] as number) & bit) !== 0) continue;
+      const fifo = this.fifos[queue.fifoIndex[i] as number] as PersistentFifo;
+      const position = queue.position[i] as number;
+      if (
+        left > 0 ||
+        !this.deadLetters.add(id, queue.seq[i] as number, fifo.slotView(position), 0, now, reason)
+      ) {
+        left++;
+        this.counters.deadLetterFull++;
+        continue;
+      }
+      this.settleEntry(i, id, fifo, position);
+      deadLettered++;
+      this.counters.deadLettered++;
+    }
+    this.retire();
+    this.confirmationsDurable(); // one fence (none left if the pass-end fence carried them)
+    return { deadLettered, left };
+  }
+
+  /** settle for a queue entry and a recipient id with no window (a retired recipient). */
+  protected settleEntry(i: number, id: number, fifo: PersistentFifo, position: number): void {
+    const queue = this.queue;
+    const base = fifo.slotBase(position);
+    const bit = 1 << (id & 31);
+    if (id < 32) {
+      queue.confirmedLo[i] = (queue.confirmedLo[i] as number) | bit;
+      fifo.shadowView.setInt32(base, queue.confirmedLo[i] as number, true);
+    } else {
+      queue.confirmedHi[i] = (queue.confirmedHi[i] as number) | bit;
+      fifo.shadowView.setInt32(base + 4, queue.confirmedHi[i] as number, true);
+    }
+    fifo.deferConfirmation(position);
+  }
+
   /** Step 216: a recipient's confirmation of `seq`, from the handler or later. */
   confirm(recipient: Recipient, seq: number): boolean {
     if (this.failure !== null) throw this.failure;

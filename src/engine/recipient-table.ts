@@ -13,6 +13,8 @@
  * A registration torn by a power cut leaves state 0: free again. An entry with state 1 that
  * fails its check (or any other state) is damaged media: its id may be named by pending
  * events, so while events are pending it is quarantined, never handed to another name.
+ * A retired recipient's entry goes back to state 0 (`release`), only once no event it was
+ * intended for still needs its id (each is confirmed or dead-lettered, durably).
  */
 import { pageBytes } from '../constants.js';
 import { crc32c } from '../events/crc32c.js';
@@ -86,6 +88,22 @@ export class RecipientTable {
   quarantine(id: number): void {
     if (this.states[id] === 'damaged' || this.states[id] === 'free')
       this.states[id] = 'quarantined';
+  }
+
+  /**
+   * Frees the id of a retired recipient: its state word back to free, persisted (one atomic
+   * word). The caller has made every event still owed to the id durably handled first, so a
+   * recipient that takes the id later inherits nothing.
+   */
+  release(id: number): void {
+    const name = this.names[id];
+    if (name === null || name === undefined || this.states[id] !== 'named') return;
+    const offset = this.offset + id * recipientEntryBytes;
+    this.device.storeU64(offset, stateFree);
+    this.device.persist(offset, 8);
+    this.names[id] = null;
+    this.states[id] = 'free';
+    this.#byName.delete(name);
   }
 
   /** The id of `name`, persisting a new entry (before any event can use the id) if needed. */

@@ -14,6 +14,8 @@ export type NodeErrorCode =
   | 'NODE_CLOSED' // use after close
   | 'NODE_FAILED' // a device operation failed: the node stopped (fail-stop); reopen to recover
   | 'RECIPIENTS_FULL' // every recipient id is taken
+  | 'RECIPIENT_UNKNOWN' // no recipient of that name in the persistent recipient table
+  | 'DEAD_LETTER_FULL' // the dead-letter section has no free entry for what must go there
   | 'TABLE_FULL'; // too many distinct event types or producers this boot
 
 export class NodeError extends Error {
