@@ -62,11 +62,23 @@ import {
   type Subscription,
 } from './options.js';
 import { Producer } from './producer.js';
+import {
+  absentRecipients,
+  reasonAbsent,
+  retirableId,
+  retireBlockedEvent,
+  retireId,
+  retireReason,
+  retiredEvent,
+  type RetireOptions,
+  type RetireResult,
+} from './recipient-retirement.js';
 import { AutoScheduler } from './scheduler.js';
 import { SeqLease } from './seq-lease.js';
 
 export type { NodeOptions, RecipientOptions, Subscription } from './options.js';
 export type { NodeCounters, NodePhase, NodeStats } from './node-stats.js';
+export type { RetireOptions, RetireResult } from './recipient-retirement.js';
 
 export interface RecoveryReport {
   /**
@@ -115,6 +127,9 @@ export class Node {
   readonly #findings = new Findings();
   readonly #scheduler: AutoScheduler | null;
   readonly #failCallback = (error: unknown): Error => this.#fail(error);
+  readonly #absentGraceMs: number | undefined;
+  /** When absent recipients are retired (clock ms); Infinity: not armed or done. */
+  #absentDeadline = Infinity;
 
   /**
    * Recovers the node on `device` [231] and returns it in the 'booting' phase. A device error
@@ -138,6 +153,7 @@ export class Node {
     this.clock = this.time.clock;
     this.scheduling = options.scheduling ?? 'auto';
     this.#onFailure = options.onFailure;
+    this.#absentGraceMs = options.absentRecipientGraceMs;
     this.#retry = retryPolicy(options.retry, undefined);
     this.#inFlightMax = inFlightMax(options.inFlightMax, inFlightMaxDefault);
     const Fifo = options.Fifo ?? PersistentFifo;
@@ -410,6 +426,8 @@ export class Node {
       this.#commitGroup();
     });
     this.#phase = 'running';
+    if (this.#absentGraceMs !== undefined)
+      this.#absentDeadline = this.clock.now() + this.#absentGraceMs;
     this.replay.admit('started');
     this.engine.delivering = true;
     this.#scheduler?.drainSoon();
@@ -435,8 +453,14 @@ export class Node {
   /** The details as JSON, shortened to a few fields, then to nothing, to fit the limit. */
   #fitDetails(details: Record<string, unknown>): Uint8Array | null {
     const encoder = new TextEncoder();
-    const short = { section: details['section'], discarded: details['discarded'] };
-    for (const candidate of [details, short, { section: details['section'] }]) {
+    const short = {
+      section: details['section'],
+      discarded: details['discarded'],
+      name: details['name'],
+      deadLettered: details['deadLettered'],
+    };
+    const shortest = { section: details['section'], name: details['name'] };
+    for (const candidate of [details, short, shortest]) {
       const bytes = encoder.encode(JSON.stringify(candidate));
       if (bytes.length <= this.geometry.detailsBytesMax) return bytes;
     }
@@ -452,8 +476,9 @@ export class Node {
     this.#checkOpen('drain');
     try {
       this.#commitGroup();
+      const retired = this.#absentDeadline !== Infinity && this.#retireAbsentIfDue();
       const progress = this.engine.drain();
-      return this.#reportFindings() || progress;
+      return this.#reportFindings() || progress || retired;
     } catch (error) {
       throw this.#fail(error); // no closure: drain is on the hot path
     }
@@ -506,12 +531,13 @@ export class Node {
       {
         drain: () => {
           if (this.#phase !== 'running') return;
+          if (this.#absentDeadline !== Infinity) this.#retireAbsentIfDue();
           this.engine.drain();
           this.#reportFindings();
         },
         fence: () => this.engine.confirmationsDurable(),
         commitGroup: () => this.#commitGroup(),
-        nextDeadline: () => this.engine.nextDeadline(),
+        nextDeadline: () => Math.min(this.engine.nextDeadline(), this.#absentDeadline),
         confirmationsPending: () => this.engine.confirmationsPending(),
         guard: (work) => {
           if (this.#phase !== 'running' && this.#phase !== 'booting') return;
@@ -532,14 +558,19 @@ export class Node {
     this.#checkOpen('deadLetterList');
     return this.deadLetters.list().map((letter) => ({
       ...letter,
-      recipient: this.recipientTable.names[letter.recipientId] ?? `#${letter.recipientId}`,
+      // a retired recipient's id is freed, and may name another recipient by now
+      recipient:
+        (letter.reason === 'recipient-retired'
+          ? null
+          : this.recipientTable.names[letter.recipientId]) ?? `#${letter.recipientId}`,
     }));
   }
 
   /**
    * Re-delivers dead letters (all, or those of one recipient / one seq) as new events to that
    * recipient alone, with `originalSeq` set; each entry is freed once its re-delivery is durable.
-   * Returns how many were re-delivered (stops early on QueueFull).
+   * Returns how many were re-delivered (stops early on QueueFull). A retired recipient's dead
+   * letters are never re-delivered: its id was freed and may be another recipient's now.
    */
   redeliverDeadLetters(filter: { recipient?: string; seq?: number } = {}): number {
     this.#checkOpen('redeliverDeadLetters');
@@ -547,6 +578,7 @@ export class Node {
       throw new NodeError('NODE_STATE', 'nvrelay: redeliver after start()');
     let count = 0;
     for (const letter of this.deadLetterList()) {
+      if (letter.reason === 'recipient-retired') continue; // its id may be another's by now
       if (filter.recipient !== undefined && letter.recipient !== filter.recipient) continue;
       if (filter.seq !== undefined && letter.seq !== filter.seq) continue;
       const record = letter.record;
@@ -569,6 +601,55 @@ export class Node {
       count++;
     }
     return count;
+  }
+
+  // ---- retiring a recipient that never comes back ----
+
+  /**
+   * Retires a recipient named in the recipient table but not registered this boot (after
+   * start()): every event still owed to it becomes a dead letter (reason 'recipient-retired'),
+   * is then settled as if confirmed, and only then is its id freed, so a recipient that takes
+   * the id later inherits nothing (persist order: ./recipient-retirement.ts). Raises
+   * `nvrelay.recipient.retired`. Throws RECIPIENT_UNKNOWN, NODE_STATE (registered, or not
+   * running), or DEAD_LETTER_FULL (what was dead-lettered stays; the id stays named).
+   */
+  retireRecipient(name: string, options: RetireOptions = {}): RetireResult {
+    this.#checkOpen('retireRecipient');
+    if (this.#phase !== 'running')
+      throw new NodeError('NODE_STATE', 'nvrelay: retireRecipient: only after start()');
+    if (this.engine.draining)
+      throw new NodeError('NODE_STATE', 'nvrelay: retireRecipient: not from inside a handler');
+    return this.#retire(name, retireReason(options));
+  }
+
+  #retire(name: string, reason: string): RetireResult {
+    const id = retirableId(this.recipientTable, this.engine, name);
+    const result = this.#guarded(() => {
+      this.#commitGroup(); // an open group's events are queued (and owed) first
+      return retireId(this.engine, this.recipientTable, id, name);
+    });
+    this.#guarded(() => this.#raise([retiredEvent(name, result.deadLettered, reason)]));
+    this.#scheduler?.drainSoon();
+    return result;
+  }
+
+  /** The grace period is over: retire every absent recipient (once). True if any was. */
+  #retireAbsentIfDue(): boolean {
+    if (this.clock.now() < this.#absentDeadline) return false;
+    this.#absentDeadline = Infinity;
+    let retired = false;
+    for (const name of absentRecipients(this.recipientTable, this.engine)) {
+      try {
+        this.#retire(name, reasonAbsent);
+        retired = true;
+      } catch (error) {
+        if (!(error instanceof NodeError) || error.code !== 'DEAD_LETTER_FULL') throw error;
+        // what fitted was dead-lettered; try again after another grace period
+        this.#guarded(() => this.#raise([retireBlockedEvent(name, error)]));
+        this.#absentDeadline = this.clock.now() + (this.#absentGraceMs ?? 0);
+      }
+    }
+    return retired;
   }
 
   // ---- observation ----

@@ -55,6 +55,14 @@ export interface NodeOptions {
    * phase 'failed' and every call throws NODE_FAILED; reopen the device to recover.
    */
   onFailure?: (error: NodeError) => void;
+  /**
+   * Off by default. If set (ms, by `clock`): a recipient named in the persistent recipient
+   * table but not registered within this time after start() is retired as by
+   * Node.retireRecipient (its owed events dead-lettered, its id freed), with the reason
+   * 'absent past grace period'. Auto scheduling arms a timer; manual scheduling retires on the
+   * first drain() once the clock has passed the deadline.
+   */
+  absentRecipientGraceMs?: number;
 }
 
 export interface Subscription {
@@ -81,6 +89,7 @@ export function checkOptions(options: NodeOptions): void {
     'Engine',
     'SeqLease',
     'onFailure',
+    'absentRecipientGraceMs',
   ];
   if (typeof options !== 'object' || options === null) badArgument('options must be an object');
   for (const key of Object.keys(options)) {
@@ -102,6 +111,10 @@ export function checkOptions(options: NodeOptions): void {
   }
   if (options.onFailure !== undefined && typeof options.onFailure !== 'function') {
     badArgument('onFailure must be a function');
+  }
+  const grace = options.absentRecipientGraceMs;
+  if (grace !== undefined && !(typeof grace === 'number' && Number.isFinite(grace) && grace >= 0)) {
+    badArgument(`absentRecipientGraceMs must be a finite number >= 0, got ${String(grace)}`);
   }
   if (options.clock !== undefined && typeof options.clock.now !== 'function') {
     badArgument('clock must have a now() method');
