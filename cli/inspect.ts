@@ -6,6 +6,7 @@
  * `addInspectPart` from their own command file; each part appears after the sections.
  */
 import type { Command } from 'commander';
+import { inspectNode } from '../src/node/inspect.js';
 import { examineDeviceFile, NvramError, type HeaderInfo } from '../src/nvram/index.js';
 import { formatSize } from './arguments.js';
 import {
@@ -116,7 +117,17 @@ export function registerInspect(program: Command): void {
 
 // ---- the node's part: FIFOs, pools, dead letters (issue 3) ----
 
-type NodePart = NodeSummary | { error: string; code: string };
+/** Per named recipient: the pending events still owed to it (what it holds back). */
+interface RecipientHolding {
+  id: number;
+  name: string;
+  owed: number;
+  oldestOwedSeq: number | null;
+}
+
+type NodePart =
+  | (Omit<NodeSummary, 'recipients'> & { recipients: RecipientHolding[] })
+  | { error: string; code: string };
 
 /** Boots a read-only snapshot of the node (recovery as at a real boot) and summarises it. */
 function collectNode(path: string, header: HeaderInfo): NodePart | undefined {
@@ -124,7 +135,13 @@ function collectNode(path: string, header: HeaderInfo): NodePart | undefined {
   const snapshot = tryReadNodeSnapshot(path);
   if (!('node' in snapshot)) return { error: snapshot.message, code: snapshot.code };
   try {
-    return nodeSummary(snapshot.node, Date.now());
+    const summary = nodeSummary(snapshot.node, Date.now());
+    const view = inspectNode(snapshot.device); // read-only, on the snapshot's private copy
+    const recipients = summary.recipients.map(({ id, name }) => {
+      const seen = view.recipients[id];
+      return { id, name, owed: seen?.owed ?? 0, oldestOwedSeq: seen?.oldestOwedSeq ?? null };
+    });
+    return { ...summary, recipients };
   } finally {
     snapshot.close();
   }
@@ -139,6 +156,7 @@ function renderNode(value: unknown): string[] {
       `${geometry.recipientsMax} recipients max`,
     `  seq next    ${part.seqNext}`,
     `  recipients  ${part.recipients.map(({ id, name }) => `${name} (${id})`).join(', ') || '-'}`,
+    ...holding(part.recipients),
     '  fifos',
     ...table(
       ['name', 'head', 'tail', 'pending', 'slots', 'oldest pending age'],
@@ -161,6 +179,20 @@ function renderNode(value: unknown): string[] {
     `  discarded     ${part.discarded} torn or corrupt records (recovery drops them)`,
   ];
   return lines;
+}
+
+/**
+ * The recipients that pending events still wait for: a recipient that never registers again
+ * holds the FIFO head back until it is retired (`nvrelay recipients retire`).
+ */
+function holding(recipients: readonly RecipientHolding[]): string[] {
+  return recipients
+    .filter((recipient) => recipient.owed > 0)
+    .map(
+      ({ id, name, owed, oldestOwedSeq }) =>
+        `  holds back  ${name} (${id}): ${owed} pending event${owed === 1 ? '' : 's'} owed, ` +
+        `oldest seq ${oldestOwedSeq ?? '-'}`,
+    );
 }
 
 function table(header: string[], rows: (string | number)[][]): string[] {

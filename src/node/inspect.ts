@@ -41,11 +41,25 @@ export interface FifoInspection {
   records: { position: number; verdict: string; handled: boolean; record: EventRecord | null }[];
 }
 
+export interface RecipientInspection {
+  id: number;
+  name: string | null;
+  state: RecipientEntryState;
+  /**
+   * Pending valid events intended for this id whose bit is not confirmed: what it holds back
+   * (the FIFO head cannot pass them). A recipient that never registers again keeps them until
+   * it is retired (Node.retireRecipient).
+   */
+  owed: number;
+  /** The smallest seq among them, or null. */
+  oldestOwedSeq: number | null;
+}
+
 export interface NodeInspection {
   geometry: NodeGeometry;
   /** Every seq issued so far is below this. */
   seqLease: number | null;
-  recipients: { id: number; name: string | null; state: RecipientEntryState }[];
+  recipients: RecipientInspection[];
   fifos: FifoInspection[];
   deadLetters: (DeadLetter & { recipient: string | null })[];
   deadLettersDamaged: number;
@@ -70,6 +84,7 @@ export function inspectNode(device: NvramDevice): NodeInspection {
     deadLetterGeometry(geometry),
   );
   const { damaged } = deadLetters.recover();
+  const fifoViews = fifos.map(inspectFifo);
   return {
     geometry,
     seqLease: leaseOrNull(
@@ -79,13 +94,37 @@ export function inspectNode(device: NvramDevice): NodeInspection {
       id,
       name,
       state: recipients.states[id] ?? 'free',
+      ...owedTo(id, fifoViews),
     })),
-    fifos: fifos.map(inspectFifo),
-    deadLetters: deadLetters
-      .list()
-      .map((letter) => ({ ...letter, recipient: recipients.names[letter.recipientId] ?? null })),
+    fifos: fifoViews,
+    deadLetters: deadLetters.list().map((letter) => ({
+      ...letter,
+      // a retired recipient's id was freed: the name there now (if any) is another's
+      recipient:
+        letter.reason === 'recipient-retired'
+          ? null
+          : (recipients.names[letter.recipientId] ?? null),
+    })),
     deadLettersDamaged: damaged,
   };
+}
+
+function owedTo(
+  id: number,
+  fifos: readonly FifoInspection[],
+): { owed: number; oldestOwedSeq: number | null } {
+  const bit = 1n << BigInt(id);
+  let owed = 0;
+  let oldestOwedSeq: number | null = null;
+  for (const fifo of fifos) {
+    for (const { record } of fifo.records) {
+      if (record === null || (record.intendedMask & bit) === 0n) continue;
+      if ((record.confirmedMask & bit) !== 0n) continue;
+      owed++;
+      if (oldestOwedSeq === null || record.seq < oldestOwedSeq) oldestOwedSeq = record.seq;
+    }
+  }
+  return { owed, oldestOwedSeq };
 }
 
 function inspectFifo(fifo: PersistentFifo): FifoInspection {

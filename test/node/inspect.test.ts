@@ -63,4 +63,28 @@ describe('inspectNode', () => {
     expect(loadCounterWord(image, fifo.offset + fifoOffsets.tail, WordRole.tail)).toBe(tailWord);
     expect(image.instructionCount).toBe(0);
   });
+
+  test('shows per recipient the pending events still owed to it and the oldest seq', () => {
+    const { node, device } = bootNode();
+    node.registerRecipient('done', {}, (event, r) => r.confirm(event.seq));
+    node.registerRecipient('absent', { prefixes: ['disk.'] }, () => {});
+    node.start();
+    const p = node.producer('raid');
+    const seqs = [
+      p.emit('net.down', 'err'),
+      p.emit('disk.failed', 'err'),
+      p.emit('disk.ok', 'info'),
+    ];
+    node.drainUntilIdle();
+    const view = inspectNode(rebootDurable(device));
+    expect(
+      view.recipients
+        .slice(0, 3)
+        .map(({ name, owed, oldestOwedSeq }) => [name, owed, oldestOwedSeq]),
+    ).toEqual([
+      ['done', 0, null],
+      ['absent', 2, seqs[1]],
+      [null, 0, null],
+    ]);
+  });
 });
