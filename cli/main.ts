@@ -18,6 +18,7 @@ import { registerDump, registerRedeliver } from './dump.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerPump } from './pump.js';
+import { registerRecipients } from './recipients.js';
 
 const commands: Array<(program: Command) => void> = [
   registerInit,
@@ -28,6 +29,7 @@ const commands: Array<(program: Command) => void> = [
   registerPump,
   registerDump,
   registerRedeliver,
+  registerRecipients,
 ];
 
 export const exitUsage = 2;
@@ -57,7 +59,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     if (isTyped(error)) {
-      process.stderr.write(`nvrelay: ${error.message} (${error.code})\n`);
+      // the runtime's messages already start with 'nvrelay: ' (they stand alone in a library)
+      const message = error.message.replace(/^nvrelay: /, '');
+      process.stderr.write(`nvrelay: ${message} (${error.code})\n`);
       process.exitCode = exitFailure;
       return;
     }
