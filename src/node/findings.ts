@@ -76,3 +76,23 @@ export class Findings {
     if (tally.positions.length < positionsListedMax) tally.positions.push(position);
   }
 }
+
+/**
+ * An event's details as JSON, shortened to a few fields, then to fewer, then to nothing, to fit
+ * the device's detailsBytesMax (the full report stays in `node.recovery`).
+ */
+export function fitDetails(details: Record<string, unknown>, bytesMax: number): Uint8Array | null {
+  const encoder = new TextEncoder();
+  const short = {
+    section: details['section'],
+    discarded: details['discarded'],
+    name: details['name'],
+    deadLettered: details['deadLettered'],
+  };
+  const shortest = { section: details['section'], name: details['name'] };
+  for (const candidate of [details, short, shortest]) {
+    const bytes = encoder.encode(JSON.stringify(candidate));
+    if (bytes.length <= bytesMax) return bytes;
+  }
+  return null;
+}

@@ -31,18 +31,16 @@ import { EventIndicationQueue } from '../engine/indication-queue.js';
 import { Recipient, type RecipientHandler, type RetryPolicy } from '../engine/recipient.js';
 import { RecipientTable } from '../engine/recipient-table.js';
 import { NameTable, TypeTable } from '../engine/subscriptions.js';
-import { AssertionError } from '../events/assert.js';
 import { NodeError, QueueFull, badArgument } from '../events/errors.js';
 import { encodeName } from '../events/names.js';
 import { recordFlagRedelivery } from '../events/record.js';
 import { severityLevel } from '../events/severity.js';
 import { PersistentFifo } from '../fifo/fifo.js';
 import type { NvramDevice } from '../nvram/device.js';
-import { PowerCutError } from '../nvram/errors.js';
 import { EventPool, indicationQueueCapacity } from '../pools/pool.js';
 import { ReplayEngine, type RecoveryEvent } from '../replay/replay-engine.js';
 import { EventRecorder } from './event-recorder.js';
-import { Findings } from './findings.js';
+import { Findings, fitDetails } from './findings.js';
 import {
   deadLetterGeometry,
   fifoGeometry,
@@ -61,7 +59,9 @@ import {
   type RecipientOptions,
   type Subscription,
 } from './options.js';
+import { NodeLifecycle } from './lifecycle.js';
 import { Producer } from './producer.js';
+import { recoverNode } from './boot-recovery.js';
 import {
   absentRecipients,
   reasonAbsent,
@@ -118,15 +118,13 @@ export class Node {
   recovery: RecoveryReport = { replayed: 0, discarded: 0, events: [] };
   readonly counters: NodeCounters;
 
-  #phase: NodePhase = 'booting';
-  #failure: NodeError | null = null;
-  readonly #onFailure: ((error: NodeError) => void) | undefined;
+  readonly #life: NodeLifecycle;
   readonly #retry: RetryPolicy;
   readonly #inFlightMax: number;
   readonly #producers = new Map<string, Producer>();
   readonly #findings = new Findings();
   readonly #scheduler: AutoScheduler | null;
-  readonly #failCallback = (error: unknown): Error => this.#fail(error);
+  readonly #failCallback = (error: unknown): Error => this.#life.fail(error);
   readonly #absentGraceMs: number | undefined;
   /** When absent recipients are retired (clock ms); Infinity: not armed or done. */
   #absentDeadline = Infinity;
@@ -139,9 +137,9 @@ export class Node {
     checkOptions(options);
     const node = new Node(device, readNodeGeometry(device), options);
     try {
-      node.#recover();
+      node.recovery = recoverNode(node);
     } catch (error) {
-      throw node.#fail(error);
+      throw node.#life.fail(error);
     }
     return node;
   }
@@ -152,7 +150,7 @@ export class Node {
     this.time = new ClockCell(options.clock);
     this.clock = this.time.clock;
     this.scheduling = options.scheduling ?? 'auto';
-    this.#onFailure = options.onFailure;
+    this.#life = new NodeLifecycle(options.onFailure, (failure) => this.#halt(failure));
     this.#absentGraceMs = options.absentRecipientGraceMs;
     this.#retry = retryPolicy(options.retry, undefined);
     this.#inFlightMax = inFlightMax(options.inFlightMax, inFlightMaxDefault);
@@ -195,7 +193,7 @@ export class Node {
     this.types.subscribers = this.engine.recipients;
     this.engine.onConfirmed = () => this.#scheduler?.drainSoon();
     this.engine.onDiscard = (fifo, position, verdict) => this.#noteDiscard(fifo, position, verdict);
-    this.engine.onFailure = (error) => this.#fail(error);
+    this.engine.onFailure = (error) => this.#life.fail(error);
     this.engine.fenceAtPassEnd = this.scheduling === 'manual';
     const Replay = options.Replay ?? ReplayEngine;
     this.replay = new Replay(this);
@@ -223,81 +221,17 @@ export class Node {
     );
     this.#scheduler = this.scheduling === 'auto' ? this.#autoScheduler() : null;
     this.recorder.onQueued = () => {
-      if (this.#phase === 'running') this.#scheduler?.drainSoon();
+      if (this.#life.phase === 'running') this.#scheduler?.drainSoon();
     };
   }
 
   get phase(): NodePhase {
-    return this.#phase;
+    return this.#life.phase;
   }
 
   /** Why the node stopped (phase 'failed'), or null. */
   get failure(): NodeError | null {
-    return this.#failure;
-  }
-
-  /**
-   * Boot steps 231-232: tables, dead letters, FIFO pointers, lease; the replay is queued here
-   * (records are examined as the engine reaches them, see ReplayEngine.recover).
-   */
-  #recover(): void {
-    this.recipientTable.load();
-    const deadLetters = this.deadLetters.recover();
-    const plan = this.replay.recover();
-    const events = this.replay.recoveryEvents();
-    if (deadLetters.damaged > 0) {
-      events.push({
-        type: 'nvrelay.deadletter.damaged',
-        severity: 'err',
-        details: { section: this.deadLetters.name, damaged: deadLetters.damaged },
-      });
-    }
-    this.#guardDamagedRecipients(plan.published, events);
-    const leaseEvent = this.lease.renew({
-      newest: () => this.#seqNewest(),
-      scan: () => this.#seqHighestSeen(),
-    });
-    if (leaseEvent !== null) events.push(leaseEvent);
-    const replayed = this.replay.admit('boot');
-    this.recovery = { replayed: plan.published, discarded: 0, events };
-    this.counters.replayed = replayed;
-  }
-
-  /**
-   * A damaged recipient entry may be named by a pending event (its id was in use), which only
-   * examining that event would tell; so while events are pending at boot, damaged ids are not
-   * handed out again this boot, and are reported. With nothing pending they are reused.
-   */
-  #guardDamagedRecipients(published: number, events: RecoveryEvent[]): void {
-    if (published === 0) return;
-    const damaged: number[] = [];
-    this.recipientTable.states.forEach((state, id) => {
-      if (state !== 'damaged') return;
-      this.recipientTable.quarantine(id);
-      damaged.push(id);
-    });
-    if (damaged.length === 0) return;
-    events.push({
-      type: 'nvrelay.recipient.damaged',
-      severity: 'crit',
-      details: { section: this.recipientTable.sectionName, ids: damaged },
-    });
-  }
-
-  /** Row L2: the newest intact record of each FIFO and the dead letters (no slot scan). */
-  #seqNewest(): number {
-    const deadLetterSeqs = this.deadLetters.list().map((letter) => letter.seq);
-    const newest = this.fifos.map((fifo) => fifo.newestSeq());
-    return Math.max(0, ...deadLetterSeqs, ...newest);
-  }
-
-  /**
-   * Row L1: the highest seq the device still shows: pending and retired records in every FIFO
-   * slot, and dead letters. Reads every slot (only when the lease word is damaged).
-   */
-  #seqHighestSeen(): number {
-    const slotSeqs = this.fifos.map((fifo) => fifo.highestSeqInSlots());
-    return Math.max(this.replay.seqHighest(), this.#seqNewest(), ...slotSeqs);
+    return this.#life.failure;
   }
 
   // ---- recipients and producers ----
@@ -312,7 +246,7 @@ export class Node {
     handler: RecipientHandler,
     options: RecipientOptions = {},
   ): Recipient {
-    this.#checkOpen('registerRecipient');
+    this.#life.checkOpen('registerRecipient');
     if (typeof handler !== 'function') badArgument('handler must be a function');
     encodeName('recipient', name);
     const known = this.recipientTable.find(name);
@@ -322,17 +256,17 @@ export class Node {
     const resolved = resolveSubscription(subscription);
     const policy = retryPolicy(options.retry, this.#retry);
     const window = inFlightMax(options.inFlightMax, this.#inFlightMax);
-    const id = this.#guarded(() => this.recipientTable.register(name));
+    const id = this.#life.guarded(() => this.recipientTable.register(name));
     const recipient = new Recipient(this.engine, id, name, resolved, handler, policy, window);
     this.engine.activate(recipient);
     this.types.resolveAll();
-    if (this.#phase === 'running') this.#scheduler?.drainSoon();
+    if (this.#life.phase === 'running') this.#scheduler?.drainSoon();
     return recipient;
   }
 
   /** The producer handle for a system element (one per name). */
   producer(name: string): Producer {
-    this.#checkOpen('producer');
+    this.#life.checkOpen('producer');
     const known = this.#producers.get(name);
     if (known !== undefined) return known;
     const producer = new Producer(this, name, this.sources.intern(name));
@@ -354,7 +288,7 @@ export class Node {
     try {
       return this.recorder.append(fifoIndex, sourceId, typeId, level, details);
     } catch (error) {
-      throw this.#fail(error);
+      throw this.#life.fail(error);
     }
   }
 
@@ -371,13 +305,14 @@ export class Node {
       this.#scheduler?.commitSoon();
       return durable;
     } catch (error) {
-      throw this.#fail(error);
+      throw this.#life.fail(error);
     }
   }
 
   /** Pool admission [212]: the FIFO index to record in, or a typed error (counted). */
   #admit(level: number, details: Uint8Array | null): number {
-    if (this.#phase !== 'booting' && this.#phase !== 'running') this.#checkOpen('emit');
+    if (this.#life.phase !== 'booting' && this.#life.phase !== 'running')
+      this.#life.checkOpen('emit');
     if (details !== null && details.length > this.geometry.detailsBytesMax) {
       this.counters.rejectedTooLarge++;
       throw new NodeError(
@@ -395,18 +330,18 @@ export class Node {
           `${pool.urgentReserve} reserved for err or worse)`,
       );
     }
-    return this.#phase === 'running' ? runtimeFifoIndex : bootFifoIndex;
+    return this.#life.phase === 'running' ? runtimeFifoIndex : bootFifoIndex;
   }
 
   /** The pool an emit takes now: the boot pool while initialising [130], else the runtime's. */
   #pool(): EventPool {
-    return this.#phase === 'running' ? this.runtimePool : this.bootPool;
+    return this.#life.phase === 'running' ? this.runtimePool : this.bootPool;
   }
 
   /** The pool an emit takes now has a slot for `level`, once retired slots are reclaimed. */
   #poolFits(level: number): boolean {
     const pool = this.#pool();
-    if (!pool.fits(level)) this.#guarded(() => this.#persistPointers()); // reclaim retired slots
+    if (!pool.fits(level)) this.#life.guarded(() => this.#persistPointers()); // reclaim retired slots
     return pool.fits(level);
   }
 
@@ -417,15 +352,15 @@ export class Node {
    * events are released into the normal path, and delivery begins: replayed events first.
    */
   start(): void {
-    this.#checkOpen('start');
-    if (this.#phase !== 'booting')
+    this.#life.checkOpen('start');
+    if (this.#life.phase !== 'booting')
       throw new NodeError('NODE_STATE', 'nvrelay: start: the node is already running');
-    this.#guarded(() => {
+    this.#life.guarded(() => {
       this.#raise(this.recovery.events);
       this.#reportFindings(true);
       this.#commitGroup();
     });
-    this.#phase = 'running';
+    this.#life.phase = 'running';
     if (this.#absentGraceMs !== undefined)
       this.#absentDeadline = this.clock.now() + this.#absentGraceMs;
     this.replay.admit('started');
@@ -446,25 +381,12 @@ export class Node {
         this.counters.recoveryEventsRejected++;
         continue;
       }
-      system.emit(event.type, event.severity, this.#fitDetails(event.details));
+      system.emit(
+        event.type,
+        event.severity,
+        fitDetails(event.details, this.geometry.detailsBytesMax),
+      );
     }
-  }
-
-  /** The details as JSON, shortened to a few fields, then to nothing, to fit the limit. */
-  #fitDetails(details: Record<string, unknown>): Uint8Array | null {
-    const encoder = new TextEncoder();
-    const short = {
-      section: details['section'],
-      discarded: details['discarded'],
-      name: details['name'],
-      deadLettered: details['deadLettered'],
-    };
-    const shortest = { section: details['section'], name: details['name'] };
-    for (const candidate of [details, short, shortest]) {
-      const bytes = encoder.encode(JSON.stringify(candidate));
-      if (bytes.length <= this.geometry.detailsBytesMax) return bytes;
-    }
-    return null;
   }
 
   /**
@@ -473,14 +395,14 @@ export class Node {
    * Returns true if anything was delivered or retired.
    */
   drain(): boolean {
-    this.#checkOpen('drain');
+    this.#life.checkOpen('drain');
     try {
       this.#commitGroup();
       const retired = this.#absentDeadline !== Infinity && this.#retireAbsentIfDue();
       const progress = this.engine.drain();
       return this.#reportFindings() || progress || retired;
     } catch (error) {
-      throw this.#fail(error); // no closure: drain is on the hot path
+      throw this.#life.fail(error); // no closure: drain is on the hot path
     }
   }
 
@@ -499,7 +421,7 @@ export class Node {
   #reportFindings(starting = false): boolean {
     this.#findings.collectConfirmations(this.fifos);
     if (this.#findings.empty) return false;
-    if (this.#phase === 'booting' && !starting) return false;
+    if (this.#life.phase === 'booting' && !starting) return false;
     const events = this.#findings.take();
     this.recovery.events.push(...events);
     this.#raise(events);
@@ -511,8 +433,8 @@ export class Node {
    * loop; manual scheduling leaves it to this, or to drain).
    */
   commit(): void {
-    this.#checkOpen('commit');
-    this.#guarded(() => this.#commitGroup());
+    this.#life.checkOpen('commit');
+    this.#life.guarded(() => this.#commitGroup());
   }
 
   /** Manual scheduling: drains until a pass makes no progress (at most `passesMax` passes). */
@@ -530,7 +452,7 @@ export class Node {
     return new AutoScheduler(
       {
         drain: () => {
-          if (this.#phase !== 'running') return;
+          if (this.#life.phase !== 'running') return;
           if (this.#absentDeadline !== Infinity) this.#retireAbsentIfDue();
           this.engine.drain();
           this.#reportFindings();
@@ -540,11 +462,11 @@ export class Node {
         nextDeadline: () => Math.min(this.engine.nextDeadline(), this.#absentDeadline),
         confirmationsPending: () => this.engine.confirmationsPending(),
         guard: (work) => {
-          if (this.#phase !== 'running' && this.#phase !== 'booting') return;
+          if (this.#life.phase !== 'running' && this.#life.phase !== 'booting') return;
           try {
             work();
           } catch (error) {
-            this.#fail(error); // fail-stop: never an uncaught exception from the event loop
+            this.#life.fail(error); // fail-stop: never an uncaught exception from the event loop
           }
         },
       },
@@ -555,7 +477,7 @@ export class Node {
   // ---- dead letters (operator) ----
 
   deadLetterList(): (DeadLetter & { recipient: string })[] {
-    this.#checkOpen('deadLetterList');
+    this.#life.checkOpen('deadLetterList');
     return this.deadLetters.list().map((letter) => ({
       ...letter,
       // a retired recipient's id is freed, and may name another recipient by now
@@ -573,8 +495,8 @@ export class Node {
    * letters are never re-delivered: its id was freed and may be another recipient's now.
    */
   redeliverDeadLetters(filter: { recipient?: string; seq?: number } = {}): number {
-    this.#checkOpen('redeliverDeadLetters');
-    if (this.#phase !== 'running')
+    this.#life.checkOpen('redeliverDeadLetters');
+    if (this.#life.phase !== 'running')
       throw new NodeError('NODE_STATE', 'nvrelay: redeliver after start()');
     let count = 0;
     for (const letter of this.deadLetterList()) {
@@ -590,7 +512,7 @@ export class Node {
       }
       const typeId = this.typeId(record.type);
       const sourceId = this.sources.intern(record.source);
-      this.#guarded(() => {
+      this.#life.guarded(() => {
         this.recorder.append(runtimeFifoIndex, sourceId, typeId, record.severity, record.details, {
           flags: recordFlagRedelivery,
           originalSeq: record.originalSeq !== 0 ? record.originalSeq : record.seq,
@@ -614,8 +536,8 @@ export class Node {
    * running), or DEAD_LETTER_FULL (what was dead-lettered stays; the id stays named).
    */
   retireRecipient(name: string, options: RetireOptions = {}): RetireResult {
-    this.#checkOpen('retireRecipient');
-    if (this.#phase !== 'running')
+    this.#life.checkOpen('retireRecipient');
+    if (this.#life.phase !== 'running')
       throw new NodeError('NODE_STATE', 'nvrelay: retireRecipient: only after start()');
     if (this.engine.draining)
       throw new NodeError('NODE_STATE', 'nvrelay: retireRecipient: not from inside a handler');
@@ -624,11 +546,11 @@ export class Node {
 
   #retire(name: string, reason: string): RetireResult {
     const id = retirableId(this.recipientTable, this.engine, name);
-    const result = this.#guarded(() => {
+    const result = this.#life.guarded(() => {
       this.#commitGroup(); // an open group's events are queued (and owed) first
       return retireId(this.engine, this.recipientTable, id, name);
     });
-    this.#guarded(() => this.#raise([retiredEvent(name, result.deadLettered, reason)]));
+    this.#life.guarded(() => this.#raise([retiredEvent(name, result.deadLettered, reason)]));
     this.#scheduler?.drainSoon();
     return result;
   }
@@ -645,7 +567,7 @@ export class Node {
       } catch (error) {
         if (!(error instanceof NodeError) || error.code !== 'DEAD_LETTER_FULL') throw error;
         // what fitted was dead-lettered; try again after another grace period
-        this.#guarded(() => this.#raise([retireBlockedEvent(name, error)]));
+        this.#life.guarded(() => this.#raise([retireBlockedEvent(name, error)]));
         this.#absentDeadline = this.clock.now() + (this.#absentGraceMs ?? 0);
       }
     }
@@ -656,7 +578,7 @@ export class Node {
 
   /** Counters, pools, FIFOs and recipients (allocates; not for the hot path). */
   stats(): NodeStats {
-    return nodeStats(this, this.#phase, this.lease.next);
+    return nodeStats(this, this.#life.phase, this.lease.next);
   }
 
   /** True when nothing is queued: every event is completely handled and retired. */
@@ -670,15 +592,15 @@ export class Node {
    * On a failed node it only clears what is left (nothing more is written).
    */
   close(): void {
-    if (this.#phase === 'closed' || this.#phase === 'failed') {
+    if (this.#life.phase === 'closed' || this.#life.phase === 'failed') {
       this.#scheduler?.stop();
       return;
     }
-    this.#guarded(() => {
+    this.#life.guarded(() => {
       this.#commitGroup();
       this.#persistPointers(); // the next boot's scan starts at the tail word (row D4)
     });
-    this.#phase = 'closed';
+    this.#life.phase = 'closed';
     this.engine.delivering = false;
     this.#scheduler?.stop();
   }
@@ -688,69 +610,11 @@ export class Node {
     for (const fifo of this.fifos) fifo.persistPointers();
   }
 
-  // ---- fail-stop ----
-
-  /** Runs a step that writes to the device; an error it throws fails the node. */
-  #guarded<T>(step: () => T): T {
-    try {
-      return step();
-    } catch (error) {
-      throw this.#fail(error);
-    }
-  }
-
-  /**
-   * Fail-stop: the node stops for good at the first error thrown while writing (the device is in
-   * a state it cannot know). Returns what to throw: NODE_FAILED, or a traced device's power cut
-   * as it is (the crash lab cuts power on purpose). A NodeError other than NODE_FAILED is a
-   * refusal thrown before anything was written (a full table, a bad argument): returned as it
-   * is, and the node goes on.
-   */
-  #fail(error: unknown): Error {
-    if (error instanceof NodeError && error.code !== 'NODE_FAILED') return error; // a refusal
-    if (error instanceof PowerCutError || error instanceof AssertionError) {
-      // the power is off (the crash lab cuts it on purpose), or an invariant broke (a bug, never
-      // caught by runtime code): the node stops, and the error goes on as it is
-      this.#stop(new NodeError('NODE_FAILED', `nvrelay: ${error.message}`, { cause: error }));
-      return error;
-    }
-    if (error instanceof NodeError && error.code === 'NODE_FAILED') {
-      this.#stop(error);
-      return error;
-    }
-    const reason = error instanceof Error ? error.message : String(error);
-    const failure = new NodeError(
-      'NODE_FAILED',
-      `nvrelay: the node stopped after a device error (${reason}); reopen the device to recover`,
-      { cause: error },
-    );
-    this.#stop(failure);
-    return this.#failure ?? failure;
-  }
-
-  #stop(failure: NodeError): void {
-    if (this.#phase === 'failed') return;
-    this.#phase = 'failed';
-    this.#failure = failure;
+  /** Fail-stop, part of the node's own: what stops when the lifecycle fails (./lifecycle.ts). */
+  #halt(failure: NodeError): void {
     this.engine.delivering = false;
     this.engine.failure = failure;
     this.#scheduler?.stop();
     this.recorder.abandonGroup(failure);
-    try {
-      this.#onFailure?.(failure);
-    } catch {
-      // the owner's callback must not turn a fail-stop into an uncaught exception
-    }
-  }
-
-  #checkOpen(method: string): void {
-    if (this.#phase === 'closed')
-      throw new NodeError('NODE_CLOSED', `nvrelay: ${method}: the node is closed`);
-    if (this.#phase === 'failed') {
-      const failure = this.#failure as NodeError;
-      throw new NodeError('NODE_FAILED', `nvrelay: ${method}: ${failure.message}`, {
-        cause: failure.cause,
-      });
-    }
   }
 }
