@@ -130,6 +130,7 @@ void TracedDevice::close() {
   std::vector<double>().swap(scratchIds_);
   trace_ = Trace{};
   alive_ = 0;
+  fenced_ = 0;
   sortedLinesValid_ = false;
 }
 
@@ -257,6 +258,7 @@ void TracedDevice::fence() {
   // Per word, flushing_ holds its stores in program order, so the last one wins.
   for (uint32_t index : flushing_) retire(index);
   flushing_.clear();
+  fenced_ = alive_;  // eadr: every store still non-durable was issued before this fence
   if (alive_ == 0) {
     entries_.clear();
   } else if (entries_.size() - alive_ > alive_ && entries_.size() - alive_ >= compactionDeadMin) {
@@ -301,7 +303,7 @@ double TracedDevice::imageCount(Model model) const {
     case Model::relaxed:
       return std::ldexp(1.0, static_cast<int>(std::min<uint64_t>(alive_, 2000)));
     case Model::eadr:
-      return static_cast<double>(alive_) + 1;
+      return static_cast<double>(alive_ - fenced_) + 1;
   }
   return 1;
 }
@@ -365,7 +367,7 @@ const std::vector<double>& TracedDevice::survivorsByIndex(Model model, double in
     uint64_t position = 0;
     for (uint32_t i = 0; i < entries_.size(); i++) {
       if (entries_[i].state == StoreState::durable) continue;
-      bool keep = model == Model::eadr ? position < index
+      bool keep = model == Model::eadr ? position < fenced_ + index
                                        : (position < 64 && ((index >> position) & 1u) != 0);
       if (keep) scratchEntries_.push_back(i);
       position++;
@@ -387,7 +389,7 @@ const std::vector<double>& TracedDevice::survivorsBySeed(Model model, double see
       }
     }
   } else {
-    uint64_t prefix = model == Model::eadr ? random.below(alive_ + 1) : 0;
+    uint64_t prefix = model == Model::eadr ? fenced_ + random.below(alive_ - fenced_ + 1) : 0;
     uint64_t position = 0;
     for (uint32_t i = 0; i < entries_.size(); i++) {
       if (entries_[i].state == StoreState::durable) continue;
@@ -442,6 +444,7 @@ bool TracedDevice::allows(Model model, const double* ids, uint64_t count) {
   if (!resolve(ids, count, false)) return false;
   if (model == Model::relaxed) return true;
   if (model == Model::eadr) {
+    if (count < fenced_) return false;  // every store before the last fence survives
     uint64_t position = 0;  // survivors must be exactly the first `count` in program order
     for (uint32_t i = 0; i < entries_.size() && position < count; i++) {
       if (entries_[i].state == StoreState::durable) continue;
@@ -521,6 +524,7 @@ void TracedDevice::loseDevice() {
   flushing_.clear();
   entries_.clear();
   alive_ = 0;
+  fenced_ = 0;
 }
 
 uint64_t TracedDevice::boot() {

@@ -19,8 +19,13 @@
 //           address = least significant digit; the digit is how many of that line's stores
 //           survive.
 //   relaxed any subset: imageCount = 2^n; bit i of the index keeps the i-th store.
-//   eadr    a prefix in global program order: imageCount = n + 1; the index is its length.
-// Index 0 is "nothing survived" (the durable image), imageCount - 1 "everything survived".
+//   eadr    the caches are in the persistence domain: a fence drains every earlier store,
+//           flushed or not, and a flush changes nothing. The survivors are every non-durable
+//           store issued before the last fence (f of them, the first f in program order)
+//           plus a prefix in global program order of the n - f issued after it:
+//           imageCount = n - f + 1; the index is the length of that prefix.
+// Index 0 is "nothing survived" (the durable image; under eadr the durable image plus the f
+// fenced stores), imageCount - 1 "everything survived".
 //
 // Errors: NVRAM_OUT_OF_RANGE (ranges outside the device), NVRAM_BAD_ARGUMENT (non-integer or
 // negative numbers, unknown word-store ids, wrong image sizes), NVRAM_BAD_SIZE (device size),
@@ -104,6 +109,8 @@ class TracedDevice {
 
   double imageCount(Model model) const;
   uint64_t nonDurableCount() const { return alive_; }
+  // Non-durable stores issued before the last fence: durable under eadr (the first ones).
+  uint64_t fencedCount() const { return fenced_; }
   // Fills arrays of nonDurableCount() elements, in program order.
   void nonDurableStores(double* ids, double* instructions, double* offsets, uint8_t* states) const;
   // Survivor ids in program order; the vector is reused by the next call.
@@ -170,6 +177,7 @@ class TracedDevice {
 
   std::vector<WordStore> entries_;  // program order; retired (durable) ones until compacted
   uint64_t alive_ = 0;              // non-durable entries
+  uint64_t fenced_ = 0;             // of those, the ones before the last fence (eadr)
   uint64_t nextId_ = 0;
   std::vector<Line> lines_;
   std::vector<uint32_t> dirtyLines_;  // lines with count > 0, unordered

@@ -29,7 +29,10 @@ export interface ReplayedStage {
   pending: WordStoreList;
   survivors: Set<number>;
   crashImage: Uint8Array;
+  /** What survives whatever the cut keeps: the durable image (eadr: plus every fenced store). */
   durableImage: Uint8Array;
+  /** Every non-durable word-store applied: the image had the power not failed. */
+  fullImage: Uint8Array;
 }
 
 export interface ReplayResult<R> {
@@ -114,7 +117,8 @@ function crashStage<M>(
     pending: cursor.pendingStores(),
     survivors: new Set(step.survivors),
     crashImage: faulted(cursor.buildImage(survivors), step.flips),
-    durableImage: cursor.buildDurableImage(),
+    durableImage: cursor.buildImage(cursor.survivorsByIndex(plan.model, 0)),
+    fullImage: new Uint8Array(cursor.native.buffer).slice(),
   };
   cursor.close();
   return stage;

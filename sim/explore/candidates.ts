@@ -1,7 +1,8 @@
 /**
  * Which post-crash images to visit at one cut (issue 4): every image the model allows when
  * there are at most `imagesPerCut` of them, else a seeded sample that always includes the two
- * extremes, nothing pending survived (index 0) and everything survived (the last index).
+ * extremes, nothing pending survived (index 0; under eadr: nothing issued after the last
+ * fence) and everything survived (the last index).
  * Images are named by *which* word-stores survive, never by orderings (SPEC 3).
  */
 import { lineBytes } from '../../src/constants.js';
@@ -105,7 +106,8 @@ function sampleImages(
   seed: number,
 ): Float64Array[] {
   const prng = new Prng(seed);
-  const survivors: Float64Array[] = [new Float64Array(0), allPending(cursor)];
+  // Index 0 is not always the empty set: under eadr every store before the last fence survives.
+  const survivors: Float64Array[] = [images.survivors(0), allPending(cursor)];
   if (count < indexExactMax) {
     // Distinct indices name distinct survivor sets (traced_device.h: an index is a mixed-radix
     // number of per-line prefixes, a bit set, or a prefix length), so repeats are found by

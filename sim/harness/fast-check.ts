@@ -53,7 +53,8 @@ export function planOfCase<W, R, M>(
   const cursor = TracedNvram.fromImage(recording.start, { boot: false });
   cursor.applyTrace(recording.trace, 0, cut);
   const pending = cursor.pendingStores();
-  const survivors = closeUnderModel(model, pending, crash.picks);
+  const fenced = pending.ids.length - (cursor.imageCount('eadr') - 1);
+  const survivors = closeUnderModel(model, pending, crash.picks, fenced);
   assert(cursor.allows(model, Float64Array.from(survivors)), 'a closed survivor set is allowed');
   cursor.close();
   return {
@@ -66,17 +67,20 @@ export function planOfCase<W, R, M>(
 
 /**
  * The smallest survivor set the model allows that contains the picked word-stores:
- * px86 adds every earlier non-durable store of the same line, eadr every earlier store.
+ * px86 adds every earlier non-durable store of the same line, eadr every earlier store and the
+ * `fenced` first ones (issued before the last fence: durable under eadr).
  */
 export function closeUnderModel(
   model: PersistencyModel,
   pending: WordStoreList,
   picks: readonly number[],
+  fenced = 0,
 ): number[] {
   const count = pending.ids.length;
   if (count === 0) return [];
   const chosen = new Set(picks.map((pick) => pick % count));
   const keep = new Uint8Array(count);
+  if (model === 'eadr') keep.fill(1, 0, fenced);
   for (const at of chosen) {
     keep[at] = 1;
     if (model === 'relaxed') continue;

@@ -7,7 +7,12 @@
  * - flush marks pending word-stores of the lines in range as flushing;
  * - fence applies every flushing word-store to the durable image (program order) and drops it;
  * - a post-crash image is the durable image plus a survivor subset applied in program order;
- *   which subsets are allowed is decided by brute force over all subsets with `allows`.
+ *   which subsets are allowed is decided by brute force over all subsets with `allows`:
+ *   px86: per 64-byte line, a prefix of the line's stores in program order;
+ *   relaxed: any subset;
+ *   eadr: the caches are in the persistence domain, so a fence drains every earlier store,
+ *   flushed or not (flushes change nothing): every store issued before the last fence
+ *   survives, and of the later ones a prefix in global program order.
  */
 export type Model = 'px86' | 'relaxed' | 'eadr';
 export const models: readonly Model[] = ['px86', 'relaxed', 'eadr'];
@@ -24,6 +29,8 @@ export interface ReferenceWordStore {
   /** The word's 8 bytes after the store. */
   readonly value: Uint8Array;
   state: 'pending' | 'flushing';
+  /** A fence ran after it (durable under eadr, whether flushed or not). */
+  fenced: boolean;
 }
 
 export class ReferencePowerCut extends Error {
@@ -59,6 +66,7 @@ export class ReferenceDevice {
         offset: word,
         value: this.volatile.slice(word, word + wordBytes),
         state: 'pending',
+        fenced: false,
       });
     }
   }
@@ -78,11 +86,15 @@ export class ReferenceDevice {
       if (store.state === 'flushing') this.durable.set(store.value, store.offset);
     }
     this.stores = this.stores.filter((store) => store.state !== 'flushing');
+    for (const store of this.stores) store.fenced = true;
   }
 
   /** SPEC 3, one model at a time: may exactly this set of word-stores (by id) survive? */
   allows(model: Model, survivorIds: ReadonlySet<number>): boolean {
     if (model === 'relaxed') return true;
+    if (model === 'eadr' && this.stores.some((s) => s.fenced && !survivorIds.has(s.id))) {
+      return false;
+    }
     const groups = new Map<number, ReferenceWordStore[]>();
     for (const store of this.stores) {
       const key = model === 'eadr' ? 0 : Math.floor(store.offset / lineBytes);
@@ -113,7 +125,7 @@ export class ReferenceDevice {
   imageCount(model: Model): number {
     const n = this.stores.length;
     if (model === 'relaxed') return 2 ** n;
-    if (model === 'eadr') return n + 1;
+    if (model === 'eadr') return n - this.stores.filter((store) => store.fenced).length + 1;
     const perLine = new Map<number, number>();
     for (const store of this.stores) {
       const line = Math.floor(store.offset / lineBytes);
