@@ -114,6 +114,26 @@ export class DistributionEngine implements ConfirmationSink {
   }
 
   /**
+   * A remote recipient's connection is gone: its in-flight deliveries are forgotten (they stay
+   * owed: their bits are not set), and nothing reaches it until `attach`.
+   */
+  detach(recipient: Recipient): void {
+    recipient.attached = false;
+    recipient.windowHead = recipient.windowTail;
+    recipient.nextDeadline = Infinity;
+  }
+
+  /**
+   * It is back (a new connection, a new handler): everything it still owes a confirmation for is
+   * delivered again from the queue's head, in order (the RELP idea), then new events.
+   */
+  attach(recipient: Recipient, handler: Recipient['handler']): void {
+    recipient.handler = handler;
+    recipient.cursor = this.queue.head;
+    recipient.attached = true;
+  }
+
+  /**
    * One pass: timeouts and new deliveries for every recipient [215], then retirement [217].
    * Returns true if anything was delivered or retired. Re-entrant calls (from a handler) return.
    */
@@ -128,6 +148,7 @@ export class DistributionEngine implements ConfirmationSink {
         const active = this.active;
         for (let k = 0; k < active.length; k++) {
           const recipient = active[k] as Recipient;
+          if (!recipient.attached) continue;
           if (recipient.nextDeadline <= (this.#now[0] as number)) this.processTimeouts(recipient);
           this.deliverNew(recipient);
         }

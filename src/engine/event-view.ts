@@ -5,7 +5,12 @@
  * without copying from `bytes` at [detailsOffset, detailsOffset + detailsBytes).
  */
 import { decodeName } from '../events/names.js';
-import { getU64, recordHeaderBytes } from '../events/record.js';
+import {
+  getU64,
+  recordFlagProducerCounter,
+  recordFlagRedelivery,
+  recordHeaderBytes,
+} from '../events/record.js';
 import { severityNames, type SeverityName } from '../events/severity.js';
 import type { PersistentFifo } from '../fifo/fifo.js';
 import { entryFlagReplayed, type EventIndicationQueue } from './indication-queue.js';
@@ -102,7 +107,29 @@ export class EventView {
 
   /** For a dead letter re-delivered by an operator: its original seq; else 0. */
   get originalSeq(): number {
+    if ((this.flags & recordFlagRedelivery) === 0) return 0;
     return getU64(this.#fifo.shadowView, this.#base + 48);
+  }
+
+  /** For an event a remote producer sent with its own emit counter: that counter; else 0. */
+  get producerCounter(): number {
+    if ((this.flags & recordFlagProducerCounter) === 0) return 0;
+    return getU64(this.#fifo.shadowView, this.#base + 48);
+  }
+
+  /** The record's flags [111] (recordFlagRedelivery, recordFlagProducerCounter). */
+  get flags(): number {
+    return this.#fifo.shadow[this.#base + 15] as number;
+  }
+
+  /**
+   * The record as stored [111], its CRC intact, the confirmation word excluded from the CRC
+   * (zero-copy; valid only during the handler call): what a daemon sends a remote recipient,
+   * which checks the CRC end to end (docs/PROTOCOL.md, DELIVER).
+   */
+  recordBytes(): Uint8Array {
+    const length = this.#fifo.shadowView.getUint16(this.#base + 12, true);
+    return this.#fifo.shadow.subarray(this.#base, this.#base + length);
   }
 
   get detailsBytes(): number {

@@ -41,6 +41,12 @@ export class Recipient implements Subscriber {
   readonly retry: RetryPolicy;
   readonly inFlightMax: number;
 
+  /**
+   * False while a remote recipient's connection is gone (src/daemon): it stays a subscriber, so
+   * events emitted meanwhile are intended for it and stay owed, but nothing is delivered, retried
+   * or dead-lettered until it attaches again.
+   */
+  attached = true;
   /** Next indication-queue counter to look at. */
   cursor = 0;
   // The in-flight window (ring over counters windowHead..windowTail).

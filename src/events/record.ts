@@ -51,7 +51,13 @@ export const recordHeaderBytes = 64;
 export const recordCrcStart = 12;
 export const recordTag = 0x3145564e;
 export const recordFlagRedelivery = 1;
-const recordFlagsKnown = recordFlagRedelivery;
+/**
+ * The record's offset 48 holds its producer's own emit counter instead of an original seq: a
+ * remote producer's counter, so a daemon that restarts recognises an emit sent again
+ * (docs/PROTOCOL.md, "Re-sent emits").
+ */
+export const recordFlagProducerCounter = 2;
+const recordFlagsKnown = recordFlagRedelivery | recordFlagProducerCounter;
 const twoTo32 = 2 ** 32;
 
 /** Largest record for a details limit (the slot size before rounding up to a line). */

@@ -9,7 +9,7 @@
  * becomes durable ahead of a lower seq in the same FIFO.
  */
 import { assert } from '../events/assert.js';
-import { writeRecord } from '../events/record.js';
+import { recordFlagProducerCounter, writeRecord } from '../events/record.js';
 import type { ClockCell } from '../engine/clock.js';
 import type { EventIndicationQueue } from '../engine/indication-queue.js';
 import type { NameTable, TypeTable } from '../engine/subscriptions.js';
@@ -31,6 +31,11 @@ export const appendBySubscription: AppendOptions = Object.freeze({
   originalSeq: 0,
   intendedRecipient: -1,
 });
+
+/** A remote producer's emit with its own counter, stored at the record's offset 48. */
+export function producerCounted(counter: number): AppendOptions {
+  return { flags: recordFlagProducerCounter, originalSeq: counter, intendedRecipient: -1 };
+}
 
 export class EventRecorder {
   readonly fifos: readonly PersistentFifo[];
@@ -93,21 +98,14 @@ export class EventRecorder {
     typeId: number,
     level: number,
     details: Uint8Array | null,
+    options: AppendOptions = appendBySubscription,
   ): Promise<number> {
     const fifo = this.fifos[fifoIndex] as PersistentFifo;
     if (this.#group === null) this.#group = new GroupCommit(fifoIndex, fifo.reserved);
     const group = this.#group;
     assert(group.fifoIndex === fifoIndex, 'group commit spans two FIFOs');
     const position = fifo.reserve();
-    const seq = this.#encode(
-      fifo,
-      position,
-      sourceId,
-      typeId,
-      level,
-      details,
-      appendBySubscription,
-    );
+    const seq = this.#encode(fifo, position, sourceId, typeId, level, details, options);
     fifo.writeRecord(position); // stored and flushed; the group's one fence makes it durable
     group.add(seq, typeId, sourceId);
     return group.promise.then(() => seq);

@@ -39,7 +39,7 @@ import { PersistentFifo } from '../fifo/fifo.js';
 import type { NvramDevice } from '../nvram/device.js';
 import { EventPool, indicationQueueCapacity } from '../pools/pool.js';
 import { ReplayEngine, type RecoveryEvent } from '../replay/replay-engine.js';
-import { EventRecorder } from './event-recorder.js';
+import { EventRecorder, appendBySubscription, producerCounted } from './event-recorder.js';
 import { Findings, fitDetails } from './findings.js';
 import {
   deadLetterGeometry,
@@ -250,16 +250,45 @@ export class Node {
     if (typeof handler !== 'function') badArgument('handler must be a function');
     encodeName('recipient', name);
     const known = this.recipientTable.find(name);
-    if (known >= 0 && this.engine.recipients[known] !== undefined) {
+    const present = known >= 0 ? this.engine.recipients[known] : undefined;
+    if (present !== undefined && present.attached) {
       badArgument(`recipient '${name}' is already registered`);
     }
     const resolved = resolveSubscription(subscription);
+    if (present !== undefined) return this.#reattach(present, resolved, handler);
     const policy = retryPolicy(options.retry, this.#retry);
     const window = inFlightMax(options.inFlightMax, this.#inFlightMax);
     const id = this.#life.guarded(() => this.recipientTable.register(name));
     const recipient = new Recipient(this.engine, id, name, resolved, handler, policy, window);
     this.engine.activate(recipient);
     this.types.resolveAll();
+    if (this.#life.phase === 'running') this.#scheduler?.drainSoon();
+    return recipient;
+  }
+
+  /**
+   * A remote recipient's connection is gone (src/daemon): it stays registered and subscribed, so
+   * the events meant for it stay owed (and count toward QueueFull), but nothing is delivered,
+   * retried or dead-lettered until `registerRecipient` with its name attaches it again; then it
+   * receives everything it had not confirmed, in order.
+   */
+  detachRecipient(recipient: Recipient): void {
+    this.#life.checkOpen('detachRecipient');
+    if (this.engine.recipients[recipient.id] !== recipient)
+      badArgument(`recipient '${recipient.name}' is not registered with this node`);
+    this.engine.detach(recipient);
+  }
+
+  /** registerRecipient of a detached recipient: the new handler and subscription. */
+  #reattach(
+    recipient: Recipient,
+    subscription: { prefixes: string[]; severityMax: number },
+    handler: RecipientHandler,
+  ): Recipient {
+    recipient.prefixes = subscription.prefixes;
+    recipient.severityMax = subscription.severityMax;
+    this.types.resolveAll(); // events recorded from now on use the new subscription
+    this.engine.attach(recipient, handler);
     if (this.#life.phase === 'running') this.#scheduler?.drainSoon();
     return recipient;
   }
@@ -298,10 +327,19 @@ export class Node {
     typeId: number,
     level: number,
     details: Uint8Array | null,
+    counter = 0,
   ): Promise<number> {
     const fifoIndex = this.#admit(level, details);
     try {
-      const durable = this.recorder.appendToGroup(fifoIndex, sourceId, typeId, level, details);
+      const options = counter === 0 ? appendBySubscription : producerCounted(counter);
+      const durable = this.recorder.appendToGroup(
+        fifoIndex,
+        sourceId,
+        typeId,
+        level,
+        details,
+        options,
+      );
       this.#scheduler?.commitSoon();
       return durable;
     } catch (error) {

@@ -3,6 +3,7 @@
  * the event in a pre-allocated slot [212], persists it to the FIFO [213], queues it [214] and
  * returns its sequence number once it is durable.
  */
+import { seqMax } from '../constants.js';
 import { badArgument } from '../events/errors.js';
 import { severityLevel, type Severity } from '../events/severity.js';
 import type { Node } from './node.js';
@@ -41,15 +42,25 @@ export class Producer {
 
   /**
    * Group commit: resolves with the seq once the event is durable. Concurrent calls share one
-   * persist of their records (in 'power' durability: one msync per group).
+   * persist of their records (in 'power' durability: one msync per group). `counter` (a remote
+   * producer's own emit counter, >= 1; 0 for none) is stored with the record, so a daemon that
+   * restarts recognises an emit sent again (docs/PROTOCOL.md).
    */
-  emitAsync(type: string, severity: Severity, details?: Uint8Array | null): Promise<number> {
+  emitAsync(
+    type: string,
+    severity: Severity,
+    details?: Uint8Array | null,
+    counter = 0,
+  ): Promise<number> {
     const typeId = type === this.#lastType ? this.#lastTypeId : this.#resolve(type);
+    if (!Number.isSafeInteger(counter) || counter < 0 || counter > seqMax)
+      badArgument(`counter must be an integer in [0, ${seqMax}], got ${String(counter)}`);
     return this.#node.emitEventAsync(
       this.sourceId,
       typeId,
       severityLevel(severity),
       checkDetails(details),
+      counter,
     );
   }
 
