@@ -131,7 +131,7 @@ describe('encodeRecord and decodeRecord', () => {
     const bad: Partial<EventRecord>[] = [
       { severity: 8 },
       { seq: 0 },
-      { flags: 2 },
+      { flags: 4 }, // bits 0 (re-delivery) and 1 (producer counter) are known
       { time: Number.POSITIVE_INFINITY },
       { type: 'disk..failed' },
       { source: 'r a' },
