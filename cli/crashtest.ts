@@ -6,6 +6,7 @@
  *   nvrelay crashtest [--workload NAME] [--model px86|relaxed|eadr] [--cuts all|N]
  *                     [--images-per-cut N] [--depth D] [--seed S] [--json] [--report FILE.html]
  *   nvrelay crashtest --replay TOKEN        re-run one crash state and explain it
+ *   nvrelay crashtest --spec FILE.js [--replay TOKEN]   a user's crash spec module
  *   nvrelay crashtest --self-test           every mutant must be caught
  *
  * Exit 0 when no invariant is broken, 1 when one is (or a mutant survives), 2 on bad usage.
@@ -120,6 +121,10 @@ export function registerCrashtest(program: Command): void {
     .option('--json', 'print one JSON object')
     .option('--report <file.html>', 'write a self-contained HTML report')
     .option('--replay <token>', 're-run exactly one crash state from its token and explain it')
+    .option(
+      '--spec <module.js>',
+      "a module exporting a crash spec (as 'spec' or default) and its 'input': explore it, or --replay its tokens",
+    )
     .option('--self-test', 'explore every mutant; fail if one is not caught')
     .hook('preAction', checkWorkload)
     .action(async (options: Record<string, unknown>) => {
@@ -146,6 +151,7 @@ export function registerCrashtest(program: Command): void {
       if (options['workers'] !== undefined) args.workers = options['workers'] as number;
       if (options['report'] !== undefined) args.report = options['report'] as string;
       if (options['replay'] !== undefined) args.replay = options['replay'] as string;
+      if (options['spec'] !== undefined) args.spec = options['spec'] as string;
       process.exitCode = await runCrashtest(args, {
         out: (text) => process.stdout.write(`${text}\n`),
         err: (text) => process.stderr.write(`${text}\n`),

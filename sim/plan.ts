@@ -27,6 +27,11 @@ export interface CrashPlan {
   params: WorkloadParams;
   model: PersistencyModel;
   steps: CrashStep[];
+  /**
+   * The fingerprint of the workload's recording (start image and trace, recording.ts): a
+   * replay of the plan on anything else is refused instead of finding nothing.
+   */
+  trace?: string;
 }
 
 const tokenPrefix = 'nvr1.';
@@ -50,6 +55,7 @@ export function encodePlan(plan: CrashPlan): string {
         ? [step.cut, encodeIds(step.survivors)]
         : [step.cut, encodeIds(step.survivors), encodeIds(step.flips)],
     ),
+    ...(plan.trace === undefined ? {} : { t: plan.trace }),
   };
   return tokenPrefix + Buffer.from(JSON.stringify(compact), 'utf8').toString('base64url');
 }
@@ -78,7 +84,9 @@ export function planJson(plan: CrashPlan): string {
 function planFromCompact(compact: unknown): CrashPlan {
   if (typeof compact !== 'object' || compact === null)
     throw new CrashPlanError('plan is not an object');
-  const { w, p, m, s } = compact as Record<string, unknown>;
+  const { w, p, m, s, t } = compact as Record<string, unknown>;
+  if (t !== undefined && (typeof t !== 'string' || !/^[0-9a-f]{1,32}$/.test(t)))
+    throw new CrashPlanError('plan trace fingerprint invalid');
   if (typeof w !== 'string' || w.length === 0) throw new CrashPlanError('plan names no workload');
   if (typeof p !== 'object' || p === null || Array.isArray(p))
     throw new CrashPlanError('plan params invalid');
@@ -100,7 +108,14 @@ function planFromCompact(compact: unknown): CrashPlan {
     }
     return step;
   });
-  return { workload: w, params: p as WorkloadParams, model: m as PersistencyModel, steps };
+  const plan: CrashPlan = {
+    workload: w,
+    params: p as WorkloadParams,
+    model: m as PersistencyModel,
+    steps,
+  };
+  if (typeof t === 'string') plan.trace = t;
+  return plan;
 }
 
 /** "0-3.7.9-10" for [0,1,2,3,7,9,10]. */

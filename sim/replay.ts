@@ -10,6 +10,7 @@ import { SiteRecordingDevice } from './explain/sites.js';
 import { applyFlips } from './faults.js';
 import {
   marksBefore,
+  recordingFingerprint,
   recordWorkload,
   runRecovery,
   type DeviceWrapper,
@@ -58,6 +59,13 @@ export function replayPlan<R, M>(
   const interrupted: M[][] = [];
   let sites = siteRecorder();
   let recording: StageRecording<M> = recordWorkload(subject, sites.wrap);
+  if (plan.trace !== undefined && recordingFingerprint(recording) !== plan.trace) {
+    throw new CrashPlanError(
+      `this token was made for another workload trace (fingerprint ${plan.trace}, this ` +
+        `${plan.workload} records ${recordingFingerprint(recording)}): a different spec, input, ` +
+        `format or code; re-run the crash test that made it`,
+    );
+  }
   for (let s = 0; ; s++) {
     const step = plan.steps[s];
     if (step === undefined) throw new CrashPlanError('plan has no steps');

@@ -53,7 +53,12 @@ export interface Finding {
   sequences?: number[];
 }
 
-export type CheckResult = void | undefined | string | Finding | readonly (string | Finding)[];
+/**
+ * What a check returns: nothing (fine), findings, or a boolean (the fast-check habit: true is
+ * fine, false is one finding).
+ */
+export type CheckResult =
+  void | undefined | boolean | string | Finding | readonly (string | Finding)[];
 
 export interface CrashSubject<R = unknown, M = unknown> {
   /** Names the subject in plans and reports. */
@@ -73,17 +78,40 @@ export interface CrashSubject<R = unknown, M = unknown> {
 
 /** Normalises what `check` returned (or threw) into findings. */
 export function toFindings(result: CheckResult): Finding[] {
-  if (result === undefined || result === null) return [];
-  const items = Array.isArray(result) ? result : [result];
-  return (items as (string | Finding)[]).map((item) =>
-    typeof item === 'string' ? { invariant: 'check', message: item } : item,
-  );
+  if (result === undefined || result === null || result === true) return [];
+  if (result === false) return [{ invariant: 'check', message: 'check returned false' }];
+  const items: unknown[] = Array.isArray(result) ? result : [result];
+  return items.map((item): Finding => {
+    if (typeof item === 'string') return { invariant: 'check', message: item };
+    if (
+      typeof item === 'object' &&
+      item !== null &&
+      typeof (item as Finding).invariant === 'string' &&
+      typeof (item as Finding).message === 'string'
+    )
+      return item as Finding;
+    throw new TypeError(
+      `check must return nothing, a boolean, a string, { invariant, message } or an array of ` +
+        `strings and findings; it returned ${describeValue(item)}`,
+    );
+  });
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return `an object ${JSON.stringify(value).slice(0, 80)}`;
+    } catch {
+      return 'an object';
+    }
+  }
+  return `${typeof value} ${String(value)}`;
 }
 
 /**
  * The subject's check of one recovered crash state, its result as findings; a check that
  * throws is a finding too. `interrupted[0]` holds the workload's marks, the rest those of each
- * recovery cut short.
+ * recovery cut short. Throws a TypeError if the check returned something it should not.
  */
 export function checkOutcome<R, M>(
   subject: CrashSubject<R, M>,
@@ -92,19 +120,20 @@ export function checkOutcome<R, M>(
   recoveryMarks: M[],
   mediaFaults: boolean,
 ): Finding[] {
+  let result: CheckResult;
   try {
-    return toFindings(
-      subject.check({
-        recovered,
-        marks: interrupted[0] ?? [],
-        interruptedMarks: interrupted.slice(1),
-        recoveryMarks,
-        mediaFaults,
-      }),
-    );
+    result = subject.check({
+      recovered,
+      marks: interrupted[0] ?? [],
+      interruptedMarks: interrupted.slice(1),
+      recoveryMarks,
+      mediaFaults,
+    });
   } catch (error) {
     return [thrownFinding('check', error)];
   }
+  // Outside the try: a check returning something else is a usage error, not a finding.
+  return toFindings(result);
 }
 
 /** A thrown error as a finding: the check (or recovery) itself failed on this state. */

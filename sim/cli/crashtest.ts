@@ -5,15 +5,25 @@
  * run it in-process; the progress bar is the terminal's (cli/crashtest-progress.ts).
  * Exit codes (issue 4): 0 no invariant broken, 1 a violation (or a mutant survived), 2 bad usage.
  */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { PersistencyModel } from '../../src/nvram/addon-api.js';
 import { formatReplay } from '../explain/explain.js';
 import { diffRows, bytesHex } from '../explain/hex-diff.js';
-import type { ExploreOptions, ExploreProgress } from '../explore/explorer.js';
+import {
+  Explorer,
+  isExhaustive,
+  type ExploreCounts,
+  type ExploreOptions,
+  type ExploreProgress,
+} from '../explore/explorer.js';
 import { exploreWorkload, type ExploreSummary } from '../explore/parallel.js';
 import { recordWorkload } from '../explore/recording.js';
 import { CrashPlanError, decodePlan, encodePlan, type WorkloadParams } from '../plan.js';
-import { replayPlan } from '../replay.js';
+import { replayPlan, type ReplayResult } from '../replay.js';
+import type { CrashSubject } from '../subject.js';
+import { inputParams, replayCrashTest, subjectOf, type CrashSpec } from '../harness/crash-test.js';
 import { renderReport, type ReportViolation } from '../report/html.js';
 import { runSelfTest, type SelfTestResult } from '../mutants/self-test.js';
 import { UnknownWorkloadError, workloadSubject } from '../workloads/registry.js';
@@ -35,7 +45,23 @@ export interface CrashtestArgs {
   json: boolean;
   report?: string;
   replay?: string;
+  /**
+   * A module exporting a user's crash spec (default export or `spec`; `input` for exploring
+   * it): explore that instead of a workload, or replay its tokens.
+   */
+  spec?: string;
   selfTest: boolean;
+}
+
+/** A command-line mistake found before the run (bad --spec module, unwritable --report). */
+export class CrashtestUsageError extends Error {
+  constructor(
+    message: string,
+    readonly code = 'CRASHTEST_USAGE',
+  ) {
+    super(message);
+    this.name = 'CrashtestUsageError';
+  }
 }
 
 export interface Terminal {
@@ -59,11 +85,22 @@ export const exitUsage = 2;
 
 export async function runCrashtest(args: CrashtestArgs, terminal: Terminal): Promise<number> {
   try {
+    if (args.report !== undefined) checkReportPath(args.report);
+    if (args.spec !== undefined) {
+      const loaded = await loadSpecModule(args.spec);
+      if (args.replay !== undefined)
+        return replaySpecToken(loaded, args.replay, args.json, terminal);
+      return exploreSpec(loaded, args, terminal);
+    }
     if (args.replay !== undefined) return replayToken(args.replay, args.json, terminal);
     if (args.selfTest) return await selfTest(args, terminal);
     return await explore(args, terminal);
   } catch (error) {
-    if (error instanceof CrashPlanError || error instanceof UnknownWorkloadError) {
+    if (
+      error instanceof CrashPlanError ||
+      error instanceof UnknownWorkloadError ||
+      error instanceof CrashtestUsageError
+    ) {
       terminal.err(`nvrelay crashtest: ${error.message} (${error.code})`);
       return exitUsage;
     }
@@ -100,8 +137,119 @@ async function explore(args: CrashtestArgs, terminal: Terminal): Promise<number>
     args.workers === undefined ? request : { ...request, workers: args.workers },
   );
   progress.stop();
-  if (args.report !== undefined) writeReport(args.report, summary);
+  if (args.report !== undefined) {
+    const { subject } = workloadSubject(summary.workload, summary.params);
+    writeReport(args.report, summary, subject, terminal);
+  }
   terminal.out(args.json ? JSON.stringify(summaryJson(summary)) : summaryText(summary));
+  return summary.counts.violationStates > 0 ? exitViolation : exitClean;
+}
+
+/**
+ * --report is checked before the run: its folder must exist and be writable, and the path must
+ * not be a folder (an hour of exploring should not end in ENOENT).
+ */
+export function checkReportPath(path: string): void {
+  const target = resolve(path);
+  if (existsSync(target) && statSync(target).isDirectory())
+    throw new CrashtestUsageError(`--report ${path} is a folder: name a file (e.g. report.html)`);
+  const folder = dirname(target);
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    throw new CrashtestUsageError(`--report ${path}: the folder ${folder} does not exist`);
+  try {
+    accessSync(folder, constants.W_OK);
+    if (existsSync(target)) accessSync(target, constants.W_OK);
+  } catch {
+    throw new CrashtestUsageError(`--report ${path}: not writable`);
+  }
+}
+
+interface LoadedSpec {
+  path: string;
+  spec: CrashSpec<unknown, unknown, unknown>;
+  input: unknown;
+  hasInput: boolean;
+}
+
+/** Imports a spec module (JavaScript: compile TypeScript first) and checks its shape. */
+export async function loadSpecModule(path: string): Promise<LoadedSpec> {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new CrashtestUsageError(`--spec ${path}: no such file`);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new CrashtestUsageError(`--spec ${path}: cannot load the module: ${reason}`);
+  }
+  const spec = (module['spec'] ?? module['default']) as CrashSpec<unknown, unknown> | undefined;
+  const parts = ['workload', 'recover', 'check'] as const;
+  if (
+    typeof spec !== 'object' ||
+    spec === null ||
+    typeof spec.format !== 'object' ||
+    parts.some((part) => typeof spec[part] !== 'function')
+  ) {
+    throw new CrashtestUsageError(
+      `--spec ${path}: export the crash spec as \`spec\` or as the default export ` +
+        `({ format, workload, recover, check }), and its \`input\` to explore it`,
+    );
+  }
+  return { path, spec, input: module['input'], hasInput: 'input' in module };
+}
+
+function replaySpecToken(
+  loaded: LoadedSpec,
+  token: string,
+  json: boolean,
+  terminal: Terminal,
+): number {
+  const plan = decodePlan(token);
+  const input = plan.params['input'] === undefined && loaded.hasInput ? loaded.input : undefined;
+  const { result, text } = replayCrashTest(loaded.spec, token, input);
+  terminal.out(json ? JSON.stringify(replayJson(result)) : text);
+  return result.findings.length > 0 ? exitViolation : exitClean;
+}
+
+function exploreSpec(loaded: LoadedSpec, args: CrashtestArgs, terminal: Terminal): number {
+  if (!loaded.hasInput) {
+    throw new CrashtestUsageError(
+      `--spec ${loaded.path}: export the workload's \`input\` to explore it (only --replay works without)`,
+    );
+  }
+  const subject = subjectOf(loaded.spec, loaded.input);
+  const params = inputParams(loaded.input);
+  const progress = progressBar(terminal, !args.json);
+  const started = performance.now();
+  const explorer = new Explorer(
+    subject,
+    exploreOptionsOf(args),
+    { workload: subject.name, params },
+    progress.update,
+  );
+  explorer.run();
+  progress.stop();
+  const elapsedMs = performance.now() - started;
+  const invariants = Object.fromEntries(explorer.invariants);
+  const summary: ExploreSummary = {
+    workload: subject.name,
+    params,
+    model: args.model,
+    depth: args.depth,
+    counts: explorer.counts,
+    violations: explorer.violations,
+    invariants,
+    outcomes: explorer.outcomes,
+    cutPoints: explorer.cutPoints(),
+    elapsedMs,
+    statesPerSecond: (explorer.counts.crashStates * 1000) / Math.max(elapsedMs, 1e-3),
+    imagesPerSecond: (explorer.counts.imagesVisited * 1000) / Math.max(elapsedMs, 1e-3),
+    workers: 1,
+  };
+  if (args.report !== undefined) writeReport(args.report, summary, subject, terminal);
+  terminal.out(
+    args.json ? JSON.stringify(summaryJson(summary)) : summaryText(summary, loaded.path),
+  );
   return summary.counts.violationStates > 0 ? exitViolation : exitClean;
 }
 
@@ -121,6 +269,12 @@ export function summaryJson(summary: ExploreSummary): Record<string, unknown> {
     prunedStates: counts.prunedStates,
     pruningFactor: counts.crashStates > 0 ? counts.naiveStates / counts.crashStates : null,
     violationStates: counts.violationStates,
+    exhaustive: isExhaustive(counts),
+    cutPoints: counts.instructions + 1,
+    sampledCuts: counts.sampledCuts,
+    nestedCutsSkipped: counts.nestedCutsSkipped,
+    statesAllowed: counts.naiveStates,
+    statesVisited: counts.imagesVisited,
     invariants: summary.invariants,
     violations: summary.violations.map((violation) => ({
       invariant: violation.invariant,
@@ -138,13 +292,14 @@ export function summaryJson(summary: ExploreSummary): Record<string, unknown> {
   };
 }
 
-function summaryText(summary: ExploreSummary): string {
+function summaryText(summary: ExploreSummary, replayWith = ''): string {
   const { counts } = summary;
   const factor =
     counts.crashStates > 0 ? (counts.naiveStates / counts.crashStates).toFixed(1) : '-';
   const lines = [
     `crashtest ${summary.workload} ${JSON.stringify(summary.params)}: model ${summary.model}, depth ${summary.depth}`,
-    `  ${counts.instructions} instructions, ${counts.cuts} cut points visited`,
+    `  ${counts.instructions} instructions, ${counts.cuts} of ${counts.instructions + 1} cut points visited`,
+    `  ${coverageLine(counts)}`,
     `  ${counts.naiveStates} naive crash states; ${counts.imagesVisited} images visited, ` +
       `${counts.crashStates} explored (${counts.recoveries} recoveries run), ${counts.prunedStates} pruned (${factor}x fewer than naive)`,
     `  ${Math.round(summary.statesPerSecond)} states/s, ${Math.round(summary.imagesPerSecond)} images/s, ` +
@@ -157,9 +312,23 @@ function summaryText(summary: ExploreSummary): string {
     lines.push(
       `    [${violation.invariant}] ${violation.message} (cut ${violation.plan.steps[0]?.cut})`,
     );
-    lines.push(`      replay: nvrelay crashtest --replay ${violation.token}`);
+    const how = replayWith === '' ? '' : ` --spec ${replayWith}`;
+    lines.push(`      replay: nvrelay crashtest${how} --replay ${violation.token}`);
   }
   return lines.join('\n');
+}
+
+/** Whether every crash state was visited, or what was sampled. */
+export function coverageLine(counts: ExploreCounts): string {
+  if (isExhaustive(counts)) return 'exhaustive: every cut point, every image the model allows';
+  const parts: string[] = [];
+  if (counts.cuts < counts.instructions + 1)
+    parts.push(`${counts.cuts} of ${counts.instructions + 1} cut points`);
+  if (counts.sampledCuts > 0)
+    parts.push(`images sampled at ${counts.sampledCuts} cuts (more than --images-per-cut allowed)`);
+  if (counts.nestedCutsSkipped > 0)
+    parts.push(`${counts.nestedCutsSkipped} cut points of recoveries skipped`);
+  return `SAMPLED, not exhaustive: ${parts.join('; ')}; ${counts.imagesVisited} of ${counts.naiveStates} allowed crash states visited`;
 }
 
 function replayToken(token: string, json: boolean, terminal: Terminal): number {
@@ -167,29 +336,31 @@ function replayToken(token: string, json: boolean, terminal: Terminal): number {
   const { subject } = workloadSubject(plan.workload, plan.params);
   const result = replayPlan(subject, plan);
   if (json) {
-    terminal.out(
-      JSON.stringify({
-        plan,
-        token: encodePlan(plan),
-        findings: result.findings,
-        stages: result.stages.map((stage) => ({
-          name: stage.name,
-          cut: stage.cut,
-          instructions: stage.instructions,
-          survivors: [...stage.survivors],
-          pending: Array.from(stage.pending.ids),
-          diff: diffRows(stage.durableImage, stage.crashImage, 64).map((row) => ({
-            offset: row.offset,
-            durable: bytesHex(row.before),
-            crash: bytesHex(row.after),
-          })),
-        })),
-      }),
-    );
+    terminal.out(JSON.stringify(replayJson(result)));
   } else {
     terminal.out(formatReplay(result, encodePlan(plan)));
   }
   return result.findings.length > 0 ? exitViolation : exitClean;
+}
+
+function replayJson(result: ReplayResult<unknown>): Record<string, unknown> {
+  return {
+    plan: result.plan,
+    token: encodePlan(result.plan),
+    findings: result.findings,
+    stages: result.stages.map((stage) => ({
+      name: stage.name,
+      cut: stage.cut,
+      instructions: stage.instructions,
+      survivors: [...stage.survivors],
+      pending: Array.from(stage.pending.ids),
+      diff: diffRows(stage.durableImage, stage.crashImage, 64).map((row) => ({
+        offset: row.offset,
+        durable: bytesHex(row.before),
+        crash: bytesHex(row.after),
+      })),
+    })),
+  };
 }
 
 async function selfTest(args: CrashtestArgs, terminal: Terminal): Promise<number> {
@@ -224,10 +395,15 @@ function selfTestLine(result: SelfTestResult): string {
   return `  ${verdict} ${result.mutant}: ${result.description} (${broken === '' ? 'no violation' : broken})`;
 }
 
-function writeReport(path: string, summary: ExploreSummary): void {
-  const { subject } = workloadSubject(summary.workload, summary.params);
+function writeReport(
+  path: string,
+  summary: ExploreSummary,
+  subject: CrashSubject<unknown, unknown>,
+  terminal: Terminal,
+): void {
   const recording = recordWorkload(subject);
-  const violations: ReportViolation[] = summary.violations.slice(0, 8).map((violation) => ({
+  // Every violation reported in full (the explorer keeps violationsMax); the report counts the rest.
+  const violations: ReportViolation[] = summary.violations.map((violation) => ({
     violation,
     replay: replayPlan(subject, violation.plan),
   }));
@@ -240,6 +416,7 @@ function writeReport(path: string, summary: ExploreSummary): void {
       cutPoints: summary.cutPoints,
     }),
   );
+  terminal.err(`nvrelay crashtest: report written to ${resolve(path)}`);
 }
 
 function progressBar(terminal: Terminal, wanted: boolean): Progress {

@@ -23,6 +23,7 @@ import { imagesAtCut } from './candidates.js';
 import {
   epochOf,
   marksBefore,
+  recordingFingerprint,
   bootedHeader,
   recordWorkload,
   runFinalRecovery,
@@ -103,6 +104,23 @@ export interface ExploreCounts {
   prunedStates: number;
   /** Explored states with at least one finding. */
   violationStates: number;
+  /** Cuts (any level) with more images than imagesPerCut: a seeded sample was visited. */
+  sampledCuts: number;
+  /** Cut points of recoveries (depth > 1) not visited: nestedCuts sampled them. */
+  nestedCutsSkipped: number;
+}
+
+/**
+ * Whether an exploration visited every crash state the model allows: every cut point of the
+ * workload (and, with depth > 1, of every recovery), every image at each. Pruned states count
+ * as visited (pruning is exact, state-index.ts); sampled ones do not.
+ */
+export function isExhaustive(counts: ExploreCounts): boolean {
+  return (
+    counts.cuts === counts.instructions + 1 &&
+    counts.sampledCuts === 0 &&
+    counts.nestedCutsSkipped === 0
+  );
 }
 
 export interface ExploreProgress {
@@ -153,6 +171,8 @@ export function zeroCounts(): ExploreCounts {
     recoveries: 0,
     prunedStates: 0,
     violationStates: 0,
+    sampledCuts: 0,
+    nestedCutsSkipped: 0,
   };
 }
 
@@ -170,6 +190,7 @@ export class Explorer<R, M> {
   /** Final recoveries by footprint alone (no epoch): see #finalRecovery. */
   #recoveries = new StateIndex();
   #recording: StageRecording<M> | undefined;
+  #fingerprint: string | undefined;
   #root: Walk | undefined;
 
   constructor(
@@ -225,6 +246,7 @@ export class Explorer<R, M> {
       const epoch = epochOf(path.epoch, path.level, marks);
       const perCut = path.level === 1 ? imagesPerCut : this.options.nestedImagesPerCut;
       const images = imagesAtCut(cursor, model, perCut, deriveSeed(seed, path.level, cut));
+      if (images.survivors.length < images.count) this.counts.sampledCuts++;
       naive += images.count - images.survivors.length;
       // Words recovery loaded from the two extreme images: where media faults are aimed.
       const loaded: Int32Array[] = [];
@@ -379,6 +401,7 @@ export class Explorer<R, M> {
         this.options.nestedCuts,
         deriveSeed(this.options.seed, ...step.survivors, step.cut),
       );
+      this.counts.nestedCutsSkipped += nested.instructions + 1 - cuts.length;
       const below: StagePath<M> = { level: path.level + 1, steps, epoch, interrupted };
       naiveStates += this.#exploreStage(nested, cuts, below, footprint);
       loaded = footprintWords(footprint);
@@ -443,7 +466,13 @@ export class Explorer<R, M> {
       this.invariants.set(invariant, (this.invariants.get(invariant) ?? 0) + 1);
     }
     if (this.violations.length >= this.options.violationsMax) return;
-    const plan: CrashPlan = { ...this.identity, model: this.options.model, steps };
+    this.#fingerprint ??= recordingFingerprint(this.recording);
+    const plan: CrashPlan = {
+      ...this.identity,
+      model: this.options.model,
+      steps,
+      trace: this.#fingerprint,
+    };
     const token = encodePlan(plan);
     for (const finding of findings) {
       if (this.violations.length >= this.options.violationsMax) break;

@@ -25,6 +25,39 @@ export interface StageRecording<M> {
   marks: Mark<M>[];
 }
 
+/**
+ * A fingerprint of a recording: FNV-1a (two 32-bit lanes) over the start image and the trace.
+ * Plans carry the workload's, so that a token replayed against another spec, input or format
+ * is refused (plan.ts).
+ */
+export function recordingFingerprint(recording: StageRecording<unknown>): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ recording.instructions;
+  const byte = (value: number): void => {
+    a = Math.imul(a ^ value, 0x01000193);
+    b = Math.imul(b ^ value, 0x5bd1e995) ^ (b >>> 15);
+  };
+  const number = (value: number): void => {
+    for (let v = value, k = 0; k < 6; k++, v = Math.floor(v / 256)) byte(v & 0xff);
+  };
+  for (let i = 0; i < recording.start.length; i++) {
+    const value = recording.start[i] as number;
+    if (value !== 0) {
+      number(i);
+      byte(value);
+    }
+  }
+  const { trace } = recording;
+  for (let i = 0; i < recording.instructions; i++) {
+    byte(trace.kinds[i] as number);
+    number(trace.offsets[i] as number);
+    number(trace.lengths[i] as number);
+  }
+  for (let i = 0; i < trace.data.length; i++) byte(trace.data[i] as number);
+  const hex = (lane: number): string => (lane >>> 0).toString(16).padStart(8, '0');
+  return hex(a) + hex(b);
+}
+
 /** Lets replay watch the device (explain/sites.ts); the explorer passes it through. */
 export type DeviceWrapper = (device: TracedNvram) => NvramDevice;
 

@@ -16,6 +16,7 @@ import type { NvramDevice } from '../../src/nvram/device.js';
 import { formatReplay, orderingGaps, type OrderingGap } from '../explain/explain.js';
 import {
   Explorer,
+  isExhaustive,
   type ExploreCounts,
   type ExploreOptions,
   type ViolationReport,
@@ -35,6 +36,12 @@ export interface CrashSpec<W, R, M = unknown> {
   /** Names the structure in plans and reports (default 'subject'). */
   name?: string;
   format: DeviceFormat;
+  /**
+   * Optional set-up on the freshly formatted device (e.g. formatting the structure), run
+   * before the workload is recorded and never cut: the workload and recovery start from its
+   * result. Everything it stores must be persisted (flush + fence).
+   */
+  prepare?(device: NvramDevice, input: W): void;
   workload(device: NvramDevice, context: StageContext<M>, input: W): void;
   recover(device: NvramDevice, context: StageContext<M>): R;
   check(outcome: CrashOutcome<R, M>, input: W): CheckResult;
@@ -47,7 +54,15 @@ export interface CrashTestOptions<W> extends Partial<ExploreOptions> {
 }
 
 export interface CrashTestResult<R> {
+  /** No crash state visited broke the check (see `exhaustive`: were they all visited?). */
   ok: boolean;
+  /**
+   * Every cut point and every image the model allows were visited (pruned ones included).
+   * False when `cuts` or `nestedCuts` sampled cut points or a cut allowed more than
+   * `imagesPerCut` images (then a seeded sample was visited: see `coverage`).
+   */
+  exhaustive: boolean;
+  coverage: Coverage;
   counts: ExploreCounts;
   violations: ViolationReport[];
   /** Distinct outcomes, when `collectOutcomes` was asked for. */
@@ -56,6 +71,27 @@ export interface CrashTestResult<R> {
   explain(violation?: ViolationReport): string;
   /** Replays a violation and returns the raw replay (stages, images, findings). */
   replay(violation?: ViolationReport): ReplayResult<R>;
+}
+
+export interface Coverage {
+  /** Cut points of the workload, and how many were visited. */
+  cutPoints: number;
+  cutsVisited: number;
+  /** Cuts whose images were sampled (more than imagesPerCut allowed). */
+  sampledCuts: number;
+  /** Crash states the model allows at the cuts visited, and how many were visited. */
+  statesAllowed: number;
+  statesVisited: number;
+}
+
+export function coverageOf(counts: ExploreCounts): Coverage {
+  return {
+    cutPoints: counts.instructions + 1,
+    cutsVisited: counts.cuts,
+    sampledCuts: counts.sampledCuts,
+    statesAllowed: counts.naiveStates,
+    statesVisited: counts.imagesVisited,
+  };
 }
 
 /** The spec with its input bound: the lab's `CrashSubject`. */
@@ -68,6 +104,10 @@ export function subjectOf<W, R, M>(spec: CrashSpec<W, R, M>, input: W): CrashSub
     check: (outcome) => spec.check(outcome, input),
   };
   if (spec.outcomeKey !== undefined) subject.outcomeKey = spec.outcomeKey.bind(spec);
+  if (spec.prepare !== undefined) {
+    const prepare = spec.prepare.bind(spec);
+    subject.prepare = (device) => prepare(device, input);
+  }
   return subject;
 }
 
@@ -89,6 +129,8 @@ export function crashTest<W, R, M>(
   };
   return {
     ok: explorer.counts.violationStates === 0,
+    exhaustive: isExhaustive(explorer.counts),
+    coverage: coverageOf(explorer.counts),
     counts: explorer.counts,
     violations: explorer.violations,
     outcomes: explorer.outcomes,
@@ -110,6 +152,12 @@ export function replayCrashTest<W, R, M>(
   input?: W,
 ): { result: ReplayResult<R>; text: string; gaps: OrderingGap[] } {
   const plan = decodePlan(token);
+  const name = spec.name ?? 'subject';
+  if (plan.workload !== name) {
+    throw new CrashPlanError(
+      `this token is for the workload '${plan.workload}', not for the spec '${name}'`,
+    );
+  }
   const bound = input ?? inputFromParams<W>(plan);
   const result = replayPlan(subjectOf(spec, bound), plan);
   const gaps = result.stages.flatMap((stage) => orderingGaps(stage));

@@ -17,7 +17,7 @@ import type { PersistencyModel, WordStoreList } from '../../src/nvram/addon-api.
 import { TracedNvram } from '../../src/nvram/traced.js';
 import { assert } from '../assert.js';
 import { formatReplay, orderingGaps, type OrderingGap } from '../explain/explain.js';
-import { recordWorkload } from '../explore/recording.js';
+import { recordingFingerprint, recordWorkload } from '../explore/recording.js';
 import { encodePlan, type CrashPlan } from '../plan.js';
 import { replayPlan } from '../replay.js';
 import type { Finding } from '../subject.js';
@@ -62,6 +62,7 @@ export function planOfCase<W, R, M>(
     params: inputParams(crash.input),
     model,
     steps: [{ cut, survivors }],
+    trace: recordingFingerprint(recording),
   };
 }
 

@@ -3,8 +3,10 @@
  * See crash-test.ts for the exploring API and fast-check.ts for property tests that shrink.
  */
 export {
+  coverageOf,
   crashTest,
   replayCrashTest,
+  type Coverage,
   subjectOf,
   type CrashSpec,
   type CrashTestOptions,
@@ -24,4 +26,5 @@ export {
 } from './fast-check.js';
 export type { CrashOutcome, DeviceFormat, Finding, StageContext, CheckResult } from '../subject.js';
 export type { ViolationReport, ExploreOptions, ExploreCounts } from '../explore/explorer.js';
-export { decodePlan, encodePlan, type CrashPlan, type CrashStep } from '../plan.js';
+export { isExhaustive } from '../explore/explorer.js';
+export { CrashPlanError, decodePlan, encodePlan, type CrashPlan, type CrashStep } from '../plan.js';
