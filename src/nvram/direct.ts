@@ -13,6 +13,7 @@
  * no other observer to order against. Hence persist = validated no-op: after a store returns,
  * the data survives a process crash (not a power cut: that is what 'power' durability is for).
  */
+import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import type {
   Durability,
   HeaderInfo,
@@ -39,6 +40,7 @@ import {
   type Site,
 } from './arguments.js';
 import type { NvramDevice } from './device.js';
+import { NvramError } from './errors.js';
 import { SectionTable } from './section-table.js';
 
 export interface DirectFormatOptions {
@@ -110,6 +112,7 @@ export class DirectNvram implements NvramDevice {
     if (options === undefined) fail(site, 'NVRAM_BAD_ARGUMENT', 'options {sizeBytes} are required');
     const sections = requireLayout(site, fields['sizeBytes'], fields['sections'] ?? []);
     const force = requireBoolean(site, 'force', fields['force'] ?? false);
+    requireDeviceFile(file, { mayBeMissing: true });
     return addon.format(file, fields['sizeBytes'] as number, sections, force);
   }
 
@@ -129,7 +132,18 @@ export class DirectNvram implements NvramDevice {
         `durability must be 'process' or 'power', got ${describe(durability)}`,
       );
     }
-    return new DirectNvram(new addon.DirectDevice(file, durability));
+    requireDeviceFile(file, { mayBeMissing: true }); // a missing file: the addon's NVRAM_FILE_MISSING
+    try {
+      return new DirectNvram(new addon.DirectDevice(file, durability));
+    } catch (error) {
+      // The addon names no bytes; show what the file starts with (nothing was written).
+      if (error instanceof NvramError && error.code === 'NVRAM_BAD_MAGIC') {
+        const start = readStart(file);
+        if (start !== null && start.some((byte) => byte !== 0))
+          throw new NvramError('NVRAM_BAD_MAGIC', `nvram: ${file}: ${foreignMagic(start)}`);
+      }
+      throw error;
+    }
   }
 
   private constructor(native: NativeDirectDevice) {
@@ -403,4 +417,85 @@ function assertLittleEndian(): void {
     new Uint8Array(new Uint16Array([1]).buffer)[0] === 1,
     'nvrelay needs a little-endian host',
   );
+}
+
+// ---- what a path that is not a device file is ----
+
+/** What a file-system entry is, in words ("a directory", "a socket", ...). */
+export function fileKind(stats: Stats): string {
+  if (stats.isFile()) return 'a regular file';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isFIFO()) return 'a named pipe';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Throws NvramError NVRAM_NOT_A_FILE when `path` names a directory, a device node, a pipe or a
+ * socket (a device is a regular file), saying which; NVRAM_FILE_MISSING when nothing is there,
+ * unless `mayBeMissing` (then the caller reports or creates it).
+ */
+export function requireDeviceFile(path: string, options: { mayBeMissing?: boolean } = {}): void {
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      if (options.mayBeMissing === true) return;
+      throw new NvramError('NVRAM_FILE_MISSING', `nvram: ${path}: no such device file`);
+    }
+    throw new NvramError('NVRAM_IO', `nvram: ${path}: cannot stat: ${(error as Error).message}`);
+  }
+  if (!stats.isFile()) {
+    throw new NvramError(
+      'NVRAM_NOT_A_FILE',
+      `nvram: ${path}: is ${fileKind(stats)}, not a device file`,
+    );
+  }
+}
+
+/** Well-known file signatures, so a bad magic can say what the file looks like instead. */
+const signatures: ReadonlyArray<readonly [number[], string]> = [
+  [[0x7f, 0x45, 0x4c, 0x46], 'an ELF binary'],
+  [[0x1f, 0x8b], 'gzip data'],
+  [[0x50, 0x4b, 0x03, 0x04], 'a zip archive'],
+  [[0x89, 0x50, 0x4e, 0x47], 'a PNG image'],
+  [[0x25, 0x50, 0x44, 0x46], 'a PDF document'],
+  [[0x53, 0x51, 0x4c, 0x69, 0x74, 0x65, 0x20, 0x66], 'an SQLite database'],
+];
+
+/**
+ * The message for a header whose magic is not `NVRLDEV1`: the first bytes in hex (never as
+ * raw text, which may hold control characters), and what the file looks like when that is known.
+ */
+export function foreignMagic(start: Uint8Array): string {
+  const bytes = [...start.subarray(0, 8)];
+  const hex = bytes.map((byte) => byte.toString(16).padStart(2, '0')).join(' ');
+  const known = signatures.find(([magic]) => magic.every((byte, index) => bytes[index] === byte));
+  const text =
+    bytes.length > 0 &&
+    bytes.every(
+      (byte) => byte === 0x09 || byte === 0x0a || byte === 0x0d || (byte >= 0x20 && byte < 0x7f),
+    );
+  const looks =
+    known !== undefined ? `; it looks like ${known[1]}` : text ? '; it looks like text' : '';
+  return `not an nvrelay device: it starts with ${hex}, not the magic NVRLDEV1${looks}`;
+}
+
+/** The first 8 bytes of a file (fewer if it is shorter), or null if it cannot be read. */
+function readStart(path: string): Uint8Array | null {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const start = new Uint8Array(8);
+      return start.subarray(0, readSync(fd, start, 0, 8, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
 }

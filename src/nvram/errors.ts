@@ -6,6 +6,7 @@
  */
 export type NvramErrorCode =
   | 'NVRAM_FILE_MISSING' // the device file does not exist
+  | 'NVRAM_NOT_A_FILE' // the path is a directory, a device node, a socket or a FIFO, not a file
   | 'NVRAM_FILE_EXISTS' // format refused to overwrite an existing file
   | 'NVRAM_TRUNCATED' // file shorter than the header page
   | 'NVRAM_SIZE_MISMATCH' // size recorded in the header differs from the file size
@@ -21,7 +22,8 @@ export type NvramErrorCode =
   | 'NVRAM_CLOSED' // use after close
   | 'NVRAM_LOCKED' // another process holds the device open for writing
   | 'NVRAM_POWER_CUT' // traced device: power was cut, no further instruction runs
-  | 'NVRAM_IO'; // an operating-system call failed (message carries errno text)
+  | 'NVRAM_IO' // an operating-system call failed (message carries errno text)
+  | 'NVRAM_ADDON_MISSING'; // no native addon was built or shipped for this platform
 
 export class NvramError extends Error {
   readonly code: NvramErrorCode;

@@ -9,6 +9,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { HeaderInfo, SectionInfo } from './addon-api.js';
 import { addon } from './addon.js';
 import { deviceBytesMax, headerBytes, pageBytes, sectionsMax } from './arguments.js';
+import { foreignMagic, requireDeviceFile } from './direct.js';
 import { NvramError, type NvramErrorCode } from './errors.js';
 
 /** Byte offsets of the header fields; the layout table in docs/ARCHITECTURE.md. */
@@ -50,6 +51,7 @@ const sectionNamePattern = /^[a-z0-9._-]{1,31}$/;
 
 /** Reads the header page of `path` (no lock) and examines it. NVRAM_FILE_MISSING / NVRAM_IO throw. */
 export function examineDeviceFile(path: string): HeaderExamination {
+  requireDeviceFile(path); // NVRAM_FILE_MISSING, or NVRAM_NOT_A_FILE naming what it is
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -115,9 +117,7 @@ export function examineHeader(
     const lost = page.every((byte) => byte === 0);
     note(
       'NVRAM_BAD_MAGIC',
-      lost
-        ? 'header is all zeros (device lost?)'
-        : `bad magic ${JSON.stringify(magic)}, expected ${deviceMagic}`,
+      lost ? 'header is all zeros (device lost?)' : foreignMagic(page.subarray(0, 8)),
     );
     return none;
   }
