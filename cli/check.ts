@@ -1,6 +1,6 @@
 /**
- * `nvrelay check <device>`: verifies the header and the section table. Exit 0 if sound;
- * exit 1 with one line per finding if not. Reads only (no lock).
+ * `nvrelay check <device> [--json]`: verifies the header and the section table. Exit 0 if
+ * sound; exit 1 with one line per finding if not. Reads only (no lock).
  *
  * Other parts of the system add checks of what they keep on the device (records, pointers)
  * with `addCheckPart` from their own command file; they run only if the header is sound.
@@ -51,15 +51,22 @@ export function registerCheck(program: Command): void {
       'verify the header and section table of a device; exit 1 with findings if not sound',
     )
     .argument('<device>', 'path of the device file')
-    .action((device: string) => {
+    .option('--json', 'print one JSON object: {path, sound, findings}')
+    .action((device: string, options: { json?: boolean }) => {
       const findings = checkDevice(device);
+      if (findings.length > 0) process.exitCode = 1;
+      if (options.json === true) {
+        console.log(
+          JSON.stringify({ path: device, sound: findings.length === 0, findings }, null, 2),
+        );
+        return;
+      }
       if (findings.length === 0) {
         console.log(`${device}: sound`);
         return;
       }
       for (const finding of findings) console.log(`${finding.message} (${finding.code})`);
       console.log(`${device}: ${findings.length} finding${findings.length === 1 ? '' : 's'}`);
-      process.exitCode = 1;
     });
 }
 

@@ -4,10 +4,11 @@
  * letters. Reads a private copy of the file (no lock, writes nothing): what it lists is what
  * the next boot would replay [231].
  *
- * `nvrelay redeliver <device> [--recipient NAME] [--seq N]`: the operator command for dead
- * letters: each one chosen is recorded again as a new event for its recipient alone (with its
- * original seq), and its dead-letter entry is freed once that is durable. Opens the device for
- * writing, so the node's own process must not hold it.
+ * `nvrelay redeliver <device> [--recipient NAME] [--seq N] [--json]`: the operator command for
+ * dead letters: each one chosen is recorded again as a new event for its recipient alone (with
+ * its original seq), and its dead-letter entry is freed once that is durable. It looks first, on
+ * a read-only copy: with nothing to re-deliver it leaves the device untouched (no boot counted).
+ * Else it opens the device for writing, so the node's own process must not hold it.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { Node } from '../src/node/node.js';
@@ -90,6 +91,7 @@ export function registerDump(program: Command): void {
 interface RedeliverOptions {
   recipient?: string;
   seq?: number;
+  json?: boolean;
 }
 
 export function registerRedeliver(program: Command): void {
@@ -104,9 +106,12 @@ export function registerRedeliver(program: Command): void {
         throw new InvalidArgumentError(`'${text}' is not a sequence number`);
       return value;
     })
+    .option('--json', 'print one JSON object: {path, redelivered}')
     .action((device: string, options: RedeliverOptions) => {
-      const count = redeliver(device, options);
-      console.log(`re-delivered ${count} dead letter${count === 1 ? '' : 's'}`);
+      const count = redeliver(device, { recipient: options.recipient, seq: options.seq });
+      if (options.json === true)
+        console.log(JSON.stringify({ path: device, redelivered: count }, null, 2));
+      else console.log(`re-delivered ${count} dead letter${count === 1 ? '' : 's'}`);
     });
 }
 
@@ -116,6 +121,7 @@ export function registerRedeliver(program: Command): void {
  * next boot, after everything older.
  */
 export function redeliver(path: string, filter: RedeliverOptions): number {
+  if (chosenDeadLetters(path, filter) === 0) return 0; // nothing to do: no boot, no write
   const device = DirectNvram.open(path, { durability: 'power' });
   try {
     const node = Node.boot(device, { scheduling: 'manual' });
@@ -127,5 +133,26 @@ export function redeliver(path: string, filter: RedeliverOptions): number {
     }
   } finally {
     device.close();
+  }
+}
+
+/**
+ * How many dead letters `redeliver` would choose, from a read-only copy of the device (the same
+ * choice as Node.redeliverDeadLetters: a retired recipient's letters are never re-delivered).
+ * A missing file, a directory or a damaged device throws its typed error here, before any boot.
+ */
+function chosenDeadLetters(path: string, filter: RedeliverOptions): number {
+  const snapshot = readNodeSnapshot(path);
+  try {
+    return snapshot.node
+      .deadLetterList()
+      .filter(
+        (letter) =>
+          letter.reason !== 'recipient-retired' &&
+          (filter.recipient === undefined || letter.recipient === filter.recipient) &&
+          (filter.seq === undefined || letter.seq === filter.seq),
+      ).length;
+  } finally {
+    snapshot.close();
   }
 }

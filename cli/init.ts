@@ -21,6 +21,7 @@ import {
   DirectNvram,
   inspectDeviceFile,
   NvramError,
+  type HeaderInfo,
   type SectionSpec,
 } from '../src/nvram/index.js';
 import { formatSize, parseSections, parseSize } from './arguments.js';
@@ -30,6 +31,7 @@ interface InitOptions {
   bare?: boolean;
   sections?: SectionSpec[];
   force?: boolean;
+  json?: boolean;
   detailsBytesMax?: number;
   runtimeSlots?: number;
   bootSlots?: number;
@@ -59,7 +61,8 @@ export function registerInit(program: Command): void {
         .argParser(parseSize)
         .default(nodeDeviceBytesDefault, formatSize(nodeDeviceBytesDefault)),
     )
-    .option('--force', 'replace an existing file');
+    .option('--force', 'replace an existing file')
+    .option('--json', 'print the layout made as one JSON object');
   for (const [flag, , low, high, what] of limitOptions) {
     command.addOption(
       new Option(`${flag} <n>`, `${what}, in [${low}, ${high}] (node device)`)
@@ -76,7 +79,7 @@ export function registerInit(program: Command): void {
     )
     .action((device: string, options: InitOptions, self: Command) => {
       if (options.bare === true) {
-        initBare(device, options);
+        report(initBare(device, options), options);
         return;
       }
       if (options.sections !== undefined) {
@@ -86,8 +89,57 @@ export function registerInit(program: Command): void {
           { exitCode: 2, code: 'nvrelay.sectionsWithoutBare' },
         );
       }
-      initNode(device, options);
+      report(initNode(device, options), options);
     });
+}
+
+/** What init made: the device, its sections, and for a node device the node's limits. */
+export interface InitReport {
+  path: string;
+  kind: 'node' | 'bare';
+  sizeBytes: number;
+  deviceId: string;
+  sections: { name: string; offset: number; length: number }[];
+  geometry?: NodeGeometry;
+}
+
+function initReport(path: string, header: HeaderInfo, geometry?: NodeGeometry): InitReport {
+  return {
+    path,
+    kind: geometry === undefined ? 'bare' : 'node',
+    sizeBytes: header.sizeBytes,
+    deviceId: deviceIdText(header.deviceId),
+    sections: header.sections.map(({ name, offset, length }) => ({ name, offset, length })),
+    ...(geometry === undefined ? {} : { geometry }),
+  };
+}
+
+function report(made: InitReport, options: InitOptions): void {
+  if (options.json === true) {
+    console.log(JSON.stringify(made, null, 2));
+    return;
+  }
+  const count = made.sections.length;
+  const kind = made.geometry === undefined ? '' : 'node device, ';
+  console.log(
+    `formatted ${made.path}: ${kind}${formatSize(made.sizeBytes)}, ${count} section${count === 1 ? '' : 's'}, device id ${made.deviceId}`,
+  );
+  for (const line of sectionLines(made.sections)) console.log(`  ${line}`);
+  if (made.geometry !== undefined)
+    for (const line of geometryLines(made.geometry)) console.log(`  ${line}`);
+}
+
+/** The section table as a small table: name, offset, length. */
+function sectionLines(sections: InitReport['sections']): string[] {
+  if (sections.length === 0) return [];
+  const width = Math.max(7, ...sections.map((section) => section.name.length));
+  return [
+    `${'section'.padEnd(width)}  ${'offset'.padStart(10)}  ${'length'.padStart(10)}`,
+    ...sections.map(
+      ({ name, offset, length }) =>
+        `${name.padEnd(width)}  ${String(offset).padStart(10)}  ${String(length).padStart(10)}  ${formatSize(length)}`,
+    ),
+  ];
 }
 
 function integerIn(low: number, high: number): (text: string) => number {
@@ -99,19 +151,16 @@ function integerIn(low: number, high: number): (text: string) => number {
   };
 }
 
-function initBare(device: string, options: InitOptions): void {
+function initBare(device: string, options: InitOptions): InitReport {
   const header = DirectNvram.format(device, {
     sizeBytes: options.size,
     sections: options.sections ?? [],
     force: options.force === true,
   });
-  const count = header.sections.length;
-  console.log(
-    `formatted ${device}: ${formatSize(header.sizeBytes)}, ${count} section${count === 1 ? '' : 's'}, device id ${deviceIdText(header.deviceId)}`,
-  );
+  return initReport(device, header);
 }
 
-function initNode(device: string, options: InitOptions): void {
+function initNode(device: string, options: InitOptions): InitReport {
   const limits = nodeLimits(device, options);
   const exists = (): NvramError =>
     new NvramError(
@@ -128,12 +177,7 @@ function initNode(device: string, options: InitOptions): void {
     published = formatNodeDevice(device, options.size, limits);
   }
   if (published === false) throw exists();
-  const header = inspectDeviceFile(device);
-  const geometry = nodeLayout(limits).geometry;
-  console.log(
-    `formatted ${device}: node device, ${formatSize(header.sizeBytes)}, device id ${deviceIdText(header.deviceId)}`,
-  );
-  for (const line of geometryLines(geometry)) console.log(`  ${line}`);
+  return initReport(device, inspectDeviceFile(device), nodeLayout(limits).geometry);
 }
 
 /**

@@ -8,8 +8,13 @@
  * action (eslint.config.js enforces both), so `init`, `pump` and the rest never load the lab.
  *
  * Exit codes: 0 success; 1 a typed error (printed as `nvrelay: <message> (<code>)`) or a
- * command's own failure verdict; 2 bad usage.
+ * command's own failure verdict; 2 bad usage. With --json, errors are JSON on stdout too:
+ * `{"error":{"code":"...","message":"..."}}` (usage errors have the code `USAGE`).
+ *
+ * The native addon is loaded on first use, so `--help` and `--version` work without it.
+ * A reader that goes away (`nvrelay crashtest --self-test | head -1`) ends the command quietly.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.js';
 import { registerCrashtest } from './crashtest.js';
@@ -35,13 +40,47 @@ const commands: Array<(program: Command) => void> = [
 export const exitUsage = 2;
 export const exitFailure = 1;
 
-function buildProgram(): Command {
+/** The version in our package.json (dist/cli/main.js is two folders below it). */
+function packageVersion(): string {
+  const manifest = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
+
+function buildProgram(json: boolean): Command {
   const program = new Command('nvrelay')
     .description('persistent and reliable delivery of event messages over NVRAM')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride() // inherited by the commands registered below
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError(json ? false : '(run with --help for usage)');
+  // Under --json a usage error is printed once, as JSON, by main (commander stays quiet).
+  if (json) program.configureOutput({ writeErr: () => undefined });
   for (const register of commands) register(program);
+  if (json)
+    for (const command of program.commands) command.configureOutput({ writeErr: () => undefined });
   return program;
+}
+
+/** True if the command line asks for JSON output (before any `--`). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+function printJsonError(code: string, message: string): void {
+  process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+}
+
+/**
+ * A closed stdout (the reader exited) ends the command quietly, with the exit code it had so far:
+ * nobody is left to read what it would still print.
+ */
+function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit();
+      throw error;
+    });
+  }
 }
 
 /** Typed errors carry a stable string `code` (NvramError and the runtime's own). */
@@ -50,18 +89,23 @@ function isTyped(error: unknown): error is Error & { code: string } {
 }
 
 async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe();
+  const json = wantsJson(argv);
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(json).parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has already printed the usage problem (or the help / version text asked for)
       process.exitCode = error.exitCode === 0 ? 0 : exitUsage;
+      if (json && error.exitCode !== 0)
+        printJsonError('USAGE', error.message.replace(/^error: /, ''));
       return;
     }
     if (isTyped(error)) {
       // the runtime's messages already start with 'nvrelay: ' (they stand alone in a library)
       const message = error.message.replace(/^nvrelay: /, '');
-      process.stderr.write(`nvrelay: ${message} (${error.code})\n`);
+      if (json) printJsonError(error.code, message);
+      else process.stderr.write(`nvrelay: ${message} (${error.code})\n`);
       process.exitCode = exitFailure;
       return;
     }
