@@ -21,24 +21,51 @@ import { recordingFingerprint, recordWorkload } from '../explore/recording.js';
 import { encodePlan, type CrashPlan } from '../plan.js';
 import { replayPlan } from '../replay.js';
 import type { Finding } from '../subject.js';
-import { inputParams, subjectOf, type CrashSpec } from './crash-test.js';
+import { crashTest, inputParams, subjectOf, type CrashSpec } from './crash-test.js';
 
 const lineBytes = 64;
 
 export interface CrashCase<W> {
   input: W;
-  /** Taken modulo (instructions + 1): shrinking it moves the cut earlier. */
-  cut: number;
-  /** Positions in the non-durable word-store list (modulo its length) that survive. */
+  /**
+   * The power cut, counted back from the end of the recorded workload: the cut is at
+   * instruction instructions - (back mod (instructions + 1)). Drawn so, the cut keeps its
+   * place in the last operations while shrinking drops earlier ones, and shrinking `back`
+   * moves it towards the end: fast-check can shrink the input, the cut and the survivors each
+   * on its own (assertCrashSafe then makes the result minimal: minimizeCrash).
+   */
+  back?: number;
+  /** The power cut as an instruction index (clamped to the workload); wins over `back`. */
+  cut?: number;
+  /**
+   * Which non-durable word-stores at the cut survive: positions counted back from the newest
+   * (modulo their number), closed under the model's rule. Counted from the newest so that
+   * they too keep their meaning while earlier operations are dropped.
+   */
   picks: number[];
+}
+
+/** A crash case resolved on its recorded workload: the cut and survivors it stands for. */
+export interface ResolvedCrashCase<W> {
+  input: W;
+  /** The instruction index of the power cut (the one the explanation prints). */
+  cut: number;
+  /** Ids of the surviving word-stores. */
+  survivors: number[];
 }
 
 export function crashCases<W>(input: fc.Arbitrary<W>, picksMax = 8): fc.Arbitrary<CrashCase<W>> {
   return fc.record({
     input,
-    cut: fc.nat({ max: 1 << 20 }),
+    back: fc.nat({ max: 1 << 20 }),
     picks: fc.uniqueArray(fc.nat({ max: 1 << 10 }), { maxLength: picksMax }),
   });
+}
+
+/** The instruction index a case cuts at, for a workload of `instructions` instructions. */
+export function cutOfCase(crash: CrashCase<unknown>, instructions: number): number {
+  if (crash.cut !== undefined) return Math.max(0, Math.min(crash.cut, instructions));
+  return instructions - ((crash.back ?? 0) % (instructions + 1));
 }
 
 /** The crash plan a case stands for: the picked survivors closed under the model's rule. */
@@ -49,7 +76,7 @@ export function planOfCase<W, R, M>(
 ): CrashPlan {
   const subject = subjectOf(spec, crash.input);
   const recording = recordWorkload(subject);
-  const cut = crash.cut % (recording.instructions + 1);
+  const cut = cutOfCase(crash, recording.instructions);
   const cursor = TracedNvram.fromImage(recording.start, { boot: false });
   cursor.applyTrace(recording.trace, 0, cut);
   const pending = cursor.pendingStores();
@@ -79,7 +106,8 @@ export function closeUnderModel(
 ): number[] {
   const count = pending.ids.length;
   if (count === 0) return [];
-  const chosen = new Set(picks.map((pick) => pick % count));
+  // Counted back from the newest store: stable while earlier operations are dropped.
+  const chosen = new Set(picks.map((pick) => count - 1 - (pick % count)));
   const keep = new Uint8Array(count);
   if (model === 'eadr') keep.fill(1, 0, fenced);
   for (const at of chosen) {
@@ -117,7 +145,8 @@ export class CrashCounterexample extends Error {
   readonly code = 'CRASH_COUNTEREXAMPLE';
   constructor(
     message: string,
-    readonly crash: CrashCase<unknown>,
+    /** The crash state explained: its input, the cut the message prints, the survivors. */
+    readonly crash: ResolvedCrashCase<unknown>,
     readonly plan: CrashPlan,
     readonly token: string,
     readonly findings: Finding[],
@@ -136,23 +165,23 @@ export function expectCrashSafe<W, R, M>(
 ): void {
   const verdict = runCrashCase(spec, crash, model);
   if (verdict.findings.length === 0) return;
-  throw explainCase(spec, crash, verdict);
+  throw explainCase(spec, crash.input, verdict);
 }
 
 export function explainCase<W, R, M>(
   spec: CrashSpec<W, R, M>,
-  crash: CrashCase<W>,
+  input: W,
   verdict: CaseVerdict,
 ): CrashCounterexample {
-  const replay = replayPlan(subjectOf(spec, crash.input), verdict.plan);
+  const replay = replayPlan(subjectOf(spec, input), verdict.plan);
   const gaps = replay.stages.flatMap((stage) => orderingGaps(stage));
-  const input = JSON.stringify(crash.input);
-  const step = verdict.plan.steps[0];
+  const step = verdict.plan.steps[0] as CrashPlan['steps'][number];
   const message = [
-    `crash counterexample: input ${input}, cut ${step?.cut}, ${step?.survivors.length ?? 0} surviving word-stores`,
+    `crash counterexample: input ${JSON.stringify(input)}, cut ${step.cut}, ${step.survivors.length} surviving word-stores`,
     ...gaps.map((gap) => `  ${gap.summary}`),
     formatReplay(replay, verdict.token),
   ].join('\n');
+  const crash = { input, cut: step.cut, survivors: step.survivors };
   return new CrashCounterexample(
     message,
     crash,
@@ -169,11 +198,17 @@ export interface AssertCrashSafeOptions<W> {
   numRuns?: number;
   seed?: number;
   picksMax?: number;
+  /**
+   * After fast-check's shrinking, make the counterexample minimal (default true): no single
+   * element of an array input can be dropped, the cut is the earliest failing one of that
+   * input, and no survivor can be dropped (see `minimizeCrash`).
+   */
+  minimize?: boolean;
 }
 
 /**
- * Runs the property and, on failure, throws the shrunk counterexample explained (plus
- * fast-check's seed and path, which reproduce the whole run).
+ * Runs the property and, on failure, throws the shrunk (and minimized) counterexample
+ * explained, plus fast-check's seed and path, which reproduce the whole run.
  */
 export function assertCrashSafe<W, R, M>(
   spec: CrashSpec<W, R, M>,
@@ -188,7 +223,97 @@ export function assertCrashSafe<W, R, M>(
   const details = fc.check(property, parameters);
   if (!details.failed || details.counterexample === null) return;
   const [crash] = details.counterexample;
-  const failure = explainCase(spec, crash, runCrashCase(spec, crash, model));
+  const shrunk = runCrashCase(spec, crash, model);
+  const minimal =
+    options.minimize === false
+      ? { input: crash.input, verdict: shrunk }
+      : minimizeCrash(spec, crash.input, shrunk, model);
+  const failure = explainCase(spec, minimal.input, minimal.verdict);
   failure.message += `\nfast-check: seed ${details.seed}, path "${details.counterexamplePath}"`;
   throw failure;
+}
+
+/**
+ * Makes a failing crash state minimal, by exhaustive search where fast-check's random shrinks
+ * can stall: (1) while an element of an array input can be dropped with some crash state of
+ * the shorter input still failing (the explorer finds it), drop it: the input ends 1-minimal;
+ * (2) the earliest failing cut of that input; (3) survivors dropped one at a time while the
+ * set stays allowed and the state still fails. Inputs that are not arrays keep steps 2 and 3.
+ */
+export function minimizeCrash<W, R, M>(
+  spec: CrashSpec<W, R, M>,
+  input: W,
+  verdict: CaseVerdict,
+  model: PersistencyModel,
+): { input: W; verdict: CaseVerdict } {
+  let best = { input, verdict };
+  if (Array.isArray(input)) {
+    let items = [...(input as unknown[])];
+    for (let i = 0; i < items.length;) {
+      const shorter = [...items.slice(0, i), ...items.slice(i + 1)];
+      const found = firstFailure(spec, shorter as W, model);
+      if (found === undefined) {
+        i++;
+        continue;
+      }
+      items = shorter;
+      best = { input: shorter as W, verdict: found };
+      i = 0;
+    }
+  }
+  const earliest = firstFailure(spec, best.input, model);
+  if (earliest !== undefined && earliestCut(earliest) <= earliestCut(best.verdict)) {
+    best = { ...best, verdict: earliest };
+  }
+  return { input: best.input, verdict: fewerSurvivors(spec, best.input, best.verdict, model) };
+}
+
+function earliestCut(verdict: CaseVerdict): number {
+  return verdict.plan.steps[0]?.cut ?? 0;
+}
+
+/** The first violation the explorer finds (earliest cut, fewest survivors there), if any. */
+function firstFailure<W, R, M>(
+  spec: CrashSpec<W, R, M>,
+  input: W,
+  model: PersistencyModel,
+): CaseVerdict | undefined {
+  const result = crashTest(spec, { input, model, imagesPerCut: 256, violationsMax: 64 });
+  const first = result.violations[0];
+  if (first === undefined) return undefined;
+  const cut = first.plan.steps[0]?.cut;
+  const atCut = result.violations.filter((v) => v.plan.steps[0]?.cut === cut);
+  const size = (v: (typeof atCut)[number]): number => v.plan.steps[0]?.survivors.length ?? 0;
+  const chosen = atCut.reduce((a, b) => (size(b) < size(a) ? b : a));
+  const plan = { ...chosen.plan, steps: chosen.plan.steps.slice(0, 1) };
+  if (chosen.plan.steps.length > 1) return undefined; // nested crashes: not a one-cut case
+  const findings = replayPlan(subjectOf(spec, input), plan, { sites: false }).findings;
+  return findings.length === 0 ? undefined : { plan, token: encodePlan(plan), findings };
+}
+
+function fewerSurvivors<W, R, M>(
+  spec: CrashSpec<W, R, M>,
+  input: W,
+  verdict: CaseVerdict,
+  model: PersistencyModel,
+): CaseVerdict {
+  const step = verdict.plan.steps[0];
+  if (step === undefined || step.survivors.length === 0) return verdict;
+  const subject = subjectOf(spec, input);
+  const recording = recordWorkload(subject);
+  const cursor = TracedNvram.fromImage(recording.start, { boot: false });
+  cursor.applyTrace(recording.trace, 0, step.cut);
+  let best = verdict;
+  let survivors = [...step.survivors];
+  for (let i = survivors.length - 1; i >= 0; i--) {
+    const fewer = [...survivors.slice(0, i), ...survivors.slice(i + 1)];
+    if (!cursor.allows(model, Float64Array.from(fewer))) continue;
+    const plan: CrashPlan = { ...verdict.plan, steps: [{ cut: step.cut, survivors: fewer }] };
+    const findings = replayPlan(subject, plan, { sites: false }).findings;
+    if (findings.length === 0) continue;
+    survivors = fewer;
+    best = { plan, token: encodePlan(plan), findings };
+  }
+  cursor.close();
+  return best;
 }
