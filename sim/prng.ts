@@ -1,5 +1,5 @@
 /**
- * The crash lab's seeded pseudo-random generator (STYLE 6: never Math.random in sim/).
+ * The crash lab's seeded pseudo-random generator (SPEC 5.6: never Math.random in sim/).
  * sfc32 seeded through splitmix32: small, fast, and the same sequence on every machine.
  */
 export class Prng {

@@ -1,5 +1,5 @@
 /**
- * Limits and defaults of the event system, in one place (STYLE 4). Every name carries its unit
+ * Limits and defaults of the event system, in one place (SPEC 5.4). Every name carries its unit
  * (or qualifier) last. Limits that shape the on-NVRAM layout are fixed at format time and read
  * back from the control section at boot (src/node/layout.ts); the rest are per-boot defaults.
  */

@@ -1,5 +1,5 @@
 /**
- * Assertions on invariants a power cut, a bug or corrupt media could break (STYLE 3). They stay
+ * Assertions on invariants a power cut, a bug or corrupt media could break (SPEC 5.3). They stay
  * on in release builds and runtime code never catches them. On hot paths pass a constant
  * message: a template literal would allocate even when the condition holds.
  */

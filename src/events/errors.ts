@@ -1,5 +1,5 @@
 /**
- * Typed errors of the event system (STYLE 3): every expected failure is a `NodeError` with a
+ * Typed errors of the event system (SPEC 5.3): every expected failure is a `NodeError` with a
  * stable string `code`. Device failures stay `NvramError`s (src/nvram/errors.ts) and pass
  * through untouched.
  */

@@ -197,7 +197,7 @@ export interface RecordLimits {
 }
 
 /**
- * Validates the record at `base` (STYLE 5: never trust NVRAM). `position` is the FIFO counter
+ * Validates the record at `base` (SPEC 5.5: never trust NVRAM). `position` is the FIFO counter
  * the slot must hold, or -1 to skip that check (dead-letter copies). Tag and length are checked
  * before the CRC so the CRC range is always inside the slot.
  */
