@@ -24,6 +24,9 @@ import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerPump } from './pump.js';
 import { registerRecipients } from './recipients.js';
+import { registerServe } from './serve.js';
+import { registerEmit } from './emit.js';
+import { registerTail } from './tail.js';
 
 const commands: Array<(program: Command) => void> = [
   registerInit,
@@ -35,6 +38,9 @@ const commands: Array<(program: Command) => void> = [
   registerDump,
   registerRedeliver,
   registerRecipients,
+  registerServe,
+  registerEmit,
+  registerTail,
 ];
 
 export const exitUsage = 2;

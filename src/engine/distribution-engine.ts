@@ -74,6 +74,8 @@ export class DistributionEngine implements ConfirmationSink {
   failure: Error | null = null;
   /** A device operation failed inside a confirmation: the node stops; returns what to throw. */
   onFailure: (error: unknown) => Error = (error) => error as Error;
+  /** Called after an event is dead-lettered for a recipient (its attempts ran out). */
+  onDeadLetter: (recipient: Recipient, seq: number) => void = () => {};
   /** Called when a confirmation outside a drain pass leaves work for the next pass. */
   onConfirmed: () => void = () => {};
   /** Called when examining a recovered record discards it (row R2): it is never delivered. */
@@ -343,6 +345,7 @@ export class DistributionEngine implements ConfirmationSink {
     this.settle(recipient, slot);
     recipient.deadLettered++;
     this.counters.deadLettered++;
+    this.onDeadLetter(recipient, this.queue.seq[i] as number);
     return true;
   }
 

@@ -1,0 +1,60 @@
+/**
+ * `nvrelay emit --socket PATH --type T --severity S [--details TEXT] [--count N] [--source NAME]`:
+ * a producer in another process (src/client). Prints `A <seq>` per acknowledged event, each in
+ * one unbuffered write, once the daemon says it is durable; exits 0 when all are acknowledged,
+ * 1 on a refusal (printed with its code).
+ */
+import { writeSync } from 'node:fs';
+import type { Command } from 'commander';
+import { connect } from '../src/client/client.js';
+import type { Severity } from '../src/events/severity.js';
+import { integerAtLeast, parseSeverity } from './wire-arguments.js';
+
+interface EmitOptions {
+  socket: string;
+  type: string;
+  severity: Severity;
+  details?: string;
+  count: number;
+  source: string;
+  /** Emits outstanding at once. */
+  window: number;
+}
+
+export function registerEmit(program: Command): void {
+  program
+    .command('emit')
+    .description('emit events to a daemon; prints A <seq> per acknowledged (durable) event')
+    .option(
+      '--socket <address>',
+      'unix:PATH, a path, tcp://HOST:PORT or tls://HOST:PORT',
+      './nvrelay.sock',
+    )
+    .requiredOption('--type <type>', 'dotted event type, e.g. disk.failed')
+    .requiredOption('--severity <s>', 'emerg..debug or 0..7', parseSeverity)
+    .option('--details <text>', 'details (UTF-8)')
+    .option('--count <n>', 'events to emit', integerAtLeast(1), 1)
+    .option('--source <name>', 'the producer name', `emit-${process.pid}`)
+    .option('--window <n>', 'emits outstanding at once', integerAtLeast(1), 64)
+    .action(async (options: EmitOptions) => {
+      await emit(options);
+    });
+}
+
+async function emit(options: EmitOptions): Promise<void> {
+  const client = await connect(options.socket, { client: `emit-${process.pid}` });
+  const producer = client.producer(options.source);
+  try {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < options.count) {
+        next++;
+        const seq = await producer.emit(options.type, options.severity, options.details ?? null);
+        writeSync(1, `A ${seq}\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.window, options.count) }, lane));
+  } finally {
+    client.close();
+  }
+}

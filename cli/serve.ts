@@ -1,0 +1,141 @@
+/**
+ * `nvrelay serve <device> [--socket PATH] [--listen HOST:PORT] [--config FILE]
+ *                [--durability process|power] [--tls-cert F --tls-key F --tls-ca F]
+ *                [--log-format text|json]`
+ *
+ * One node on one device as a daemon (src/daemon/daemon.ts; docs/PROTOCOL.md, docs/CONFIG.md).
+ * Everything that can be checked is checked before the device is opened: the config file (every
+ * mistake with its path), the TLS files, plaintext TCP only on loopback. One log line per state
+ * change on stdout (started with the recovery summary, listening, recipient connected and
+ * disconnected, connection dropped, dead letter, stopped). SIGTERM or SIGINT: stop accepting,
+ * answer the frames in hand, final fence, close; exit 0 (1 after a node failure).
+ */
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { defaultConfig, loadConfig } from '../src/daemon/config.js';
+import { Daemon, checkTcp, type TlsFiles } from '../src/daemon/daemon.js';
+import { NodeError } from '../src/events/errors.js';
+import type { Durability } from '../src/nvram/index.js';
+import { parseDurability, parseHostPort } from './wire-arguments.js';
+
+interface ServeOptions {
+  /** The socket path, or false with --no-socket. */
+  socket: string | false;
+  listen?: { host: string; port: number };
+  config?: string;
+  durability: Durability;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  logFormat: 'text' | 'json';
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'run a node on a device as a daemon that other processes emit to and receive from ' +
+        '(docs/PROTOCOL.md); formats the device if absent',
+    )
+    .argument('<device>', 'path of the device file')
+    .option('--socket <path>', 'Unix socket to listen on (mode 0600)', './nvrelay.sock')
+    .option('--no-socket', 'no Unix socket (TCP only)')
+    .option('--listen <host:port>', 'also listen on TCP (plaintext: loopback only)', parseHostPort)
+    .option('--config <file>', 'recipients, retry policies, windows, limits (docs/CONFIG.md)')
+    .option(
+      '--durability <d>',
+      "'process' (survives kill -9) or 'power' (msync)",
+      parseDurability,
+      'process',
+    )
+    .option('--tls-cert <file>', 'TLS certificate (PEM) for --listen')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
+    .option('--log-format <format>', 'text or json', parseLogFormat, 'text')
+    .action(async (device: string, options: ServeOptions) => {
+      process.exitCode = await serve(device, options);
+    });
+}
+
+function parseLogFormat(text: string): 'text' | 'json' {
+  if (text !== 'text' && text !== 'json')
+    throw new InvalidArgumentError(`'${text}' is not a log format (text or json)`);
+  return text;
+}
+
+async function serve(device: string, options: ServeOptions): Promise<number> {
+  const config = options.config === undefined ? defaultConfig() : loadConfig(options.config);
+  const tls = readTls(options);
+  if (options.listen !== undefined) checkTcp(options.listen.host, tls);
+  const log = logger(options.logFormat);
+  const daemon = await Daemon.start({
+    device,
+    durability: options.durability,
+    config,
+    log,
+    socket: options.socket === false ? null : options.socket,
+    ...(options.listen !== undefined ? { listen: options.listen } : {}),
+    ...(tls !== undefined ? { tls } : {}),
+  });
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'stopping');
+    void daemon.stop();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return daemon.stopped;
+}
+
+function readTls(options: ServeOptions): TlsFiles | undefined {
+  const files = [options.tlsCert, options.tlsKey, options.tlsCa];
+  if (files.every((file) => file === undefined)) return undefined;
+  if (files.some((file) => file === undefined))
+    throw new NodeError(
+      'BAD_ARGUMENT',
+      'nvrelay: TLS needs all of --tls-cert, --tls-key and --tls-ca',
+    );
+  if (options.listen === undefined)
+    throw new NodeError('BAD_ARGUMENT', 'nvrelay: the TLS options are for --listen');
+  const read = (file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new NodeError('BAD_ARGUMENT', `nvrelay: ${file}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    cert: read(options.tlsCert as string),
+    key: read(options.tlsKey as string),
+    ca: read(options.tlsCa as string),
+  };
+}
+
+/** One line per state change: JSON (pino's own) or `time level message key=value ...`. */
+function logger(format: 'text' | 'json'): Logger {
+  if (format === 'json')
+    return pino({ base: { pid: process.pid } }, pino.destination({ sync: true }));
+  const levels: Record<number, string> = {
+    10: 'trace',
+    20: 'debug',
+    30: 'info',
+    40: 'warn',
+    50: 'error',
+    60: 'fatal',
+  };
+  return pino(
+    { base: null },
+    {
+      write(line: string): void {
+        const { time, level, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+        const pairs = Object.entries(fields).map(
+          ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+        );
+        const stamp = new Date(time as number).toISOString();
+        process.stdout.write(
+          `${stamp} ${levels[level as number] ?? String(level)} ${String(msg)} ${pairs.join(' ')}\n`,
+        );
+      },
+    },
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * `nvrelay tail --socket PATH --name NAME [--prefix P]... [--severity-max S] [--count N]`:
+ * a recipient in another process (src/client), registered by name in the daemon's persistent
+ * table. Prints `D <name> <seq> <type>` per delivery (one unbuffered write), then confirms it;
+ * runs until killed, or until N deliveries.
+ */
+import { writeSync } from 'node:fs';
+import type { Command } from 'commander';
+import { connect } from '../src/client/client.js';
+import type { Severity } from '../src/events/severity.js';
+import { collect, integerAtLeast, parseSeverity } from './wire-arguments.js';
+
+interface TailOptions {
+  socket: string;
+  name: string;
+  prefix?: string[];
+  severityMax?: Severity;
+  count?: number;
+  window: number;
+}
+
+export function registerTail(program: Command): void {
+  program
+    .command('tail')
+    .description(
+      'receive events from a daemon as a named recipient; prints D <name> <seq> <type>, then confirms',
+    )
+    .option(
+      '--socket <address>',
+      'unix:PATH, a path, tcp://HOST:PORT or tls://HOST:PORT',
+      './nvrelay.sock',
+    )
+    .requiredOption('--name <name>', 'the recipient name (persistent in the daemon)')
+    .option('--prefix <p>', 'a type prefix to subscribe to (repeatable; default all)', collect)
+    .option('--severity-max <s>', 'this severity or worse', parseSeverity)
+    .option('--count <n>', 'exit after N deliveries', integerAtLeast(1))
+    .option('--window <n>', 'deliveries in flight at once', integerAtLeast(1), 64)
+    .action(async (options: TailOptions) => {
+      await tail(options);
+    });
+}
+
+async function tail(options: TailOptions): Promise<void> {
+  const client = await connect(options.socket, { client: `tail-${process.pid}` });
+  let received = 0;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  await client.subscribe(
+    options.name,
+    {
+      ...(options.prefix !== undefined ? { prefixes: options.prefix } : {}),
+      ...(options.severityMax !== undefined ? { severityMax: options.severityMax } : {}),
+      window: options.window,
+    },
+    (event, recipient) => {
+      if (options.count !== undefined && received >= options.count) return;
+      writeSync(1, `D ${options.name} ${event.seq} ${event.type}\n`);
+      recipient.confirm(event.seq);
+      received++;
+      if (options.count !== undefined && received >= options.count) finish();
+    },
+  );
+  const stop = (): void => finish();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await done;
+  await new Promise((resolve) => setTimeout(resolve, 20)); // the last confirm leaves the socket
+  client.close();
+}

@@ -1,0 +1,102 @@
+/**
+ * The daemon's config file (docs/CONFIG.md): JSON, validated with a schema (zod) before the
+ * device is opened, every mistake reported with its path in the file ("recipients.audit.retry
+ * .attemptsMax: expected an integer >= 1"). It declares the recipients the daemon knows before
+ * they connect (so events emitted while they are away are meant for them [160, 170]), their
+ * subscriptions, retry policies and in-flight windows, and the daemon's own limits.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { attemptsLimit, inFlightLimit } from '../constants.js';
+import { NodeError } from '../events/errors.js';
+import { isValidName } from '../events/names.js';
+import { severityNames, type SeverityName } from '../events/severity.js';
+
+const severity = z.enum(severityNames as unknown as [SeverityName, ...SeverityName[]]);
+
+const retry = z
+  .object({
+    timeoutMs: z.number().positive(),
+    backoffFactor: z.number().min(1),
+    timeoutMaxMs: z.number().positive(),
+    attemptsMax: z.number().int().min(1).max(attemptsLimit),
+  })
+  .partial()
+  .strict();
+
+const recipient = z
+  .object({
+    prefixes: z.array(z.string().regex(/^[A-Za-z0-9_.-]*$/, 'a type prefix of [A-Za-z0-9_.-]')),
+    severityMax: severity,
+    retry,
+    inFlightMax: z.number().int().min(1).max(inFlightLimit),
+  })
+  .partial()
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Recipients by name: known before they connect. */
+    recipients: z
+      .record(
+        z.string().refine((name) => isValidName('recipient', name), 'a recipient name'),
+        recipient,
+      )
+      .default({}),
+    /** Refuse subscriptions by names the config does not declare. */
+    strictRecipients: z.boolean().default(false),
+    /** Default retry policy and window of every recipient. */
+    retry: retry.default({}),
+    inFlightMax: z.number().int().min(1).max(inFlightLimit).default(64),
+    /** Each side pings after this much silence; 3x without a frame drops the connection. */
+    heartbeatMs: z.number().int().min(50).max(600_000).default(5_000),
+    /** Retire a recipient absent this long after start (dead-letters what it owes); off if absent. */
+    absentRecipientGraceMs: z.number().positive().optional(),
+    /** Largest frame accepted, in bytes. */
+    frameBytesMax: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1 << 24)
+      .default(1 << 17),
+  })
+  .strict();
+
+export type DaemonConfig = z.infer<typeof configSchema>;
+export type RecipientConfig = z.infer<typeof recipient>;
+
+/** The config with every default, for a daemon run without a file. */
+export function defaultConfig(): DaemonConfig {
+  return configSchema.parse({});
+}
+
+/** Validates a parsed config; BAD_ARGUMENT listing every mistake with its path. */
+export function parseConfig(value: unknown, origin = 'config'): DaemonConfig {
+  const result = configSchema.safeParse(value);
+  if (result.success) return result.data;
+  const mistakes = result.error.issues.map((issue) => {
+    const path = issue.path.length === 0 ? '(top level)' : issue.path.join('.');
+    return `  ${path}: ${issue.message}`;
+  });
+  throw new NodeError(
+    'BAD_ARGUMENT',
+    `nvrelay: ${origin}: ${mistakes.length} mistake${mistakes.length === 1 ? '' : 's'}:\n${mistakes.join('\n')}`,
+  );
+}
+
+/** Reads and validates a JSON config file. */
+export function loadConfig(path: string): DaemonConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new NodeError('BAD_ARGUMENT', `nvrelay: ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new NodeError('BAD_ARGUMENT', `nvrelay: ${path}: not JSON (${(error as Error).message})`);
+  }
+  return parseConfig(value, path);
+}

@@ -1,0 +1,260 @@
+/**
+ * `nvrelay serve`: one node on one device, reached over a Unix socket (mode 0600) and, only if
+ * asked, TCP: plaintext on a loopback address only, TLS with client certificates elsewhere.
+ * Producers and recipients in other processes speak docs/PROTOCOL.md (./session.ts); the
+ * guarantee crosses the process boundary unchanged: an acknowledged emit is delivered to every
+ * intended recipient until that recipient confirms it, through a kill -9 or a power cut of any
+ * process [110, 160, 170-172].
+ *
+ * Start: open the device (formatting it if absent, taking its lock), boot [231], rebuild the
+ * producer ledger from the pending records, register the config's recipients (detached until
+ * they connect, so events meant for them are kept), start. Stop (SIGTERM/SIGINT): stop
+ * accepting, answer the frames in hand (the open group commits), say goodbye, close the node
+ * (final fence) and the device. A device error stops the node (fail-stop) and the daemon with it.
+ */
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Logger } from 'pino';
+import { NodeError } from '../events/errors.js';
+import { openNodeDevice } from '../node/device-file.js';
+import { Node } from '../node/node.js';
+import type { DirectNvram, Durability } from '../nvram/index.js';
+import type { DaemonConfig } from './config.js';
+import { ProducerLedger } from './producer-ledger.js';
+import { Session, type SessionContext } from './session.js';
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
+export interface DaemonOptions {
+  device: string;
+  durability: Durability;
+  config: DaemonConfig;
+  log: Logger;
+  /** Unix socket path (default ./nvrelay.sock); null: none. */
+  socket: string | null;
+  /** TCP address, only if asked. */
+  listen?: { host: string; port: number };
+  tls?: TlsFiles;
+}
+
+export class Daemon {
+  readonly node: Node;
+  readonly device: DirectNvram;
+  readonly log: Logger;
+  readonly #servers: Server[] = [];
+  readonly #sessions = new Set<Session>();
+  readonly #ctx: SessionContext;
+  readonly #socketPath: string | null;
+  #stopping: Promise<void> | null = null;
+  /** Resolves when the daemon has stopped (after stop(), or a node failure). */
+  readonly stopped: Promise<number>;
+  #resolveStopped!: (code: number) => void;
+
+  /** Opens the device, boots the node, listens; throws a typed error if it cannot. */
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    if (options.listen !== undefined) checkTcp(options.listen.host, options.tls);
+    if (options.socket !== null) await freeSocketPath(options.socket);
+    const { device, formatted } = openNodeDevice(options.device, {
+      durability: options.durability,
+    });
+    let daemon: Daemon;
+    try {
+      daemon = new Daemon(device, options);
+    } catch (error) {
+      device.close();
+      throw error;
+    }
+    options.log.info(
+      {
+        device: options.device,
+        formatted,
+        durability: options.durability,
+        recovery: summary(daemon.node),
+      },
+      'started',
+    );
+    await daemon.#listen(options);
+    return daemon;
+  }
+
+  private constructor(device: DirectNvram, options: DaemonOptions) {
+    this.device = device;
+    this.log = options.log;
+    this.#socketPath = options.socket;
+    this.stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
+    const config = options.config;
+    this.node = Node.boot(device, {
+      retry: config.retry,
+      inFlightMax: config.inFlightMax,
+      ...(config.absentRecipientGraceMs !== undefined
+        ? { absentRecipientGraceMs: config.absentRecipientGraceMs }
+        : {}),
+      onFailure: (error) => this.#nodeFailed(error),
+    });
+    const ledger = ProducerLedger.recover(this.node);
+    for (const [name, declared] of Object.entries(config.recipients)) {
+      const recipient = this.node.registerRecipient(
+        name,
+        { prefixes: declared.prefixes ?? [''], severityMax: declared.severityMax ?? 'debug' },
+        () => {},
+        {
+          ...(declared.retry ? { retry: declared.retry } : {}),
+          ...(declared.inFlightMax ? { inFlightMax: declared.inFlightMax } : {}),
+        },
+      );
+      this.node.detachRecipient(recipient); // until it connects: its events are kept for it
+    }
+    this.node.engine.onDeadLetter = (recipient, seq) =>
+      this.log.warn({ recipient: recipient.name, seq }, 'dead letter');
+    this.node.start();
+    this.#ctx = {
+      node: this.node,
+      config,
+      ledger,
+      log: options.log,
+      nodeId: device.header.deviceId.toString(16).padStart(16, '0'),
+      attached: new Map(),
+      onNodeFailed: (error) => this.#nodeFailed(error),
+      onClosed: (session) => this.#sessions.delete(session),
+    };
+  }
+
+  /** Live connections. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  async #listen(options: DaemonOptions): Promise<void> {
+    if (options.socket !== null) {
+      const server = createServer((socket) => this.#accept(socket, `unix:${options.socket}`));
+      const previous = process.umask(0o177); // the socket file is created 0600
+      try {
+        await listen(server, { path: options.socket });
+      } finally {
+        process.umask(previous);
+      }
+      chmodSync(options.socket, 0o600);
+      this.#servers.push(server);
+      this.log.info({ socket: options.socket }, 'listening');
+    }
+    if (options.listen !== undefined) {
+      const tls = options.tls;
+      const server =
+        tls === undefined
+          ? createServer((socket) => this.#accept(socket, remote(socket)))
+          : createTlsServer({ ...tls, requestCert: true, rejectUnauthorized: true }, (socket) =>
+              this.#accept(socket, remote(socket)),
+            );
+      await listen(server, { host: options.listen.host, port: options.listen.port });
+      this.#servers.push(server);
+      const address = server.address();
+      this.log.info({ address, tls: tls !== undefined }, 'listening');
+    }
+  }
+
+  /** The TCP port actually bound (port 0 asks the system for one). */
+  get port(): number | null {
+    for (const server of this.#servers) {
+      const address = server.address();
+      if (address !== null && typeof address === 'object') return address.port;
+    }
+    return null;
+  }
+
+  #accept(socket: Socket, peer: string): void {
+    if (this.#stopping !== null) {
+      socket.destroy();
+      return;
+    }
+    this.#sessions.add(new Session(socket, peer, this.#ctx));
+  }
+
+  /** Stops accepting, answers what is in hand, says goodbye, closes node and device. */
+  stop(reason = 'SHUTDOWN'): Promise<void> {
+    this.#stopping ??= this.#stop(reason);
+    return this.#stopping;
+  }
+
+  async #stop(reason: string): Promise<void> {
+    for (const server of this.#servers) server.close();
+    if (this.node.phase === 'running') {
+      this.node.commit(); // the frames in hand: their group is committed, their acks sent
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const session of [...this.#sessions]) session.goodbye(reason, 'the daemon is stopping');
+    const failed = this.node.phase === 'failed';
+    this.node.close(); // final fence (nothing more on a failed node)
+    this.device.close();
+    if (this.#socketPath !== null && existsSync(this.#socketPath)) unlinkSync(this.#socketPath);
+    this.log.info({ reason }, 'stopped');
+    this.#resolveStopped(failed ? 1 : 0);
+  }
+
+  #nodeFailed(error: unknown): void {
+    this.log.fatal({ err: error }, 'node failed: stopping (reopen the device to recover)');
+    void this.stop('NODE_FAILED');
+  }
+}
+
+function summary(node: Node): Record<string, unknown> {
+  const stats = node.stats();
+  return {
+    replayed: node.recovery.replayed,
+    reports: node.recovery.events.map((event) => event.type),
+    pending: stats.fifos.reduce((n, fifo) => n + fifo.pending, 0),
+    deadLetters: stats.deadLetters.held,
+  };
+}
+
+function listen(
+  server: Server,
+  address: { path: string } | { host: string; port: number },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function remote(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
+
+/** Plaintext TCP on a loopback address only; anywhere else TLS with client certificates. */
+export function checkTcp(host: string, tls: TlsFiles | undefined): void {
+  if (tls !== undefined) return;
+  if (host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.')))
+    return;
+  throw new NodeError(
+    'BAD_ARGUMENT',
+    `nvrelay: plaintext TCP is allowed on a loopback address only, not ${host}: give --tls-cert, --tls-key and --tls-ca`,
+  );
+}
+
+/**
+ * A socket path left by a daemon that died is removed; one a live daemon listens on is refused
+ * (two daemons on one device already meet the device lock).
+ */
+async function freeSocketPath(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  if (!lstatSync(path).isSocket())
+    throw new NodeError('BAD_ARGUMENT', `nvrelay: ${path} exists and is not a socket`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = createConnection({ path }, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+  if (alive)
+    throw new NodeError('BAD_ARGUMENT', `nvrelay: a daemon is already listening on ${path}`);
+  unlinkSync(path);
+}
