@@ -6,7 +6,7 @@
  */
 import type { TraceLog, WordStoreList } from '../src/nvram/addon-api.js';
 import { TracedNvram } from '../src/nvram/traced.js';
-import { SiteRecordingDevice } from './explain/sites.js';
+import { blameSites, SiteRecordingDevice } from './explain/sites.js';
 import { applyFlips } from './faults.js';
 import {
   marksBefore,
@@ -24,7 +24,10 @@ export interface ReplayedStage {
   name: string;
   trace: TraceLog;
   instructions: number;
+  /** Per instruction: where it was issued (blameSites: a helper's caller, via the helper). */
   sites: string[];
+  /** Per instruction: a few user frames of its stack, innermost first. */
+  stacks: string[][];
   cut: number;
   /** The non-durable word-stores at the cut. */
   pending: WordStoreList;
@@ -41,6 +44,8 @@ export interface ReplayResult<R> {
   stages: ReplayedStage[];
   recovered: R | undefined;
   findings: Finding[];
+  /** One byte per device word (8 bytes): 1 = the final recovery loaded it. */
+  recoveryLoads?: Uint8Array;
 }
 
 export interface ReplayOptions {
@@ -70,7 +75,7 @@ export function replayPlan<R, M>(
     const step = plan.steps[s];
     if (step === undefined) throw new CrashPlanError('plan has no steps');
     const name = s === 0 ? 'workload' : `recovery ${s}`;
-    const stage = crashStage(name, recording, sites.sites(), plan, s);
+    const stage = crashStage(name, recording, sites.stacks(), plan, s);
     stages.push(stage);
     interrupted.push(marksBefore(recording.marks, step.cut));
     const last = s === plan.steps.length - 1;
@@ -91,14 +96,14 @@ export function replayPlan<R, M>(
           run.marks.map((mark) => mark.value),
           plan.steps.some((step) => (step.flips?.length ?? 0) > 0),
         );
-    return { plan, stages, recovered: run.recovered, findings };
+    return { plan, stages, recovered: run.recovered, findings, recoveryLoads: run.loads };
   }
 }
 
 function crashStage<M>(
   name: string,
   recording: StageRecording<M>,
-  sites: string[],
+  stacks: string[][],
   plan: CrashPlan,
   s: number,
 ): ReplayedStage {
@@ -120,7 +125,8 @@ function crashStage<M>(
     name,
     trace: recording.trace,
     instructions: recording.instructions,
-    sites,
+    sites: blameSites(stacks),
+    stacks,
     cut: step.cut,
     pending: cursor.pendingStores(),
     survivors: new Set(step.survivors),
@@ -139,17 +145,17 @@ function faulted(image: Uint8Array, flips: number[] | undefined): Uint8Array {
 
 interface SiteRecorder {
   wrap: DeviceWrapper;
-  sites: () => string[];
+  stacks: () => string[][];
 }
 
 function noSites(): SiteRecorder {
-  return { wrap: (traced) => traced, sites: () => [] };
+  return { wrap: (traced) => traced, stacks: () => [] };
 }
 
 function recordingSites(): SiteRecorder {
   let device: SiteRecordingDevice | undefined;
   return {
     wrap: (traced) => (device = new SiteRecordingDevice(traced)),
-    sites: () => device?.sites ?? [],
+    stacks: () => device?.stacks ?? [],
   };
 }

@@ -1,9 +1,16 @@
 /**
  * Source sites of instructions, for explaining one crash state: a wrapper around a traced
- * device that remembers, for every instruction, where in the program it was issued. Capturing
- * a stack per instruction is slow, so only replay uses it, never the explorer.
+ * device that remembers, for every instruction, where in the program it was issued: a few
+ * frames of the stack, user code only (the lab, the device and node_modules left out),
+ * source-mapped to .ts where the compiled file has a map. Capturing a stack per instruction
+ * is slow, so only replay uses it, never the explorer.
+ *
+ * A thin helper around the device (`pmem.persist(off, len)`) would otherwise take the blame
+ * for every instruction: a frame whose line issues instructions for several different callers
+ * is a helper, and the site names its caller ("log.ts:42 (Log.append) via pmem.ts:7").
  */
-import { relative } from 'node:path';
+import { dirname, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { HeaderInfo, SectionInfo } from '../../src/nvram/addon-api.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
 import type { TracedNvram } from '../../src/nvram/traced.js';
@@ -12,6 +19,8 @@ import type { TracedNvram } from '../../src/nvram/traced.js';
 export class SiteRecordingDevice implements NvramDevice {
   readonly kind = 'traced' as const;
   readonly sites: string[] = [];
+  /** Per instruction: its user frames, innermost first (at most `framesMax`). */
+  readonly stacks: string[][] = [];
 
   constructor(readonly inner: TracedNvram) {}
 
@@ -69,22 +78,94 @@ export class SiteRecordingDevice implements NvramDevice {
 
   #issue(instruction: () => void): void {
     const first = this.inner.instructionCount;
-    const site = callerSite(new Error().stack ?? '');
+    const frames = userFrames(new Error().stack ?? '');
+    const site = frames[0] ?? 'unknown site';
     try {
       instruction();
     } finally {
-      for (let i = first; i < this.inner.instructionCount; i++) this.sites[i] = site;
+      for (let i = first; i < this.inner.instructionCount; i++) {
+        this.sites[i] = site;
+        this.stacks[i] = frames;
+      }
     }
   }
+}
+
+// Stacks name .ts lines of compiled code that ships source maps (Node reads them from now on).
+process.setSourceMapsEnabled(true);
+
+export const framesMax = 4;
+
+/** The lab's folder and the device's (sim/ and src/nvram/, or their compiled copies). */
+const labRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const libraryFolders = [labRoot, resolve(labRoot, '..', 'src', 'nvram')].map((f) => f + sep);
+
+/** Frames of the lab, the device and dependencies: never the user's code. */
+function libraryFrame(file: string): boolean {
+  if (/^node:|node_modules|^native /.test(file)) return true;
+  return libraryFolders.some((folder) => file.startsWith(folder));
 }
 
 /** The first stack frame outside this file, shortened to a path relative to the working folder. */
 export function callerSite(stack: string): string {
   const frames = stack.split('\n').slice(1);
   const frame = frames.find((line) => !/explain[/\\]sites\.[jt]s/.test(line)) ?? '';
+  return parseFrame(frame) ?? 'unknown site';
+}
+
+/** Up to `framesMax` frames of user code, innermost first ("file:line (function)"). */
+export function userFrames(stack: string): string[] {
+  const frames: string[] = [];
+  for (const line of stack.split('\n').slice(1)) {
+    const match = frameMatch(line);
+    if (match === null || libraryFrame(match.file)) continue;
+    frames.push(formatFrame(match));
+    if (frames.length >= framesMax) break;
+  }
+  return frames;
+}
+
+/**
+ * The site of each instruction: its innermost user frame, or, where that frame's line issues
+ * instructions for several callers (a helper), the caller's frame "via" the helper's line.
+ */
+export function blameSites(stacks: readonly (readonly string[])[]): string[] {
+  const callers = new Map<string, Set<string>>();
+  for (const frames of stacks) {
+    const [top, caller] = frames;
+    if (top === undefined || caller === undefined) continue;
+    const set = callers.get(top) ?? new Set<string>();
+    set.add(caller);
+    callers.set(top, set);
+  }
+  return stacks.map((frames) => {
+    const [top, caller] = frames;
+    if (top === undefined) return 'unknown site';
+    if (caller === undefined || (callers.get(top)?.size ?? 0) < 2) return top;
+    return `${caller} via ${top.replace(/ \(.*\)$/, '')}`;
+  });
+}
+
+interface FrameParts {
+  functionName: string | undefined;
+  file: string;
+  line: string;
+}
+
+function frameMatch(frame: string): FrameParts | null {
   const match = /at (?:(.+?) \()?(?:file:\/\/)?([^()]+?):(\d+):\d+\)?\s*$/.exec(frame.trim());
-  if (match === null) return 'unknown site';
+  if (match === null) return null;
   const [, functionName, file, line] = match;
-  const where = `${relative(process.cwd(), file as string)}:${line}`;
+  return { functionName, file: file as string, line: line as string };
+}
+
+function parseFrame(frame: string): string | undefined {
+  const match = frameMatch(frame);
+  return match === null ? undefined : formatFrame(match);
+}
+
+function formatFrame({ functionName, file, line }: FrameParts): string {
+  const path = file.startsWith('/') ? relative(process.cwd(), file) : file;
+  const where = `${path}:${line}`;
   return functionName === undefined ? where : `${where} (${functionName.replace(/^async /, '')})`;
 }
