@@ -128,6 +128,8 @@ export function registerCrashtest(program: Command): void {
     .option('--self-test', 'explore every mutant; fail if one is not caught')
     .hook('preAction', checkWorkload)
     .action(async (options: Record<string, unknown>) => {
+      // Explanations name .ts lines: maps are read only for modules loaded from now on.
+      process.setSourceMapsEnabled(true);
       const { runCrashtest } = await import('../sim/cli/crashtest.js');
       const { workloadNames } = await import('../sim/workloads/registry.js');
       const { progressBar } = await import('./crashtest-progress.js');

@@ -9,7 +9,7 @@
  * for every instruction: a frame whose line issues instructions for several different callers
  * is a helper, and the site names its caller ("log.ts:42 (Log.append) via pmem.ts:7").
  */
-import { dirname, relative, resolve, sep } from 'node:path';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HeaderInfo, SectionInfo } from '../../src/nvram/addon-api.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
@@ -98,7 +98,12 @@ export const framesMax = 4;
 
 /** The lab's folder and the device's (sim/ and src/nvram/, or their compiled copies). */
 const labRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const libraryFolders = [labRoot, resolve(labRoot, '..', 'src', 'nvram')].map((f) => f + sep);
+const packageRoot = resolve(labRoot, '..');
+/** Compiled (dist/) frames are source-mapped back to the sources: leave out both. */
+const sourceRoot = basename(packageRoot) === 'dist' ? resolve(packageRoot, '..') : packageRoot;
+const libraryFolders = [packageRoot, sourceRoot]
+  .flatMap((root) => [resolve(root, 'sim'), resolve(root, 'src', 'nvram')])
+  .map((folder) => folder + sep);
 
 /** Frames of the lab, the device and dependencies: never the user's code. */
 function libraryFrame(file: string): boolean {

@@ -23,7 +23,8 @@ export interface ReportInput {
   violations: ReportViolation[];
 }
 
-const plot = { width: 1090, height: 300, left: 90, top: 30, cutStrip: 18 };
+/** Fits a 1280-pixel window with the page margins (and scales down below that). */
+const plot = { width: 1000, height: 300, left: 150, top: 30, cutStrip: 18 };
 const colors = {
   store: '#2563eb',
   flush: '#ea580c',
@@ -41,7 +42,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#111827;background:#f
 h1{font-size:20px;margin:0 0 12px}h2{font-size:16px;margin:24px 0 8px}
 table{border-collapse:collapse}td{padding:2px 14px 2px 0}td:first-child{color:#4b5563}
 .ok{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}
-pre{background:#f3f4f6;padding:10px;overflow-x:auto;font-size:12px;line-height:1.35}
+pre{background:#f3f4f6;padding:10px;font-size:12px;line-height:1.35;white-space:pre-wrap;overflow-wrap:anywhere}
+svg{max-width:100%;height:auto}h3{overflow-wrap:anywhere}
 code.token{word-break:break-all;background:#fef3c7;padding:2px 4px}
 .legend span{margin-right:16px}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}
 </style></head><body>
@@ -51,7 +53,7 @@ ${summaryTable(input.summary)}
 ${legend()}
 ${traceSvg(input)}
 <h2>Violations</h2>
-${violationSections(input.violations)}
+${violationSections(input.violations, Number(input.summary['violationStates'] ?? 0))}
 </body></html>
 `;
 }
@@ -70,6 +72,15 @@ function summaryTable(summary: Record<string, unknown>): string {
     ['instructions', escape(String(summary['instructions']))],
     ['cut points visited', escape(String(summary['cuts']))],
     ['naive crash states', escape(String(summary['naiveStates']))],
+    [
+      'coverage',
+      summary['exhaustive'] === true
+        ? 'exhaustive: every cut point, every image the model allows'
+        : `<span class="bad">sampled</span>: ${escape(
+            `${String(summary['statesVisited'])} of ${String(summary['statesAllowed'])} allowed crash states visited, ` +
+              `images sampled at ${String(summary['sampledCuts'])} cuts, ${String(summary['cuts'])} of ${String(summary['cutPoints'])} cut points`,
+          )}`,
+    ],
     [
       'crash states explored',
       escape(
@@ -165,7 +176,10 @@ function sectionBands(
       const top = y(Math.max(low, section.offset));
       const bottom = y(Math.min(high, section.offset + section.length));
       const fill = i % 2 === 0 ? '#f9fafb' : '#eef2ff';
-      return `<rect x="${plot.left}" y="${top}" width="${plot.width}" height="${bottom - top}" fill="${fill}"/><text x="${plot.left + 4}" y="${top + 12}" fill="#6b7280">${escape(section.name)}</text>`;
+      // The label sits in the left margin, level with the band's top: never on the marks.
+      const name = section.name.length > 20 ? `${section.name.slice(0, 19)}…` : section.name;
+      const labelY = Math.min(Math.max(top + 12, plot.top + 24), plot.top + plot.height - 16);
+      return `<rect x="${plot.left}" y="${top}" width="${plot.width}" height="${bottom - top}" fill="${fill}"/><text x="${plot.left - 8}" y="${labelY}" text-anchor="end" fill="#6b7280"><title>${escape(section.name)}</title>${escape(name)}</text>`;
     })
     .join('');
 }
@@ -228,15 +242,23 @@ function niceStep(count: number): number {
   return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw) ?? power * 10;
 }
 
-function violationSections(violations: ReportViolation[]): string {
+function violationSections(violations: ReportViolation[], violationStates: number): string {
   if (violations.length === 0)
     return '<p class="ok">None: every crash state visited satisfied every invariant.</p>';
-  return violations
-    .map(({ violation, replay }, n) => {
-      const title = `#${n + 1} [${violation.invariant}] ${violation.message}`;
-      return `<h3 class="bad">${escape(title)}</h3><p>replay token: <code class="token">${escape(violation.token)}</code></p><p>plan: <code>${escape(JSON.stringify(violation.plan))}</code></p><pre>${escape(formatReplay(replay, violation.token))}</pre>`;
-    })
-    .join('\n');
+  const listed = new Set(violations.map(({ violation }) => violation.token)).size;
+  const more =
+    violationStates > listed
+      ? `<p>${violations.length} findings in ${listed} crash states listed; ${violationStates - listed} more violating crash states not listed (raise violationsMax to see them).</p>`
+      : `<p>Every violating crash state is listed (${listed}).</p>`;
+  return (
+    more +
+    violations
+      .map(({ violation, replay }, n) => {
+        const title = `#${n + 1} [${violation.invariant}] ${violation.message}`;
+        return `<h3 class="bad">${escape(title)}</h3><p>replay token: <code class="token">${escape(violation.token)}</code></p><p>plan: <code>${escape(JSON.stringify(violation.plan))}</code></p><pre>${escape(formatReplay(replay, violation.token))}</pre>`;
+      })
+      .join('\n')
+  );
 }
 
 function escape(text: string): string {
