@@ -1,7 +1,8 @@
 /**
  * What `npm pack` puts in the tarball (package.json `files`): everything the library, the
- * harness and the `nvrelay` command load, the native sources, and no benchmarks, tests or
- * source maps.
+ * harness and the `nvrelay` command load, the native sources, the documents the README links
+ * and the typings cite, and no benchmarks, tests or source maps. (The prebuilt binaries are
+ * built by `prepack`, which this dry run skips; .ci/run packs for real and checks them.)
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { importClosure } from './import-closure.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const manifest = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as {
+  files: string[];
+  scripts: Record<string, string>;
   bin: Record<string, string>;
   exports: Record<string, { types: string; default: string }>;
   dependencies: Record<string, string>;
@@ -69,9 +72,51 @@ describe('npm pack', () => {
     expect(missing).toEqual([]);
   });
 
+  test('holds what the README links: the specification, the manuals, the screenshot, the licence', () => {
+    const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)\)/g)]
+      .map((match) => match[1] ?? '')
+      .filter((target) => !/^[a-z]+:/.test(target));
+    expect(links).toEqual(
+      expect.arrayContaining(['docs/crash-report.png', 'sim/README.md', 'docs/SPEC.md']),
+    );
+    for (const link of links) expect(packed, link).toContain(link);
+    for (const path of ['LICENSE', 'CHANGELOG.md', 'docs/ARCHITECTURE.md'])
+      expect(packed, path).toContain(path);
+    expect(readFileSync(resolve(root, 'LICENSE'), 'utf8')).toContain('Apache License');
+  });
+
+  test('the typings cite only documents the tarball holds', () => {
+    // dist/**/*.d.ts carry the source's doc comments: `SPEC 4.5` and friends are docs/SPEC.md
+    const cites = [...packed].filter((path) => path.endsWith('.d.ts'));
+    expect(cites.length).toBeGreaterThan(10);
+    for (const path of cites) {
+      const text = readFileSync(resolve(root, path), 'utf8');
+      for (const match of text.matchAll(/[\w./-]*\.md\b/g)) {
+        const doc = match[0].replace(/^\.\//, '');
+        if (doc.includes('/')) expect(packed, `${path} cites ${doc}`).toContain(doc);
+      }
+      expect(text, path).not.toMatch(/\bSTYLE \d/);
+    }
+  });
+
+  test('ships prebuilt binaries for linux-x64 and linux-arm64, built at pack time', () => {
+    expect(manifest.files).toContain('prebuilds/*/nvrelay.node');
+    expect(manifest.scripts['prepack']).toContain('npm run build:prebuilds');
+    expect(manifest.scripts['build:prebuilds:x64']).toMatch(/prebuildify --napi .*--arch x64/);
+    expect(manifest.scripts['build:prebuilds:arm64']).toMatch(/prebuildify --napi .*--arch arm64/);
+    // an install tries the shipped binary first and builds from source only if none loads
+    expect(manifest.scripts['install']).toMatch(/node-gyp-build-test \|\| cmake-js compile/);
+  });
+
   test('leaves out benchmarks, tests, the native self-test, source maps and stale output', () => {
     const unwanted = [...packed].filter(
-      (path) => /^(dist\/(bench|test|src\/cli)|native\/test)\//.test(path) || path.endsWith('.map'),
+      (path) =>
+        /^(dist\/(bench|test|src\/cli)|native\/test|build[^/]*|prebuilds\/[^/]+\/(?!nvrelay\.node$))\//.test(
+          path,
+        ) ||
+        path.endsWith('.map') ||
+        /^BENCHMARKS\.md$/.test(path),
     );
     expect(unwanted).toEqual([]);
   });
