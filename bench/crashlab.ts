@@ -14,7 +14,71 @@ import {
   workerScript,
   type ExploreSummary,
 } from '../sim/explore/parallel.js';
+import { crashTest, type CrashSpec } from '../sim/harness/index.js';
 import type { BenchContext, BenchResult, BenchSuite } from './run.js';
+
+/** Records of 8 words (one 64-byte line) in a ring, a head word after them: a user's structure. */
+const recordWords = 8;
+const ringRecords = 60;
+
+function recordRing(): CrashSpec<number, number[], number> {
+  const recordAt = (base: number, k: number): number => base + 64 + 64 * (k % ringRecords);
+  return {
+    name: 'record-ring',
+    format: { sizeBytes: 3 * 4096, sections: [{ name: 'ring', length: 4096 }] },
+    workload(device, context, operations) {
+      const base = device.section('ring').offset;
+      const record = new Uint8Array(8 * recordWords);
+      for (let k = 0; k < operations; k++) {
+        record.fill((k % 255) + 1);
+        device.storeBytes(recordAt(base, k), record);
+        device.persist(recordAt(base, k), record.length);
+        device.storeU64(base, k + 1);
+        device.persist(base, 8);
+        context.mark(k);
+      }
+    },
+    recover(device) {
+      const base = device.section('ring').offset;
+      const head = device.loadU64(base);
+      const record = new Uint8Array(8 * recordWords);
+      const newest: number[] = [];
+      for (let k = Math.max(0, head - 3); k < head; k++) {
+        device.loadBytes(recordAt(base, k), record);
+        newest.push(record.every((b) => b === (k % 255) + 1) ? k : -1);
+      }
+      return [head, ...newest];
+    },
+    check({ recovered, marks }) {
+      const [head = 0, ...newest] = recovered;
+      if (head < marks.length) return 'an acknowledged record was lost';
+      if (newest.includes(-1)) return 'a published record is torn';
+    },
+  };
+}
+
+/** crashTest on the record ring, relaxed, every image (at most 2^8 per cut). */
+function userStructure(context: BenchContext): BenchResult {
+  const operations = context.quick ? 100 : 1000;
+  const started = performance.now();
+  const result = crashTest(recordRing(), {
+    input: operations,
+    model: 'relaxed',
+    imagesPerCut: 2 ** recordWords,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const rate = result.counts.imagesVisited / seconds;
+  return {
+    measure: `crash states checked/s, a user structure (${operations} ops, 8-word records, relaxed), 1 core`,
+    value: rate,
+    display: perSecond(rate),
+    note:
+      `${result.exhaustive ? 'exhaustive' : 'sampled'}: ${result.counts.instructions} instructions, ` +
+      `${result.counts.imagesVisited} of ${result.counts.naiveStates} allowed states, ` +
+      `${result.counts.crashStates} recovered and checked, ${seconds.toFixed(1)} s; ` +
+      `crashTest in-process, ${result.ok ? 'no violation' : 'VIOLATION'}`,
+  };
+}
 
 const statesTarget = 50_000;
 const pruningTarget = 10;
@@ -90,6 +154,7 @@ async function run(context: BenchContext): Promise<BenchResult[]> {
   const sameOutcomes =
     pruned.outcomes.size === full.outcomes.size &&
     [...full.outcomes].every((o) => pruned.outcomes.has(o));
+  const user = userStructure(context);
   const shape = `${one.counts.instructions} instructions, ${one.counts.cuts} cuts, ${one.counts.imagesVisited} images`;
   return [
     {
@@ -98,6 +163,7 @@ async function run(context: BenchContext): Promise<BenchResult[]> {
       display: perSecond(one.imagesPerSecond),
       note: `${shape}; ${one.counts.crashStates} recovered and checked (${Math.round(one.statesPerSecond)}/s), the rest shown equivalent`,
     },
+    user,
     {
       measure: 'crash states checked per CPU-second, events',
       value: perCpuSecond,
