@@ -57,6 +57,8 @@ export class Session {
   readonly #recipients: Recipient[] = [];
   #lastReceived = Date.now();
   #lastSent = Date.now();
+  /** The socket is corked until the next tick (see #write). */
+  #corked = false;
   readonly #heartbeat: NodeJS.Timeout;
 
   constructor(socket: Socket, peer: string, ctx: SessionContext) {
@@ -108,9 +110,22 @@ export class Session {
     this.#write(encodeFrame(frame));
   }
 
+  /**
+   * Frames written in one burst (the acks of one group commit, the deliveries of one pass) go
+   * out in one writev: the socket is corked at the burst's first frame and uncorked once the
+   * current callbacks and microtasks are done.
+   */
   #write(bytes: Uint8Array): void {
     if (this.#state === 'closed' || this.socket.destroyed) return;
     this.#lastSent = Date.now();
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(bytes);
   }
 
