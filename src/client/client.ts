@@ -163,6 +163,8 @@ export class Client {
   readonly #producers = new Map<string, RemoteProducer>();
   readonly #subscriptions: SubscriptionEntry[] = [];
   #closed = false;
+  /** The socket corked until the next tick (see #send). */
+  #corked: Socket | null = null;
   #delay: number;
   #ready: Promise<void>;
   #resolveReady!: () => void;
@@ -276,8 +278,23 @@ export class Client {
     }, delay).unref();
   }
 
+  /**
+   * Frames sent in one burst (the emits of many producers, a pass's confirms) go out in one
+   * writev: the socket is corked at the burst's first frame and uncorked once the current
+   * callbacks and microtasks are done.
+   */
   #send(frame: Frame): void {
-    this.#socket?.write(encodeFrame(frame));
+    const socket = this.#socket;
+    if (socket === null) return;
+    if (this.#corked !== socket) {
+      this.#corked = socket;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = null;
+        socket.uncork();
+      });
+    }
+    socket.write(encodeFrame(frame));
   }
 
   #request(frame: Frame & { requestId: number }, waiter: Waiter): void {
