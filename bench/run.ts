@@ -48,6 +48,7 @@ const suites: BenchSuite[] = [
   (await import('./device.js')).suite,
   (await import('./events.js')).suite,
   (await import('./crashlab.js')).suite,
+  (await import('./daemon.js')).suite,
 ];
 
 const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json]
