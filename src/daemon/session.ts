@@ -43,6 +43,9 @@ export interface SessionContext {
   onClosed(session: Session): void;
 }
 
+/** Handles are u16 on the wire: the largest a connection's producers can take. */
+const handleMax = 0xffff;
+
 /** Byte offset of the record inside an encoded DELIVER frame (header 5, handle 2, attempt 2). */
 const deliverRecordOffset = 9;
 
@@ -54,6 +57,8 @@ export class Session {
   #client = '';
   readonly #stream: FrameStream;
   readonly #producers: string[] = [];
+  /** Each claimed name's handle (its index in #producers). */
+  readonly #handles = new Map<string, number>();
   readonly #recipients: Recipient[] = [];
   #lastReceived = Date.now();
   #lastSent = Date.now();
@@ -200,6 +205,14 @@ export class Session {
   }
 
   #claim(frame: Claim): void {
+    if (!this.#handles.has(frame.producer) && this.#producers.length > handleMax) {
+      this.#refuse(
+        frame.requestId,
+        'TOO_MANY_PRODUCERS',
+        `a connection claims at most ${handleMax + 1} producer names (u16 handles)`,
+      );
+      return;
+    }
     const next = this.#ctx.ledger.claim(frame.producer, this, frame.resume);
     if (next === null) {
       this.#refuse(
@@ -209,8 +222,11 @@ export class Session {
       );
       return;
     }
-    let handle = this.#producers.indexOf(frame.producer);
-    if (handle < 0) handle = this.#producers.push(frame.producer) - 1;
+    let handle = this.#handles.get(frame.producer);
+    if (handle === undefined) {
+      handle = this.#producers.push(frame.producer) - 1;
+      this.#handles.set(frame.producer, handle);
+    }
     this.#send({ type: FrameType.claimed, requestId: frame.requestId, handle, nextCounter: next });
   }
 
