@@ -4,9 +4,9 @@
  * one unbuffered write, once the daemon says it is durable; exits 0 when all are acknowledged,
  * 1 on a refusal (printed with its code).
  */
-import { writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connect } from '../src/client/client.js';
+import { fact } from './facts.js';
 import type { Severity } from '../src/events/severity.js';
 import { integerAtLeast, parseSeverity } from './wire-arguments.js';
 
@@ -20,6 +20,9 @@ interface EmitOptions {
   /** Emits outstanding at once. */
   window: number;
 }
+
+/** A shell command waits for its daemon to come back: retries soon, at most every 500 ms. */
+const reconnectMs = { first: 20, max: 500 };
 
 export function registerEmit(program: Command): void {
   program
@@ -42,7 +45,7 @@ export function registerEmit(program: Command): void {
 }
 
 async function emit(options: EmitOptions): Promise<void> {
-  const client = await connect(options.socket, { client: `emit-${process.pid}` });
+  const client = await connect(options.socket, { client: `emit-${process.pid}`, reconnectMs });
   const producer = client.producer(options.source);
   try {
     let next = 0;
@@ -50,7 +53,7 @@ async function emit(options: EmitOptions): Promise<void> {
       while (next < options.count) {
         next++;
         const seq = await producer.emit(options.type, options.severity, options.details ?? null);
-        writeSync(1, `A ${seq}\n`);
+        fact(`A ${seq}`);
       }
     };
     await Promise.all(Array.from({ length: Math.min(options.window, options.count) }, lane));

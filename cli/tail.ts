@@ -4,9 +4,9 @@
  * table. Prints `D <name> <seq> <type>` per delivery (one unbuffered write), then confirms it;
  * runs until killed, or until N deliveries.
  */
-import { writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connect } from '../src/client/client.js';
+import { fact } from './facts.js';
 import type { Severity } from '../src/events/severity.js';
 import { collect, integerAtLeast, parseSeverity } from './wire-arguments.js';
 
@@ -18,6 +18,9 @@ interface TailOptions {
   count?: number;
   window: number;
 }
+
+/** A shell command waits for its daemon to come back: retries soon, at most every 500 ms. */
+const reconnectMs = { first: 20, max: 500 };
 
 export function registerTail(program: Command): void {
   program
@@ -41,7 +44,7 @@ export function registerTail(program: Command): void {
 }
 
 async function tail(options: TailOptions): Promise<void> {
-  const client = await connect(options.socket, { client: `tail-${process.pid}` });
+  const client = await connect(options.socket, { client: `tail-${process.pid}`, reconnectMs });
   let received = 0;
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => (finish = resolve));
@@ -54,7 +57,7 @@ async function tail(options: TailOptions): Promise<void> {
     },
     (event, recipient) => {
       if (options.count !== undefined && received >= options.count) return;
-      writeSync(1, `D ${options.name} ${event.seq} ${event.type}\n`);
+      fact(`D ${options.name} ${event.seq} ${event.type}`);
       recipient.confirm(event.seq);
       received++;
       if (options.count !== undefined && received >= options.count) finish();

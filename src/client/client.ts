@@ -95,6 +95,9 @@ interface PendingEmit {
 
 type Waiter = (frame: Frame) => void;
 
+/** A name still held by a connection the daemon has not seen end: tried again, 100 ms apart. */
+const subscribeBusyTriesMax = 50;
+
 interface SubscriptionEntry {
   name: string;
   subscription: RemoteSubscription;
@@ -165,6 +168,9 @@ export class Client {
   #closed = false;
   /** The socket corked until the next tick (see #send). */
   #corked: Socket | null = null;
+  /** The current `#ready` has resolved (a reconnect then makes a new one). */
+  #readyDone = false;
+  #reconnectTimer: NodeJS.Timeout | null = null;
   #delay: number;
   #ready: Promise<void>;
   #resolveReady!: () => void;
@@ -183,8 +189,12 @@ export class Client {
   }
 
   #newReady(): Promise<void> {
+    this.#readyDone = false;
     const ready = new Promise<void>((resolve, reject) => {
-      this.#resolveReady = resolve;
+      this.#resolveReady = () => {
+        this.#readyDone = true;
+        resolve();
+      };
       this.#rejectReady = reject;
     });
     ready.catch(() => {});
@@ -217,12 +227,24 @@ export class Client {
     const entry = { name, subscription, handler, handle: -1 };
     this.#subscriptions.push(entry);
     await this.#ready;
-    await this.#subscribeOne(entry);
+    // a previous holder of the name (a process just killed) may not be gone from the daemon yet
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.#subscribeOne(entry);
+        return;
+      } catch (error) {
+        const busy = error instanceof ClientError && error.code === 'RECIPIENT_BUSY';
+        if (!busy || tries >= subscribeBusyTriesMax || this.#closed) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await this.#ready;
+      }
+    }
   }
 
   /** Closes the connection; emits not acknowledged yet are rejected with CLOSED. */
   close(): void {
     this.#closed = true;
+    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
     this.#socket?.end();
     this.#socket?.destroySoon();
     for (const producer of this.#producers.values()) {
@@ -270,12 +292,14 @@ export class Client {
     if (this.#closed) return;
     const delay = this.#delay;
     this.#delay = Math.min(this.#delay * 2, this.#options.reconnectMs?.max ?? 2_000);
-    setTimeout(() => {
+    // kept referenced: a process waiting for its daemon to come back must not exit meanwhile
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
       if (this.#closed) return;
       this.reconnects++;
-      this.#ready = this.#newReady();
+      if (this.#readyDone) this.#ready = this.#newReady(); // else its waiters still wait on it
       this.#open();
-    }, delay).unref();
+    }, delay);
   }
 
   /**

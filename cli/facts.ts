@@ -1,0 +1,22 @@
+/**
+ * One fact per write(2) on fd 1, nothing buffered in this process: the `A`, `D` and `Q` lines
+ * other tools (and the soak and kill tests) read, so a kill -9 loses no line a fact happened
+ * behind.
+ */
+import { writeSync } from 'node:fs';
+
+export function fact(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(1, bytes, written, bytes.length - written);
+    } catch (error) {
+      // A non-blocking pipe that is full: wait for the reader (no line may be dropped).
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      // The reader is gone (EPIPE): stop at once, as a kill would.
+      process.stderr.write(`nvrelay: cannot write to stdout: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Across processes (docs/PROTOCOL.md): one `nvrelay serve`, two `emit` producers and three `tail`
+ * recipients (everything; `disk.` only; `err` or worse only), each a process of its own. For a
+ * while a process chosen by a seeded PRNG is killed with SIGKILL every few hundred ms and started
+ * again: the daemon, a producer or a recipient. Then everything runs until quiet, and the lines
+ * the processes printed are checked: every acknowledged event (`A <seq>`) was delivered
+ * (`D <name> <seq> <type>`) to every recipient whose subscription matches it and to no other; a
+ * recipient's first deliveries come in seq order; a seq delivered twice is counted (a duplicate,
+ * only ever after a kill).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+
+const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'nvrelay-serve-'));
+const socket = join(dir, 'd.sock');
+const device = join(dir, 'dev.nvram');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Role {
+  name: string;
+  args: string[];
+  /** Restarted after a kill, and (producers) after a normal exit, until the chaos ends. */
+  loop: boolean;
+  child: ChildProcess | null;
+  lines: string[];
+  kills: number;
+  /** What its runs printed on stderr, and how they ended. */
+  errors: string[];
+  exits: string[];
+}
+
+const recipients = {
+  all: { prefixes: [''], severityMax: 'debug' },
+  disk: { prefixes: ['disk.'], severityMax: 'debug' },
+  urgent: { prefixes: [''], severityMax: 'err' },
+} as const;
+const producers = {
+  raid: { type: 'disk.failed', severity: 'err' },
+  net: { type: 'net.down', severity: 'info' },
+} as const;
+
+function matches(recipient: keyof typeof recipients, type: string, severity: string): boolean {
+  const r = recipients[recipient];
+  const level = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
+  return (
+    r.prefixes.some((p) => type.startsWith(p)) &&
+    level.indexOf(severity) <= level.indexOf(r.severityMax)
+  );
+}
+
+/** A seeded PRNG (mulberry32): the test is the same every run. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function start(role: Role): void {
+  const child = spawn(process.execPath, [main, ...role.args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  role.child = child;
+  let partial = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    partial = lines.pop() ?? '';
+    role.lines.push(...lines);
+  });
+  child.stderr.on('data', (chunk: Buffer) => role.errors.push(chunk.toString('utf8')));
+  child.on('exit', (code, signal) => {
+    role.exits.push(signal ?? String(code));
+    if (role.child === child) role.child = null;
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (condition()) return true;
+    await sleep(50);
+  }
+  return condition();
+}
+
+describe('nvrelay serve with producers and recipients in other processes', () => {
+  test('kill -9 of the daemon, a producer and a recipient at random moments: nothing acknowledged is lost', async () => {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ recipients, heartbeatMs: 500 }));
+    const daemon: Role = {
+      name: 'daemon',
+      args: [
+        'serve',
+        device,
+        '--socket',
+        socket,
+        '--config',
+        join(dir, 'config.json'),
+        '--log-format',
+        'json',
+      ],
+      loop: true,
+      child: null,
+      lines: [],
+      kills: 0,
+      errors: [],
+      exits: [],
+    };
+    const emitters: Role[] = Object.entries(producers).map(([name, p]) => ({
+      name,
+      args: [
+        'emit',
+        '--socket',
+        socket,
+        '--type',
+        p.type,
+        '--severity',
+        p.severity,
+        '--count',
+        '3000',
+        '--window',
+        '4',
+      ],
+      loop: true,
+      child: null,
+      lines: [],
+      kills: 0,
+      errors: [],
+      exits: [],
+    }));
+    const tails: Role[] = Object.keys(recipients).map((name) => ({
+      name,
+      args: ['tail', '--socket', socket, '--name', name, '--window', '16'],
+      loop: true,
+      child: null,
+      lines: [],
+      kills: 0,
+      errors: [],
+      exits: [],
+    }));
+    const roles = [daemon, ...emitters, ...tails];
+    start(daemon);
+    await waitFor(() => daemon.lines.some((line) => line.includes('listening')), 10_000);
+    for (const role of [...tails, ...emitters]) start(role);
+
+    const random = prng(20261204);
+    const others = [...emitters, ...tails];
+    for (let step = 0; step < 24; step++) {
+      await sleep(150 + random() * 250);
+      // the daemon every fourth step; else a producer or a recipient
+      const victim =
+        step % 4 === 1 ? daemon : (others[Math.floor(random() * others.length)] as Role);
+      if (victim === daemon) await waitFor(() => daemon.child !== null, 5_000);
+      if (victim.child !== null) {
+        victim.child.kill('SIGKILL');
+        victim.kills++;
+        await sleep(30 + random() * 100);
+      }
+      for (const role of roles) if (role.child === null && role.loop) start(role); // restarted
+    }
+    // quiet: the producers stop (killed: what they printed is what was acknowledged); the daemon
+    // and the recipients stay up until every acknowledged event is delivered
+    for (const role of emitters) {
+      role.loop = false;
+      role.child?.kill('SIGKILL');
+    }
+    for (const role of [daemon, ...tails]) if (role.child === null) start(role);
+    await waitFor(() => emitters.every((role) => role.child === null), 5_000);
+
+    const acked = new Map<number, { type: string; severity: string }>();
+    for (const role of emitters) {
+      const p = producers[role.name as keyof typeof producers];
+      for (const line of role.lines) {
+        const match = /^A (\d+)$/.exec(line);
+        if (match !== null) acked.set(Number(match[1]), p);
+      }
+    }
+    const delivered = (role: Role): number[] =>
+      role.lines.flatMap((line) => {
+        const match = new RegExp(`^D ${role.name} (\\d+) `).exec(line);
+        return match === null ? [] : [Number(match[1])];
+      });
+    const owed = (role: Role): number[] =>
+      [...acked]
+        .filter(([, p]) => matches(role.name as keyof typeof recipients, p.type, p.severity))
+        .map(([seq]) => seq);
+    const drained = await waitFor(
+      () => tails.every((role) => owed(role).every((seq) => delivered(role).includes(seq))),
+      20_000,
+    );
+    for (const role of roles) {
+      role.loop = false;
+      role.child?.kill('SIGTERM');
+    }
+    await waitFor(() => roles.every((role) => role.child === null), 5_000);
+
+    const kills = Object.fromEntries(roles.map((role) => [role.name, role.kills]));
+    const report = roles.map(
+      (role) =>
+        `${role.name}: ends ${role.exits.join(',')} stderr ${role.errors.join('').slice(0, 400)}`,
+    );
+    expect(
+      acked.size,
+      `acknowledged events (kills ${JSON.stringify(kills)})\n${report.join('\n')}`,
+    ).toBeGreaterThan(50);
+    const ends = Object.fromEntries(roles.map((role) => [role.name, role.exits.join(',')]));
+    expect(daemon.errors.join(''), `daemon stderr; runs ended ${JSON.stringify(ends)}`).toBe('');
+    expect(daemon.kills, 'the daemon was killed').toBeGreaterThan(0);
+    expect(
+      emitters.reduce((n, role) => n + role.kills, 0),
+      'a producer was killed',
+    ).toBeGreaterThan(0);
+    expect(
+      tails.reduce((n, role) => n + role.kills, 0),
+      'a recipient was killed',
+    ).toBeGreaterThan(0);
+    const missing = tails.map(
+      (role) =>
+        `${role.name}: ${owed(role)
+          .filter((seq) => !delivered(role).includes(seq))
+          .join(' ')}`,
+    );
+    expect(
+      drained,
+      `every acknowledged event reached every matching recipient; missing\n${missing.join('\n')}\n${report.join('\n')}\ndaemon log:\n${daemon.lines.slice(-30).join('\n')}`,
+    ).toBe(true);
+    let duplicates = 0;
+    for (const role of tails) {
+      const seqs = delivered(role);
+      const name = role.name as keyof typeof recipients;
+      for (const seq of seqs) {
+        const event = acked.get(seq);
+        // an event whose ack was lost to a kill is not in `acked`; the types say it is no stranger
+        if (event !== undefined)
+          expect(matches(name, event.type, event.severity), `${name} got ${seq}`).toBe(true);
+      }
+      const first = [...new Set(seqs)];
+      expect(first, `${name}: first deliveries in seq order`).toEqual(
+        [...first].sort((a, b) => a - b),
+      );
+      duplicates += seqs.length - first.length;
+      for (const line of role.lines.filter((l) => l.startsWith('D '))) {
+        expect(line, 'no garbage').toMatch(/^D \w+ \d+ (disk\.failed|net\.down|nvrelay\.[a-z.]+)$/);
+      }
+    }
+    console.log(
+      `acknowledged ${acked.size}, kills ${JSON.stringify(kills)}, duplicates ${duplicates}`,
+    );
+  }, 90_000);
+});
