@@ -1,0 +1,262 @@
+/**
+ * Soak: `npm run soak -- --rounds N [--count K] [--recipients R] [--durability D] [--seed S]`.
+ *
+ * Each round, on one device file that every round shares, runs `nvrelay pump <device> --count K`
+ * and kills it with SIGKILL at a seeded random moment (after a random number of printed lines,
+ * or a random number of milliseconds after the spawn, which may land in the boot or the
+ * recovery), then runs `pump --count 0`, which must recover, drain and exit 0. From the A/D/Q
+ * lines of the two runs (cli/pump.ts) it checks:
+ *
+ *  - no garbage: every line is an A, D or Q line, and every delivered seq was printed by an
+ *    `A` line this round, or is the one emit the kill can leave without its `A` line (above
+ *    every seq the killed run printed; at most one a round);
+ *  - unique seqs: no `A` seq printed twice, in any round; every round's seqs above the last's;
+ *  - no loss: every `A` seq (and the orphan) delivered to every recipient in the round;
+ *  - order: each recipient's first deliveries come in seq order, and within a run its
+ *    deliveries are strictly increasing;
+ *  - the draining run completes (exit 0, a last `Q` line, nothing on stderr, `emitted` 0).
+ *
+ * Prints one summary line; exits 1 (listing the problems) if any check failed. Needs the
+ * built CLI (`npm run build`).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Prng } from '../sim/prng.js';
+
+const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+interface Run {
+  lines: string[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+interface Kill {
+  afterLines?: number;
+  afterMs?: number;
+}
+
+function runPump(args: string[], kill: Kill | null): Promise<Run> {
+  const child = spawn(process.execPath, [main, 'pump', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  const killNow = (): boolean => child.kill('SIGKILL');
+  const timer = kill?.afterMs !== undefined ? setTimeout(killNow, kill.afterMs) : undefined;
+  child.stdout.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    if (kill?.afterLines !== undefined && lines.length >= kill.afterLines) killNow();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      // each line is one write(2): a piece after the last newline is garbage, not a cut fact
+      if (partial !== '') lines.push(partial);
+      resolve({ lines, code, signal, stderr });
+    });
+  });
+}
+
+type Fact =
+  | { kind: 'A'; seq: number }
+  | { kind: 'D'; recipient: string; seq: number }
+  | { kind: 'Q'; summary: Record<string, unknown> };
+
+function parseFact(line: string): Fact | null {
+  const emitted = /^A (\d+)$/.exec(line);
+  if (emitted) return { kind: 'A', seq: Number(emitted[1]) };
+  const delivered = /^D (r\d+) (\d+)$/.exec(line);
+  if (delivered) return { kind: 'D', recipient: delivered[1] as string, seq: Number(delivered[2]) };
+  if (line.startsWith('Q ')) {
+    try {
+      return { kind: 'Q', summary: JSON.parse(line.slice(2)) as Record<string, unknown> };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+export interface RoundTally {
+  emitted: number;
+  orphan: boolean;
+  killed: boolean;
+  replayed: number;
+  seqMax: number;
+}
+
+/**
+ * The checks above for one round: the killed run's lines, then the draining run's. `seqFloor`:
+ * every seq of earlier rounds is at or below it. Pushes what is wrong onto `problems`.
+ */
+export function checkRound(
+  killed: Run,
+  drain: Run,
+  recipients: string[],
+  seqFloor: number,
+  problems: string[],
+): RoundTally {
+  const runs = [killed, drain];
+  const facts: Fact[][] = runs.map((run, k) =>
+    run.lines.flatMap((line) => {
+      const fact = parseFact(line);
+      if (fact === null) problems.push(`run ${k}: garbage line ${JSON.stringify(line)}`);
+      return fact === null ? [] : [fact];
+    }),
+  );
+  const killedRun = killed.code !== 0;
+  const printed = new Set<number>();
+  for (const [k, list] of facts.entries()) {
+    for (const fact of list) {
+      if (fact.kind !== 'A') continue;
+      if (printed.has(fact.seq)) problems.push(`run ${k}: seq ${fact.seq} emitted twice`);
+      if (fact.seq <= seqFloor)
+        problems.push(`run ${k}: seq ${fact.seq} reissued (<= ${seqFloor})`);
+      printed.add(fact.seq);
+    }
+  }
+  const killedSeqMax = Math.max(
+    seqFloor,
+    ...(facts[0] ?? []).flatMap((fact) => (fact.kind === 'Q' ? [] : [fact.seq])),
+  );
+  let orphan: number | null = null;
+  const first = new Map(recipients.map((name) => [name, [] as number[]]));
+  const seen = new Map(recipients.map((name) => [name, new Set<number>()]));
+  let replayed = 0;
+  for (const [k, list] of facts.entries()) {
+    const last = new Map<string, number>();
+    for (const fact of list) {
+      if (fact.kind !== 'D') continue;
+      const where = `run ${k}: D ${fact.recipient} ${fact.seq}`;
+      const firsts = first.get(fact.recipient);
+      const got = seen.get(fact.recipient);
+      if (firsts === undefined || got === undefined) {
+        problems.push(`${where}: unknown recipient`);
+        continue;
+      }
+      if (!printed.has(fact.seq)) {
+        // the one emit a kill can leave without its A line: above all the killed run printed
+        const candidate = killedRun && fact.seq > killedSeqMax && (orphan ?? fact.seq) === fact.seq;
+        if (candidate) orphan = fact.seq;
+        else problems.push(`${where}: garbage (never emitted)`);
+      }
+      const previous = last.get(fact.recipient);
+      if (previous !== undefined && fact.seq <= previous)
+        problems.push(`${where}: out of order after ${previous}`);
+      last.set(fact.recipient, fact.seq);
+      if (got.has(fact.seq)) {
+        replayed++;
+        continue;
+      }
+      got.add(fact.seq);
+      const before = firsts[firsts.length - 1];
+      if (before !== undefined && fact.seq < before)
+        problems.push(`${where}: first delivered after ${before}`);
+      firsts.push(fact.seq);
+    }
+  }
+  const durable = orphan === null ? [...printed] : [...printed, orphan];
+  for (const seq of durable) {
+    for (const [recipient, got] of seen) {
+      if (!got.has(seq)) problems.push(`loss: seq ${seq} never delivered to ${recipient}`);
+    }
+  }
+  const tail = facts[1]?.[facts[1].length - 1];
+  if (drain.code !== 0 || tail?.kind !== 'Q')
+    problems.push(`the draining run did not complete (exit ${drain.code}, ${drain.signal})`);
+  else if (tail.summary['emitted'] !== 0) problems.push('the draining run emitted events');
+  if (drain.stderr !== '') problems.push(`the draining run wrote to stderr: ${drain.stderr}`);
+  if (killed.stderr !== '') problems.push(`the killed run wrote to stderr: ${killed.stderr}`);
+  const seqMax = Math.max(seqFloor, ...durable);
+  return { emitted: durable.length, orphan: orphan !== null, killed: killedRun, replayed, seqMax };
+}
+
+async function soak(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '50' },
+      count: { type: 'string', default: '300' },
+      recipients: { type: 'string', default: '3' },
+      durability: { type: 'string', default: 'process' },
+      seed: { type: 'string', default: '20261204' },
+      'max-kill-ms': { type: 'string', default: '400' },
+    },
+  });
+  const rounds = Number(values.rounds);
+  const count = Number(values.count);
+  const recipientCount = Number(values.recipients);
+  const seed = Number(values.seed);
+  const killMsMax = Number(values['max-kill-ms']);
+  for (const [name, value] of [
+    ['rounds', rounds],
+    ['count', count],
+    ['recipients', recipientCount],
+    ['seed', seed],
+    ['max-kill-ms', killMsMax],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      process.stderr.write(`soak: --${name} must be a non-negative integer\n`);
+      return 2;
+    }
+  }
+  if (!existsSync(main)) {
+    process.stderr.write(`soak: ${main} is missing: run 'npm run build' first\n`);
+    return 2;
+  }
+  const durability = values.durability as string;
+  const recipients = Array.from({ length: recipientCount }, (_, r) => `r${r}`);
+  const prng = new Prng(seed);
+  const dir = mkdtempSync(join(tmpdir(), 'nvrelay-soak-'));
+  const device = join(dir, 'soak.nvram');
+  const common = ['--recipients', String(recipientCount), '--durability', durability];
+  const problems: string[] = [];
+  const totals = { killed: 0, orphans: 0, emitted: 0, replayed: 0 };
+  let seqFloor = 0;
+  const started = performance.now();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const kill: Kill =
+        prng.below(4) === 0
+          ? { afterMs: prng.below(killMsMax + 1) }
+          : { afterLines: 1 + prng.below(count * (1 + recipientCount)) };
+      const killed = await runPump([device, '--count', String(count), ...common], kill);
+      const drain = await runPump([device, '--count', '0', ...common], null);
+      const found: string[] = [];
+      const tally = checkRound(killed, drain, recipients, seqFloor, found);
+      problems.push(
+        ...found.map((problem) => `round ${round} (${JSON.stringify(kill)}): ${problem}`),
+      );
+      seqFloor = tally.seqMax;
+      totals.killed += tally.killed ? 1 : 0;
+      totals.orphans += tally.orphan ? 1 : 0;
+      totals.emitted += tally.emitted;
+      totals.replayed += tally.replayed;
+      if ((round + 1) % 50 === 0)
+        process.stderr.write(`soak: ${round + 1}/${rounds} rounds, ${problems.length} problems\n`);
+      if (problems.length >= 100) break;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  for (const problem of problems.slice(0, 100)) process.stdout.write(`${problem}\n`);
+  process.stdout.write(
+    `soak: ${rounds} rounds (seed ${seed}, --count ${count}, ${recipientCount} recipients, ` +
+      `${durability}) in ${seconds} s: ${totals.killed} killed, ${totals.emitted} events durable ` +
+      `(${totals.orphans} without their A line), ${totals.replayed} deliveries replayed, ` +
+      `${problems.length} problems\n`,
+  );
+  return problems.length === 0 ? 0 : 1;
+}
+
+process.exitCode = await soak();
