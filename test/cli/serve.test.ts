@@ -64,6 +64,10 @@ function prng(seed: number): () => number {
   };
 }
 
+function role(name: string, args: string[]): Role {
+  return { name, args, loop: true, child: null, lines: [], kills: 0, errors: [], exits: [] };
+}
+
 function start(role: Role): void {
   const child = spawn(process.execPath, [main, ...role.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -97,28 +101,18 @@ async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
 describe('nvrelay serve with producers and recipients in other processes', () => {
   test('kill -9 of the daemon, a producer and a recipient at random moments: nothing acknowledged is lost', async () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ recipients, heartbeatMs: 500 }));
-    const daemon: Role = {
-      name: 'daemon',
-      args: [
-        'serve',
-        device,
-        '--socket',
-        socket,
-        '--config',
-        join(dir, 'config.json'),
-        '--log-format',
-        'json',
-      ],
-      loop: true,
-      child: null,
-      lines: [],
-      kills: 0,
-      errors: [],
-      exits: [],
-    };
-    const emitters: Role[] = Object.entries(producers).map(([name, p]) => ({
-      name,
-      args: [
+    const daemon = role('daemon', [
+      'serve',
+      device,
+      '--socket',
+      socket,
+      '--config',
+      join(dir, 'config.json'),
+      '--log-format',
+      'json',
+    ]);
+    const emitters = Object.entries(producers).map(([name, p]) =>
+      role(name, [
         'emit',
         '--socket',
         socket,
@@ -130,24 +124,11 @@ describe('nvrelay serve with producers and recipients in other processes', () =>
         '3000',
         '--window',
         '4',
-      ],
-      loop: true,
-      child: null,
-      lines: [],
-      kills: 0,
-      errors: [],
-      exits: [],
-    }));
-    const tails: Role[] = Object.keys(recipients).map((name) => ({
-      name,
-      args: ['tail', '--socket', socket, '--name', name, '--window', '16'],
-      loop: true,
-      child: null,
-      lines: [],
-      kills: 0,
-      errors: [],
-      exits: [],
-    }));
+      ]),
+    );
+    const tails = Object.keys(recipients).map((name) =>
+      role(name, ['tail', '--socket', socket, '--name', name, '--window', '16']),
+    );
     const roles = [daemon, ...emitters, ...tails];
     start(daemon);
     await waitFor(() => daemon.lines.some((line) => line.includes('listening')), 10_000);
