@@ -25,7 +25,7 @@
  * owed to recipients this pump does not register): a pump refused for any of these leaves the
  * device as it found it, boot count included.
  */
-import { existsSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -34,6 +34,7 @@ import { NodeError, QueueFull } from '../src/events/errors.js';
 import { Node } from '../src/node/node.js';
 import type { Durability } from '../src/nvram/index.js';
 import { openNodeDevice } from '../src/node/device-file.js';
+import { fact } from './facts.js';
 import { pendingEvents, readNodeSnapshot } from './node-device.js';
 
 export interface PumpOptions {
@@ -90,23 +91,6 @@ function durability(text: string): Durability {
   if (text !== 'process' && text !== 'power')
     throw new InvalidArgumentError(`expected 'process' or 'power', got '${text}'`);
   return text;
-}
-
-/** One fact per write(2) on fd 1: nothing is buffered in this process. */
-function fact(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(1, bytes, written, bytes.length - written);
-    } catch (error) {
-      // A non-blocking pipe that is full: wait for the reader (no line may be dropped).
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      // The reader is gone (EPIPE): stop at once, as a kill would; the device is consistent.
-      process.stderr.write(`nvrelay: pump: cannot write to stdout: ${(error as Error).message}\n`);
-      process.exit(1);
-    }
-  }
 }
 
 /**
