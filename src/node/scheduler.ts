@@ -1,8 +1,8 @@
 /**
  * Auto scheduling: the node's work on the event loop. One reused setImmediate callback per burst
- * drains; one more, after the turn, makes the pass's confirmations durable (unless a group
- * commit's fence has carried them already); one commits an open group; one timer fires at the
- * earliest retry deadline (re-armed only when that deadline changes).
+ * drains; a timer, confirmationFenceDelayMs after the pass, makes its confirmations durable
+ * (unless a group commit's fence has carried them by then); one setImmediate commits an open
+ * group; one timer fires at the earliest retry deadline (re-armed only when it changes).
  *
  * Every callback runs through `guard`: an error thrown there (a device error) fails the node
  * (fail-stop) and is never rethrown from the event loop, where it would be an uncaught exception.
@@ -25,11 +25,20 @@ export interface ScheduledWork {
   guard(work: () => void): void;
 }
 
+/**
+ * How long auto scheduling lets received confirmations wait for a fence of their own. A
+ * confirmation that is not durable yet only costs a second delivery after a power cut (SPEC 4),
+ * and the next group commit's fence carries it for free: a remote producer's next emit usually
+ * comes within a round trip, so a producer waiting for each ack pays one msync per event, not
+ * two (one for its record, one for the confirmation its recipient sent back).
+ */
+export const confirmationFenceDelayMs = 2;
+
 export class AutoScheduler {
   readonly #work: ScheduledWork;
   readonly #clock: Clock;
   #drainImmediate: NodeJS.Immediate | null = null;
-  #fenceImmediate: NodeJS.Immediate | null = null;
+  #fenceTimer: NodeJS.Timeout | null = null;
   #groupImmediate: NodeJS.Immediate | null = null;
   #timer: NodeJS.Timeout | null = null;
   #timerDeadline = Infinity;
@@ -39,7 +48,7 @@ export class AutoScheduler {
     this.#work.guard(() => this.#drainNow());
   };
   readonly #fenceCallback = (): void => {
-    this.#fenceImmediate = null;
+    this.#fenceTimer = null;
     this.#work.guard(() => this.#work.fence());
   };
   readonly #groupCallback = (): void => {
@@ -72,10 +81,11 @@ export class AutoScheduler {
   /** Cancels everything pending; nothing runs afterwards (close, fail-stop). */
   stop(): void {
     this.#stopped = true;
-    for (const immediate of [this.#drainImmediate, this.#fenceImmediate, this.#groupImmediate])
+    for (const immediate of [this.#drainImmediate, this.#groupImmediate])
       if (immediate !== null) clearImmediate(immediate);
+    if (this.#fenceTimer !== null) clearTimeout(this.#fenceTimer);
     if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#drainImmediate = this.#fenceImmediate = this.#groupImmediate = null;
+    this.#drainImmediate = this.#groupImmediate = this.#fenceTimer = null;
     this.#timer = null;
   }
 
@@ -83,8 +93,8 @@ export class AutoScheduler {
     this.#work.drain();
     if (this.#stopped) return;
     this.#armRetryTimer();
-    if (this.#fenceImmediate === null && this.#work.confirmationsPending())
-      this.#fenceImmediate = setImmediate(this.#fenceCallback);
+    if (this.#fenceTimer === null && this.#work.confirmationsPending())
+      this.#fenceTimer = setTimeout(this.#fenceCallback, confirmationFenceDelayMs);
   }
 
   /** One timer for the earliest retry deadline (re-armed only when that deadline changes). */
