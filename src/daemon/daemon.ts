@@ -1,7 +1,7 @@
 /**
  * `nvrelay serve`: one node on one device, reached over a Unix socket (mode 0600) and, only if
  * asked, TCP: plaintext on a loopback address only, TLS with client certificates elsewhere.
- * Producers and recipients in other processes speak docs/PROTOCOL.md (./session.ts); the
+ * Producers and recipients in other processes speak docs/PROTOCOL.md (./connection.ts); the
  * guarantee crosses the process boundary unchanged: an acknowledged emit is delivered to every
  * intended recipient until that recipient confirms it, through a kill -9 or a power cut of any
  * process [110, 160, 170-172].
@@ -22,7 +22,7 @@ import { Node } from '../node/node.js';
 import type { DirectNvram, Durability } from '../nvram/index.js';
 import type { DaemonConfig } from './config.js';
 import { ProducerLedger } from './producer-ledger.js';
-import { Session, type SessionContext } from './session.js';
+import { Connection, type ConnectionContext } from './connection.js';
 
 export interface TlsFiles {
   cert: Buffer;
@@ -47,8 +47,8 @@ export class Daemon {
   readonly device: DirectNvram;
   readonly log: Logger;
   readonly #servers: Server[] = [];
-  readonly #sessions = new Set<Session>();
-  readonly #ctx: SessionContext;
+  readonly #connections = new Set<Connection>();
+  readonly #ctx: ConnectionContext;
   readonly #socketPath: string | null;
   #stopping: Promise<void> | null = null;
   /** Resolves when the daemon has stopped (after stop(), or a node failure). */
@@ -120,13 +120,13 @@ export class Daemon {
       nodeId: device.header.deviceId.toString(16).padStart(16, '0'),
       attached: new Map(),
       onNodeFailed: (error) => this.#nodeFailed(error),
-      onClosed: (session) => this.#sessions.delete(session),
+      onClosed: (connection) => this.#connections.delete(connection),
     };
   }
 
   /** Live connections. */
-  get sessions(): number {
-    return this.#sessions.size;
+  get connections(): number {
+    return this.#connections.size;
   }
 
   async #listen(options: DaemonOptions): Promise<void> {
@@ -171,7 +171,7 @@ export class Daemon {
       socket.destroy();
       return;
     }
-    this.#sessions.add(new Session(socket, peer, this.#ctx));
+    this.#connections.add(new Connection(socket, peer, this.#ctx));
   }
 
   /** Stops accepting, answers what is in hand, says goodbye, closes node and device. */
@@ -186,7 +186,8 @@ export class Daemon {
       this.node.commit(); // the frames in hand: their group is committed, their acks sent
       await new Promise((resolve) => setImmediate(resolve));
     }
-    for (const session of [...this.#sessions]) session.goodbye(reason, 'the daemon is stopping');
+    for (const connection of [...this.#connections])
+      connection.goodbye(reason, 'the daemon is stopping');
     const failed = this.node.phase === 'failed';
     this.node.close(); // final fence (nothing more on a failed node)
     this.device.close();

@@ -164,7 +164,7 @@ describe('TLS on --listen', () => {
     const result = await attempt();
     expect(result.welcomed).toBe(false);
     expect(result.error).toMatch(/certificate required/i);
-    expect(t.daemon.sessions).toBe(0);
+    expect(t.daemon.connections).toBe(0);
   });
 
   test('a client certificate from another CA: refused', async () => {
@@ -172,7 +172,7 @@ describe('TLS on --listen', () => {
     expect(result.welcomed).toBe(false);
     // the daemon's alert may or may not reach the client before the close
     if (result.error !== null) expect(result.error).toMatch(/alert|certificate|ECONNRESET/i);
-    expect(t.daemon.sessions).toBe(0);
+    expect(t.daemon.connections).toBe(0);
   });
 });
 

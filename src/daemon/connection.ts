@@ -28,19 +28,19 @@ import {
 import type { DaemonConfig } from './config.js';
 import type { ProducerLedger } from './producer-ledger.js';
 
-/** What every session of one daemon shares. */
-export interface SessionContext {
+/** What every connection of one daemon shares. */
+export interface ConnectionContext {
   node: Node;
   config: DaemonConfig;
   ledger: ProducerLedger;
   log: Logger;
   /** The daemon's device id, 16 hex digits. */
   nodeId: string;
-  /** Recipient names attached to a live session. */
-  attached: Map<string, Session>;
+  /** Recipient names attached to a live connection. */
+  attached: Map<string, Connection>;
   /** The node failed (fail-stop): the daemon stops. */
   onNodeFailed(error: unknown): void;
-  onClosed(session: Session): void;
+  onClosed(connection: Connection): void;
 }
 
 /** Handles are u16 on the wire: the largest a connection's producers can take. */
@@ -49,10 +49,10 @@ const handleMax = 0xffff;
 /** Byte offset of the record inside an encoded DELIVER frame (header 5, handle 2, attempt 2). */
 const deliverRecordOffset = 9;
 
-export class Session {
+export class Connection {
   readonly socket: Socket;
   readonly peer: string;
-  #ctx: SessionContext;
+  #ctx: ConnectionContext;
   #state: 'hello' | 'open' | 'closed' = 'hello';
   #client = '';
   readonly #stream: FrameStream;
@@ -66,7 +66,7 @@ export class Session {
   #corked = false;
   readonly #heartbeat: NodeJS.Timeout;
 
-  constructor(socket: Socket, peer: string, ctx: SessionContext) {
+  constructor(socket: Socket, peer: string, ctx: ConnectionContext) {
     this.socket = socket;
     this.peer = peer;
     this.#ctx = ctx;
