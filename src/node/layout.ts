@@ -252,13 +252,7 @@ export function readNodeGeometry(device: NvramDevice): NodeGeometry {
       `nvrelay: node format version ${view.getUint32(8, true)} is not supported`,
     );
   }
-  const geometry = nodeGeometry({
-    recipientsMax: view.getUint32(12, true),
-    detailsBytesMax: view.getUint32(16, true),
-    bootSlots: view.getUint32(24, true),
-    runtimeSlots: view.getUint32(28, true),
-    deadLetterSlots: view.getUint32(32, true),
-  });
+  const geometry = storedGeometry(view);
   if (geometry.slotBytes !== view.getUint32(20, true)) {
     throw new NodeError(
       'NODE_CORRUPT',
@@ -266,4 +260,27 @@ export function readNodeGeometry(device: NvramDevice): NodeGeometry {
     );
   }
   return geometry;
+}
+
+/**
+ * C2: the limits the control block records. They passed its CRC, so limits out of range are
+ * damaged media or a foreign writer, never a caller's mistake: NODE_CORRUPT, not BAD_ARGUMENT.
+ */
+function storedGeometry(view: DataView): NodeGeometry {
+  try {
+    return nodeGeometry({
+      recipientsMax: view.getUint32(12, true),
+      detailsBytesMax: view.getUint32(16, true),
+      bootSlots: view.getUint32(24, true),
+      runtimeSlots: view.getUint32(28, true),
+      deadLetterSlots: view.getUint32(32, true),
+    });
+  } catch (error) {
+    if (!(error instanceof NodeError) || error.code !== 'BAD_ARGUMENT') throw error;
+    const reason = error.message.replace(/^nvrelay: /, '');
+    throw new NodeError(
+      'NODE_CORRUPT',
+      `nvrelay: the control block's limits are invalid: ${reason}`,
+    );
+  }
 }

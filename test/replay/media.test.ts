@@ -11,6 +11,7 @@ import { NvramError, TracedNvram } from '../../src/nvram/index.js';
 import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
 import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
 import { WordRole, loadCounterWord, storeCounterWord } from '../../src/events/checked-word.js';
+import { crc32c } from '../../src/events/crc32c.js';
 
 /**
  * Emits three events nobody confirms (the recipient is registered, then the power goes). With
@@ -170,6 +171,25 @@ describe('media faults', () => {
     const device = freshDevice();
     device.flipBits(device.section('control').offset + 12, 4, 1, 9);
     expect(() => Node.boot(device)).toThrow(expect.objectContaining({ code: 'NODE_CORRUPT' }));
+  });
+
+  test('limits out of range under a valid checksum stop the boot with NODE_CORRUPT, not BAD_ARGUMENT', () => {
+    const device = freshDevice();
+    const control = device.section('control').offset;
+    const block = new Uint8Array(36);
+    device.loadBytes(control, block);
+    new DataView(block.buffer).setUint32(12, 500, true); // recipientsMax 500: above 56
+    const crc = new Uint8Array(4);
+    new DataView(crc.buffer).setUint32(0, crc32c(block, 0, 36), true);
+    device.storeBytes(control + 12, block.subarray(12, 16));
+    device.storeBytes(control + 36, crc);
+    device.persist(control, 40);
+    expect(() => Node.boot(device)).toThrow(
+      expect.objectContaining({
+        code: 'NODE_CORRUPT',
+        message: expect.stringMatching(/limits are invalid/),
+      }),
+    );
   });
 
   test('a device without a node is NODE_UNFORMATTED, never read as events', () => {
