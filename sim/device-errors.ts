@@ -10,8 +10,9 @@
  * thrown from a callback, and a reboot on what was durable before the error delivers every
  * acknowledged event. test/node/fail-stop.test.ts runs a workload once per operation index.
  */
-import type { HeaderInfo, NvramDevice, SectionInfo } from '../src/nvram/device.js';
+import type { NvramDevice } from '../src/nvram/device.js';
 import { NvramError } from '../src/nvram/errors.js';
+import { DeviceWrapper, type WriteOperation } from './device-wrapper.js';
 
 /** The operations a failure can be injected into (persist counts as a flush and a fence). */
 export type DeviceOperation = 'store' | 'flush' | 'fence';
@@ -23,9 +24,7 @@ export interface DeviceErrorPlan {
   index: number;
 }
 
-export class FailingNvram implements NvramDevice {
-  readonly kind: 'direct' | 'traced';
-  readonly inner: NvramDevice;
+export class FailingNvram extends DeviceWrapper {
   plan: DeviceErrorPlan | null;
   /** Operations of each kind so far (performed or failed). */
   readonly counts: Record<DeviceOperation, number> = { store: 0, flush: 0, fence: 0 };
@@ -33,8 +32,7 @@ export class FailingNvram implements NvramDevice {
   failed: NvramError | null = null;
 
   constructor(inner: NvramDevice, plan: DeviceErrorPlan | null) {
-    this.inner = inner;
-    this.kind = inner.kind;
+    super(inner);
     this.plan = plan;
   }
 
@@ -43,62 +41,15 @@ export class FailingNvram implements NvramDevice {
     this.plan = { operation, index: this.counts[operation] + 1 };
   }
 
-  get sizeBytes(): number {
-    return this.inner.sizeBytes;
-  }
-
-  get header(): HeaderInfo {
-    return this.inner.header;
-  }
-
-  section(name: string): SectionInfo {
-    return this.inner.section(name);
-  }
-
-  loadU32(offset: number): number {
-    return this.inner.loadU32(offset);
-  }
-
-  loadU64(offset: number): number {
-    return this.inner.loadU64(offset);
-  }
-
-  loadBytes(offset: number, target: Uint8Array): void {
-    this.inner.loadBytes(offset, target);
-  }
-
-  storeU32(offset: number, value: number): void {
-    this.#step('store');
-    this.inner.storeU32(offset, value);
-  }
-
-  storeU64(offset: number, value: number): void {
-    this.#step('store');
-    this.inner.storeU64(offset, value);
-  }
-
-  storeBytes(offset: number, source: Uint8Array, start?: number, end?: number): void {
-    this.#step('store');
-    this.inner.storeBytes(offset, source, start, end);
-  }
-
-  flush(offset: number, length: number): void {
-    this.#step('flush');
-    this.inner.flush(offset, length);
-  }
-
-  fence(): void {
-    this.#step('fence');
-    this.inner.fence();
-  }
-
-  persist(offset: number, length: number): void {
+  /** A persist is a flush and a fence, each counted (and each able to fail) on its own. */
+  override persist(offset: number, length: number): void {
     this.flush(offset, length);
     this.fence();
   }
 
-  close(): void {
-    this.inner.close();
+  protected issue(operation: WriteOperation, instruction: () => void): void {
+    this.#step(operation as DeviceOperation); // never persist: overridden above
+    instruction();
   }
 
   /** Counts one operation; throws if it is the planned one, or if the device already failed. */

@@ -11,72 +11,16 @@
  */
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HeaderInfo, SectionInfo } from '../../src/nvram/addon-api.js';
-import type { NvramDevice } from '../../src/nvram/device.js';
 import type { TracedNvram } from '../../src/nvram/traced.js';
+import { DeviceWrapper, type WriteOperation } from '../device-wrapper.js';
 
 /** `sites[i]` says where instruction i was issued ("examples/log.ts:42 (PersistentLog.append)"). */
-export class SiteRecordingDevice implements NvramDevice {
-  readonly kind = 'traced' as const;
+export class SiteRecordingDevice extends DeviceWrapper<TracedNvram> {
   readonly sites: string[] = [];
   /** Per instruction: its user frames, innermost first (at most `framesMax`). */
   readonly stacks: string[][] = [];
 
-  constructor(readonly inner: TracedNvram) {}
-
-  get sizeBytes(): number {
-    return this.inner.sizeBytes;
-  }
-
-  get header(): HeaderInfo {
-    return this.inner.header;
-  }
-
-  section(name: string): SectionInfo {
-    return this.inner.section(name);
-  }
-
-  loadU32(offset: number): number {
-    return this.inner.loadU32(offset);
-  }
-
-  loadU64(offset: number): number {
-    return this.inner.loadU64(offset);
-  }
-
-  loadBytes(offset: number, target: Uint8Array): void {
-    this.inner.loadBytes(offset, target);
-  }
-
-  storeU32(offset: number, value: number): void {
-    this.#issue(() => this.inner.storeU32(offset, value));
-  }
-
-  storeU64(offset: number, value: number): void {
-    this.#issue(() => this.inner.storeU64(offset, value));
-  }
-
-  storeBytes(offset: number, source: Uint8Array, start?: number, end?: number): void {
-    this.#issue(() => this.inner.storeBytes(offset, source, start, end));
-  }
-
-  flush(offset: number, length: number): void {
-    this.#issue(() => this.inner.flush(offset, length));
-  }
-
-  fence(): void {
-    this.#issue(() => this.inner.fence());
-  }
-
-  persist(offset: number, length: number): void {
-    this.#issue(() => this.inner.persist(offset, length));
-  }
-
-  close(): void {
-    this.inner.close();
-  }
-
-  #issue(instruction: () => void): void {
+  protected issue(_operation: WriteOperation, instruction: () => void): void {
     const first = this.inner.instructionCount;
     const frames = userFrames(new Error().stack ?? '');
     const site = frames[0] ?? 'unknown site';
