@@ -22,13 +22,13 @@
  * Prints one summary line; exits 1 (listing the problems) if any check failed. Needs the
  * built CLI (`npm run build`).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Prng } from '../sim/prng.js';
+import { parsePumpLine, runPump, type PumpFact, type PumpKill } from './pump-process.js';
 
 const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -39,55 +39,17 @@ interface Run {
   stderr: string;
 }
 
-interface Kill {
-  afterLines?: number;
-  afterMs?: number;
+/** A fact of this soak: its recipients are r0..rR-1, so a D line naming another is garbage. */
+function parseFact(line: string): PumpFact | null {
+  const fact = parsePumpLine(line);
+  return fact?.kind === 'D' && !/^r\d+$/.test(fact.recipient) ? null : fact;
 }
 
-function runPump(args: string[], kill: Kill | null): Promise<Run> {
-  const child = spawn(process.execPath, [main, 'pump', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  const killNow = (): boolean => child.kill('SIGKILL');
-  const timer = kill?.afterMs !== undefined ? setTimeout(killNow, kill.afterMs) : undefined;
-  child.stdout.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    if (kill?.afterLines !== undefined && lines.length >= kill.afterLines) killNow();
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      // each line is one write(2): a piece after the last newline is garbage, not a cut fact
-      if (partial !== '') lines.push(partial);
-      resolve({ lines, code, signal, stderr });
-    });
-  });
-}
-
-type Fact =
-  | { kind: 'A'; seq: number }
-  | { kind: 'D'; recipient: string; seq: number }
-  | { kind: 'Q'; summary: Record<string, unknown> };
-
-function parseFact(line: string): Fact | null {
-  const emitted = /^A (\d+)$/.exec(line);
-  if (emitted) return { kind: 'A', seq: Number(emitted[1]) };
-  const delivered = /^D (r\d+) (\d+)$/.exec(line);
-  if (delivered) return { kind: 'D', recipient: delivered[1] as string, seq: Number(delivered[2]) };
-  if (line.startsWith('Q ')) {
-    try {
-      return { kind: 'Q', summary: JSON.parse(line.slice(2)) as Record<string, unknown> };
-    } catch {
-      return null;
-    }
-  }
-  return null;
+/** The pump's lines, a piece after the last newline kept as a line: garbage, not a cut fact. */
+async function runPumpLines(args: string[], kill: PumpKill | null): Promise<Run> {
+  const run = await runPump(main, args, kill);
+  if (run.partial !== '') run.lines.push(run.partial);
+  return run;
 }
 
 export interface RoundTally {
@@ -110,7 +72,7 @@ export function checkRound(
   problems: string[],
 ): RoundTally {
   const runs = [killed, drain];
-  const facts: Fact[][] = runs.map((run, k) =>
+  const facts: PumpFact[][] = runs.map((run, k) =>
     run.lines.flatMap((line) => {
       const fact = parseFact(line);
       if (fact === null) problems.push(`run ${k}: garbage line ${JSON.stringify(line)}`);
@@ -234,12 +196,12 @@ async function soak(): Promise<number> {
   const started = performance.now();
   try {
     for (let round = 0; round < rounds; round++) {
-      const kill: Kill =
+      const kill: PumpKill =
         prng.below(4) === 0
           ? { afterMs: prng.below(killMsMax + 1) }
           : { afterLines: 1 + prng.below(count * (1 + recipientCount)) };
-      const killed = await runPump([device, '--count', String(count), ...common], kill);
-      const drain = await runPump([device, '--count', '0', ...common], null);
+      const killed = await runPumpLines([device, '--count', String(count), ...common], kill);
+      const drain = await runPumpLines([device, '--count', '0', ...common], null);
       const found: string[] = [];
       const tally = checkRound(killed, drain, recipients, seqFloor, found);
       for (const problem of found) {

@@ -5,13 +5,14 @@
  * no loss, no garbage, unique sequence numbers, per-recipient order (replayed before new) and
  * no zombies. Run `npm run build` first.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Prng } from '../../sim/prng.js';
+import { parsePumpLine, runPump, type PumpFact, type PumpKill } from '../../bench/pump-process.js';
 
 const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'nvrelay-pump-'));
@@ -28,18 +29,10 @@ export interface PumpRun {
   clean: boolean;
 }
 
-type Fact =
-  | { kind: 'A'; seq: number }
-  | { kind: 'D'; recipient: string; seq: number }
-  | { kind: 'Q'; summary: Record<string, unknown> };
-
-function parseFact(line: string): Fact {
-  const emitted = /^A (\d+)$/.exec(line);
-  if (emitted) return { kind: 'A', seq: Number(emitted[1]) };
-  const delivered = /^D (\S+) (\d+)$/.exec(line);
-  if (delivered) return { kind: 'D', recipient: delivered[1] as string, seq: Number(delivered[2]) };
-  if (line.startsWith('Q ')) return { kind: 'Q', summary: JSON.parse(line.slice(2)) };
-  throw new Error(`not a pump line: ${JSON.stringify(line)}`);
+function parseFact(line: string): PumpFact {
+  const fact = parsePumpLine(line);
+  if (fact === null) throw new Error(`not a pump line: ${JSON.stringify(line)}`);
+  return fact;
 }
 
 /**
@@ -98,7 +91,7 @@ export function checkPumpRuns(runs: PumpRun[], recipients: string[]): string[] {
 }
 
 /** seq -> the run that printed its `A` line; a seq printed twice is a problem. */
-function emissions(facts: Fact[][], problems: string[]): Map<number, number> {
+function emissions(facts: PumpFact[][], problems: string[]): Map<number, number> {
   const emittedIn = new Map<number, number>();
   facts.forEach((list, k) => {
     for (const fact of list) {
@@ -118,9 +111,10 @@ interface OrphanWindow {
 }
 
 /** Where killed run k's orphan emit can lie: above every seq printed so far, below later `A`s. */
-function orphanWindow(facts: Fact[][], k: number): OrphanWindow {
-  const seqs = (list: Fact[]): number[] => list.flatMap((f) => (f.kind === 'Q' ? [] : [f.seq]));
-  const emits = (list: Fact[]): number[] => list.flatMap((f) => (f.kind === 'A' ? [f.seq] : []));
+function orphanWindow(facts: PumpFact[][], k: number): OrphanWindow {
+  const seqs = (list: PumpFact[]): number[] => list.flatMap((f) => (f.kind === 'Q' ? [] : [f.seq]));
+  const emits = (list: PumpFact[]): number[] =>
+    list.flatMap((f) => (f.kind === 'A' ? [f.seq] : []));
   return {
     low: Math.max(0, ...facts.slice(0, k + 1).flatMap(seqs)),
     high: Math.min(Number.MAX_SAFE_INTEGER, ...facts.slice(k + 1).flatMap(emits)),
@@ -159,37 +153,14 @@ function replayedDeliveries(runs: PumpRun[]): number {
   return replayed;
 }
 
-interface Kill {
-  /** SIGKILL once this many lines have been printed... */
-  afterLines?: number;
-  /** ...or this long after the spawn (may land in format, boot or recovery). */
-  afterMs?: number;
-}
-
-/** Runs `nvrelay pump`, killing it as `kill` says; resolves with what it printed. */
-function runPump(args: string[], kill: Kill | null): Promise<PumpRun & { stderr: string }> {
-  const child = spawn(process.execPath, [main, 'pump', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  const killNow = (): boolean => child.kill('SIGKILL');
-  const timer = kill?.afterMs !== undefined ? setTimeout(killNow, kill.afterMs) : undefined;
-  child.stdout.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop() ?? ''; // a line cut by the kill is not a fact (each is one write)
-    lines.push(...parts);
-    if (kill?.afterLines !== undefined && lines.length >= kill.afterLines) killNow();
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const finished = code === 0 && lines[lines.length - 1]?.startsWith('Q ') === true;
-      resolve({ lines, clean: finished, stderr });
-    });
-  });
+/** Runs `nvrelay pump`, killing it as `kill` says; a line cut by the kill is not a fact. */
+async function pumpRun(
+  args: string[],
+  kill: PumpKill | null,
+): Promise<PumpRun & { stderr: string }> {
+  const { lines, code, stderr } = await runPump(main, args, kill);
+  const finished = code === 0 && lines[lines.length - 1]?.startsWith('Q ') === true;
+  return { lines, clean: finished, stderr };
 }
 
 function nvrelay(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -202,7 +173,7 @@ const recipients = ['r0', 'r1', 'r2'];
 describe('nvrelay pump', () => {
   test('formats a missing device, emits, delivers to every recipient and exits 0', async () => {
     const device = join(dir, 'plain.nvram');
-    const run = await runPump(
+    const run = await pumpRun(
       [device, '--count', '50', '--recipients', '3', '--payload-bytes', '300'],
       null,
     );
@@ -216,7 +187,7 @@ describe('nvrelay pump', () => {
       kind: 'Q',
       summary: { emitted: 50, formatted: true, confirmed: 150 },
     });
-    const again = await runPump([device, '--count', '0', '--recipients', '3'], null);
+    const again = await pumpRun([device, '--count', '0', '--recipients', '3'], null);
     expect(again.lines).toHaveLength(1); // nothing pending: only the summary
     expect(again.lines[0]).toMatch(/^Q \{.*"formatted":false/);
   });
@@ -254,17 +225,17 @@ describe('nvrelay pump', () => {
           prng.below(4) === 0
             ? { afterMs: prng.below(400) }
             : { afterLines: 1 + prng.below(linesMax) };
-        const run = await runPump(args, kill);
+        const run = await pumpRun(args, kill);
         expect(run.stderr, `seed ${seed}, run ${k}`).toBe('');
         runs.push(run);
       }
       // A seeded kill may land when nothing is owed (in 'power' durability a run is short), so one
       // more kill right after the second printed line (an event durable, its deliveries under
       // way) makes sure the final run has something to replay.
-      const owing = await runPump(args, { afterLines: 2 });
+      const owing = await pumpRun(args, { afterLines: 2 });
       expect(owing.stderr, `seed ${seed}, the owing run`).toBe('');
       runs.push(owing);
-      const final = await runPump(
+      const final = await pumpRun(
         [...args.slice(0, 1), '--count', '0', '--recipients', '3', '--durability', durability],
         null,
       );
