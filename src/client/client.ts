@@ -14,7 +14,13 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { RecordVerdict, checkRecord, decodeRecord, recordBuffer } from '../events/record.js';
+import {
+  RecordVerdict,
+  checkRecord,
+  decodeRecord,
+  recordBuffer,
+  recordFlagRedelivery,
+} from '../events/record.js';
 import { encodeName } from '../events/names.js';
 import {
   severityLevel,
@@ -470,14 +476,14 @@ export class Client {
   #deliver(handle: number, attempt: number, record: Uint8Array): void {
     const entry = this.#subscriptions.find((s) => s.handle === handle);
     if (entry === undefined) return;
-    const copy = new Uint8Array(record);
     const limits = {
-      slotBytes: Math.ceil(copy.length / 64) * 64,
+      slotBytes: Math.ceil(record.length / 64) * 64,
       detailsBytesMax: this.detailsBytesMax,
       recipientsMax,
     };
+    // one copy, into whole 8-byte-aligned lines, as the record checks read it
     const padded = new Uint8Array(limits.slotBytes);
-    padded.set(copy);
+    padded.set(record);
     const position = Number(new DataView(padded.buffer).getBigUint64(16, true));
     if (checkRecord(recordBuffer(padded), 0, position, limits) !== RecordVerdict.valid) {
       this.#socket?.destroy(); // garbage on the wire: never delivered; the reconnect re-delivers
@@ -492,7 +498,7 @@ export class Client {
       type: decoded.type,
       details: decoded.details,
       attempt,
-      originalSeq: (decoded.flags & 1) !== 0 ? decoded.originalSeq : 0,
+      originalSeq: (decoded.flags & recordFlagRedelivery) !== 0 ? decoded.originalSeq : 0,
     };
     entry.handler(event, {
       confirm: (seq) => this.#send({ type: FrameType.confirm, handle, seq }),
