@@ -23,8 +23,8 @@ import { connect as netConnect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type Client } from '../src/client/client.js';
-import { DirectNvram } from '../src/nvram/index.js';
 import type { BenchContext, BenchResult, BenchSuite } from './run.js';
+import { msyncLatency, percentiles, type Latency } from './events.js';
 
 const detailsBytes = 128;
 const eventType = 'bench.event';
@@ -88,19 +88,6 @@ interface System {
   /** The server's process id, for its CPU time. */
   serverPid: number | undefined;
   close(): Promise<void>;
-}
-
-interface Latency {
-  p50: number;
-  p99: number;
-  samples: number;
-}
-
-function percentiles(samples: number[]): Latency {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number =>
-    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99), samples: sorted.length };
 }
 
 interface Figure {
@@ -569,36 +556,6 @@ async function natsSystem(binary: string, nats: NatsModule, dir: string): Promis
 }
 
 // ---- the floor: one msync, one loopback round trip ----
-
-/** One store of a word into one page and its persist ('power': msync of that page), p50. */
-function msyncLatency(dir: string, seconds: number): Latency {
-  const path = join(dir, 'msync.nvram');
-  DirectNvram.format(path, {
-    sizeBytes: 8192,
-    sections: [{ name: 'page', length: 4096 }],
-    force: true,
-  });
-  const device = DirectNvram.open(path, { durability: 'power' });
-  try {
-    const offset = device.section('page').offset;
-    let value = 0;
-    const once = (): void => {
-      device.storeU64(offset, ++value);
-      device.persist(offset, 8);
-    };
-    for (let i = 0; i < 50; i++) once();
-    const samples: number[] = [];
-    const until = performance.now() + seconds * 1000;
-    while (performance.now() < until && samples.length < 100_000) {
-      const start = performance.now();
-      once();
-      samples.push((performance.now() - start) * 1000);
-    }
-    return percentiles(samples);
-  } finally {
-    device.close();
-  }
-}
 
 /** A child process echoing every chunk back on a Unix socket (its path in ECHO_SOCKET). */
 const echoServer = `

@@ -192,13 +192,13 @@ async function groupSplit(device: DirectNvram, ms: number): Promise<GroupSplit> 
   };
 }
 
-interface Latency {
+export interface Latency {
   p50: number;
   p99: number;
   samples: number;
 }
 
-function percentiles(samples: number[]): Latency {
+export function percentiles(samples: number[]): Latency {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number): number =>
     sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -223,7 +223,7 @@ function latency(seconds: number, operation: () => void, between: () => void): L
 }
 
 /** One store of a word into one page and its persist ('power': msync of that page). */
-function msyncLatency(dir: string, seconds: number): Latency {
+export function msyncLatency(dir: string, seconds: number): Latency {
   const path = join(dir, 'msync.nvram');
   DirectNvram.format(path, {
     sizeBytes: 8192,
