@@ -33,10 +33,12 @@ import {
   FrameType,
   WireError,
   encodeFrame,
+  confirmFlagDurable,
   frameBytesMaxDefault,
   wireVersion,
   type Frame,
 } from '../wire/frames.js';
+import type { OriginHop } from '../events/origin.js';
 import { recipientsMax } from '../constants.js';
 
 /** A refusal or a failure, with the daemon's (or the client's) code. */
@@ -75,6 +77,8 @@ export interface RemoteEvent {
   attempt: number;
   /** For a re-delivered dead letter: its first seq; else 0. */
   originalSeq: number;
+  /** A relayed event's path through multiplexing recipients, first hop first; else empty. */
+  origin: OriginHop[];
 }
 
 export interface RemoteSubscription {
@@ -86,6 +90,13 @@ export interface RemoteSubscription {
 
 export interface Confirmer {
   confirm(seq: number): void;
+  /**
+   * Confirms and resolves once the daemon has made the confirmation durable: it will never
+   * deliver `seq` to this recipient again (but for a damaged confirmation word, row R3). Sent
+   * again after a reconnect until answered; rejected with CLOSED by close(). A multiplexing
+   * recipient releases its hold on an event only then (src/mux).
+   */
+  confirmDurable(seq: number): Promise<void>;
 }
 
 export type RemoteHandler = (event: RemoteEvent, recipient: Confirmer) => void;
@@ -110,6 +121,10 @@ interface SubscriptionEntry {
   handler: RemoteHandler;
   /** The daemon's handle on the current connection; -1 until subscribed. */
   handle: number;
+  /** Durable confirmations awaiting CONFIRMED, by seq. */
+  durable: Map<number, { resolve: () => void; reject: (error: Error) => void }[]>;
+  /** The confirmer handed to the handler (one per subscription). */
+  confirmer: Confirmer;
 }
 
 /** Parses `unix:PATH`, a bare path, `tcp://HOST:PORT` or `tls://HOST:PORT`. */
@@ -230,7 +245,17 @@ export class Client {
     handler: RemoteHandler,
   ): Promise<void> {
     encodeName('recipient', name);
-    const entry = { name, subscription, handler, handle: -1 };
+    const entry: SubscriptionEntry = {
+      name,
+      subscription,
+      handler,
+      handle: -1,
+      durable: new Map(),
+      confirmer: {
+        confirm: (seq) => this.#confirm(entry, seq, 0),
+        confirmDurable: (seq) => this.#confirmDurable(entry, seq),
+      },
+    };
     this.#subscriptions.push(entry);
     await this.#ready;
     // a previous holder of the name (a process just killed) may not be gone from the daemon yet
@@ -261,6 +286,12 @@ export class Client {
       producer.pending.clear();
       producer.queued.length = 0;
     }
+    for (const entry of this.#subscriptions) {
+      for (const waiters of entry.durable.values())
+        for (const waiter of waiters)
+          waiter.reject(new ClientError('CLOSED', 'the client was closed before CONFIRMED'));
+      entry.durable.clear();
+    }
     this.#rejectReady(new ClientError('CLOSED', 'the client was closed'));
   }
 
@@ -282,7 +313,7 @@ export class Client {
     socket.on('close', () => this.#onClose(socket));
     this.#send({
       type: FrameType.hello,
-      versionMin: wireVersion,
+      versionMin: wireVersion, // CONFIRMED (version 2) is relied on
       versionMax: wireVersion,
       client: this.#options.client ?? `pid-${process.pid}`,
     });
@@ -364,6 +395,8 @@ export class Client {
       }
       case FrameType.deliver:
         return this.#deliver(frame.handle, frame.attempt, frame.record);
+      case FrameType.confirmed:
+        return this.#confirmed(frame.handle, frame.seq);
       case FrameType.ping:
         return this.#send({ type: FrameType.pong, nonce: frame.nonce });
       case FrameType.goodbye:
@@ -451,6 +484,8 @@ export class Client {
         (frame) => {
           if (frame.type === FrameType.subscribed) {
             entry.handle = frame.handle;
+            // durable confirmations the last connection left unanswered, sent again
+            for (const seq of entry.durable.keys()) this.#confirm(entry, seq, confirmFlagDurable);
             resolve();
           } else if (frame.type === FrameType.refused)
             reject(new ClientError(frame.code, frame.message));
@@ -499,9 +534,33 @@ export class Client {
       details: decoded.details,
       attempt,
       originalSeq: (decoded.flags & recordFlagRedelivery) !== 0 ? decoded.originalSeq : 0,
+      origin: decoded.origin ?? [],
     };
-    entry.handler(event, {
-      confirm: (seq) => this.#send({ type: FrameType.confirm, handle, seq }),
+    entry.handler(event, entry.confirmer);
+  }
+
+  #confirm(entry: SubscriptionEntry, seq: number, flags: number): void {
+    if (entry.handle >= 0)
+      this.#send({ type: FrameType.confirm, handle: entry.handle, flags, seq });
+  }
+
+  #confirmDurable(entry: SubscriptionEntry, seq: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClientError('CLOSED', 'the client was closed'));
+    return new Promise<void>((resolve, reject) => {
+      const waiters = entry.durable.get(seq);
+      if (waiters !== undefined) waiters.push({ resolve, reject });
+      else {
+        entry.durable.set(seq, [{ resolve, reject }]);
+        this.#confirm(entry, seq, confirmFlagDurable); // else sent on the next SUBSCRIBED
+      }
     });
+  }
+
+  #confirmed(handle: number, seq: number): void {
+    const entry = this.#subscriptions.find((s) => s.handle === handle);
+    const waiters = entry?.durable.get(seq);
+    if (entry === undefined || waiters === undefined) return;
+    entry.durable.delete(seq);
+    for (const waiter of waiters) waiter.resolve();
   }
 }

@@ -18,7 +18,9 @@ import {
   WireError,
   encodeFrame,
   frameName,
+  confirmFlagDurable,
   wireVersion,
+  wireVersionMin,
   type Claim,
   type Confirm,
   type Emit,
@@ -64,6 +66,8 @@ export class Connection {
   #lastSent = Date.now();
   /** The socket is corked until the next tick (see #write). */
   #corked = false;
+  /** Confirmations whose CONFIRMED waits for the next fence: handle, seq pairs. */
+  #durableConfirms: number[] = [];
   readonly #heartbeat: NodeJS.Timeout;
 
   constructor(socket: Socket, peer: string, ctx: ConnectionContext) {
@@ -186,17 +190,18 @@ export class Connection {
   }
 
   #hello(versionMin: number, versionMax: number, client: string): void {
-    if (versionMin > wireVersion || versionMax < wireVersion) {
+    const version = Math.min(versionMax, wireVersion);
+    if (version < Math.max(versionMin, wireVersionMin)) {
       throw new WireError(
         'BAD_VERSION',
-        `this daemon speaks version ${wireVersion}, the client ${versionMin}..${versionMax}`,
+        `this daemon speaks versions ${wireVersionMin}..${wireVersion}, the client ${versionMin}..${versionMax}`,
       );
     }
     this.#state = 'open';
     this.#client = client;
     this.#send({
       type: FrameType.welcome,
-      version: wireVersion,
+      version,
       heartbeatMs: this.#ctx.config.heartbeatMs,
       frameBytesMax: this.#ctx.config.frameBytesMax,
       detailsBytesMax: this.#ctx.node.geometry.detailsBytesMax,
@@ -346,6 +351,33 @@ export class Connection {
     if (recipient === undefined)
       throw new WireError('BAD_FRAME', `confirm: no recipient handle ${frame.handle}`);
     recipient.confirm(frame.seq); // an unknown or repeated seq is counted and ignored
+    if ((frame.flags & confirmFlagDurable) !== 0) this.#answerWhenDurable(frame.handle, frame.seq);
+  }
+
+  /**
+   * CONFIRMED once the confirmation is durable: the confirmations of one turn share one fence.
+   * A repeated or unknown seq is answered too, after the same fence (an earlier confirmation of
+   * it may not be durable yet): either way the daemon will not deliver it again.
+   */
+  #answerWhenDurable(handle: number, seq: number): void {
+    if (this.#durableConfirms.push(handle, seq) > 2) return;
+    setImmediate(() => {
+      const answers = this.#durableConfirms;
+      this.#durableConfirms = [];
+      if (this.#state === 'closed' || this.#ctx.node.phase !== 'running') return;
+      try {
+        this.#ctx.node.persistConfirmations();
+      } catch (error) {
+        this.#ctx.onNodeFailed(error); // fail-stop: nothing is answered
+        return;
+      }
+      for (let k = 0; k < answers.length; k += 2)
+        this.#send({
+          type: FrameType.confirmed,
+          handle: answers[k] as number,
+          seq: answers[k + 1] as number,
+        });
+    });
   }
 
   #beat(): void {

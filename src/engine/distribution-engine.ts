@@ -500,6 +500,33 @@ export class DistributionEngine implements ConfirmationSink {
       (this.fifos[f] as PersistentFifo).confirmationsDurable();
   }
 
+  /**
+   * For an event in `recipient`'s in-flight window: whether every other intended recipient has
+   * confirmed it (or had it dead-lettered), and whether there was any other. Null if `seq` is
+   * not in the window. A multiplexing recipient's end-to-end mode waits on this before it
+   * confirms upstream (src/mux, step 256).
+   */
+  othersHandled(recipient: Recipient, seq: number): { handled: boolean; others: boolean } | null {
+    const size = recipient.inFlightMax;
+    for (let c = recipient.windowHead; c < recipient.windowTail; c++) {
+      const slot = c % size;
+      if (recipient.windowDone[slot] !== 0 || recipient.windowSeq[slot] !== seq) continue;
+      const queue = this.queue;
+      const i = (recipient.windowCounter[slot] as number) % queue.capacity;
+      const lo = recipient.word === 0 ? ~recipient.bit : -1;
+      const hi = recipient.word === 1 ? ~recipient.bit : -1;
+      const intendedLo = (queue.intendedLo[i] as number) & lo;
+      const intendedHi = (queue.intendedHi[i] as number) & hi;
+      return {
+        handled:
+          ((queue.confirmedLo[i] as number) & lo) === intendedLo &&
+          ((queue.confirmedHi[i] as number) & hi) === intendedHi,
+        others: intendedLo !== 0 || intendedHi !== 0,
+      };
+    }
+    return null;
+  }
+
   /** Flow point 220 (a mutant that retires early overrides this). */
   protected isCompletelyHandled(i: number): boolean {
     return this.queue.handled(i);

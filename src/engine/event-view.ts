@@ -5,8 +5,10 @@
  * without copying from `bytes` at [detailsOffset, detailsOffset + detailsBytes).
  */
 import { decodeName } from '../events/names.js';
+import { decodeOrigin, type OriginHop } from '../events/origin.js';
 import {
   getU64,
+  recordFlagOrigin,
   recordFlagProducerCounter,
   recordFlagRedelivery,
   recordHeaderBytes,
@@ -117,7 +119,16 @@ export class EventView {
     return getU64(this.#fifo.shadowView, this.#base + 48);
   }
 
-  /** The record's flags [111] (recordFlagRedelivery, recordFlagProducerCounter). */
+  /**
+   * A relayed event's path through multiplexing recipients (src/mux), first hop first; empty for
+   * an event recorded here first (allocates).
+   */
+  origin(): OriginHop[] {
+    if ((this.flags & recordFlagOrigin) === 0) return [];
+    return decodeOrigin(this.#fifo.shadow, this.detailsOffset + this.detailsBytes);
+  }
+
+  /** The record's flags [111] (recordFlagRedelivery, recordFlagProducerCounter, recordFlagOrigin). */
   get flags(): number {
     return this.#fifo.shadow[this.#base + 15] as number;
   }

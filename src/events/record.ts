@@ -6,9 +6,9 @@
  * |---:|---:|---|---|
  * | 0 | 8 | confirmation mask | outside the CRC: one bit per recipient, set by one atomic word store per confirmation [216] |
  * | 8 | 4 | crc32c | over bytes [12, recordBytes) |
- * | 12 | 2 | recordBytes | 64 + sourceBytes + typeBytes + detailsBytes |
+ * | 12 | 2 | recordBytes | 64 + sourceBytes + typeBytes + detailsBytes (+ the origin trail's bytes) |
  * | 14 | 1 | severity | syslog level 0..7 |
- * | 15 | 1 | flags | bit 0: a dead letter re-delivered by an operator |
+ * | 15 | 1 | flags | bit 0: a dead letter re-delivered by an operator; bit 1: offset 48 is a producer counter; bit 2: an origin trail follows the details |
  * | 16 | 8 | position | the FIFO counter the record was appended at (rejects stale laps) |
  * | 24 | 8 | seq | unique and increasing across reboots (SPEC 4.5) |
  * | 32 | 8 | time | ms since the epoch, float64 |
@@ -19,12 +19,24 @@
  * | 58 | 2 | detailsBytes | |
  * | 60 | 4 | tag | `NVE1` (0x3145564e): record format version |
  * | 64 | ... | source, type, details | |
+ * | ... | 1 + 16 hops | origin trail | flag bit 2 only: the path of a relayed event (./origin.ts) |
+ *
+ * The origin trail counts against detailsBytesMax (details + trail), so the slot size of a
+ * device does not depend on it.
  */
 import { recipientsMax, seqMax, sourceBytesMax, typeBytesMax } from '../constants.js';
 import { assert } from './assert.js';
 import { crc32cWords } from './crc32c.js';
 import { wasmCrcBuffer } from './crc32c-wasm.js';
 import { decodeName } from './names.js';
+import {
+  decodeOrigin,
+  encodeOrigin,
+  originBytes,
+  originHopsAt,
+  originSeqsValid,
+  type OriginHop,
+} from './origin.js';
 
 export const recordOffsets = Object.freeze({
   confirmLo: 0,
@@ -57,7 +69,9 @@ export const recordFlagRedelivery = 1;
  * (docs/PROTOCOL.md, "Re-sent emits").
  */
 export const recordFlagProducerCounter = 2;
-const recordFlagsKnown = recordFlagRedelivery | recordFlagProducerCounter;
+/** An origin trail follows the details: a relayed event's path (./origin.ts, src/mux). */
+export const recordFlagOrigin = 4;
+const recordFlagsKnown = recordFlagRedelivery | recordFlagProducerCounter | recordFlagOrigin;
 const twoTo32 = 2 ** 32;
 
 /** Largest record for a details limit (the slot size before rounding up to a line). */
@@ -143,11 +157,17 @@ export function writeRecord(
   source: Uint8Array,
   type: Uint8Array,
   details: Uint8Array | null,
+  origin: Uint8Array | null = null,
 ): number {
   const bytes = buffer.bytes;
   const view = buffer.view;
   const detailsBytes = details === null ? 0 : details.length;
-  const recordBytes = recordHeaderBytes + source.length + type.length + detailsBytes;
+  const recordBytes =
+    recordHeaderBytes +
+    source.length +
+    type.length +
+    detailsBytes +
+    (origin === null ? 0 : origin.length);
   view.setUint32(base, 0, true);
   view.setUint32(base + 4, 0, true);
   view.setUint16(base + 12, recordBytes, true);
@@ -167,6 +187,7 @@ export function writeRecord(
   at += source.length;
   bytes.set(type, at);
   if (details !== null) bytes.set(details, at + type.length);
+  if (origin !== null) bytes.set(origin, at + type.length + detailsBytes);
   view.setUint32(base + 8, buffer.crc(base + recordCrcStart, recordBytes - recordCrcStart), true);
   return recordBytes;
 }
@@ -214,10 +235,12 @@ export function checkRecord(
   const sourceBytes = bytes[base + 56] as number;
   const typeBytes = bytes[base + 57] as number;
   const detailsBytes = view.getUint16(base + 58, true);
+  const trailBytes = originTrailBytes(buffer.bytes, base, limits.slotBytes);
   if (
-    recordBytes !== recordHeaderBytes + sourceBytes + typeBytes + detailsBytes ||
+    trailBytes < 0 ||
+    recordBytes !== recordHeaderBytes + sourceBytes + typeBytes + detailsBytes + trailBytes ||
     recordBytes > limits.slotBytes ||
-    detailsBytes > limits.detailsBytesMax
+    detailsBytes + trailBytes > limits.detailsBytesMax
   ) {
     return RecordVerdict.badLength;
   }
@@ -225,6 +248,29 @@ export function checkRecord(
   if (crc !== view.getUint32(base + 8, true)) return RecordVerdict.badChecksum;
   if (position >= 0 && getU64(view, base + 16) !== position) return RecordVerdict.badPosition;
   return checkFields(bytes, view, base, limits) ? RecordVerdict.valid : RecordVerdict.badField;
+}
+
+/**
+ * The origin trail's bytes (0 without flag bit 2), read before the CRC is checked so that the
+ * CRC's range stays inside the slot; -1 if the hop count is out of range or past the slot.
+ */
+function originTrailBytes(bytes: Uint8Array, base: number, slotBytes: number): number {
+  if (((bytes[base + 15] as number) & recordFlagOrigin) === 0) return 0;
+  const at = originOffset(bytes, base);
+  const hops = originHopsAt(bytes, at, base + slotBytes);
+  return hops === 0 ? -1 : originBytes(hops);
+}
+
+/** Where the origin trail starts: right after the details. */
+function originOffset(bytes: Uint8Array, base: number): number {
+  const detailsBytes = (bytes[base + 58] as number) | ((bytes[base + 59] as number) << 8);
+  return (
+    base +
+    recordHeaderBytes +
+    (bytes[base + 56] as number) +
+    (bytes[base + 57] as number) +
+    detailsBytes
+  );
 }
 
 function checkFields(
@@ -251,7 +297,9 @@ function checkFields(
       limits.recipientsMax,
     ) &&
     decodeName('source', bytes, names, sourceBytes) !== null &&
-    decodeName('type', bytes, names + sourceBytes, typeBytes) !== null
+    decodeName('type', bytes, names + sourceBytes, typeBytes) !== null &&
+    (((bytes[base + 15] as number) & recordFlagOrigin) === 0 ||
+      originSeqsValid(view, originOffset(bytes, base), bytes[originOffset(bytes, base)] as number))
   );
 }
 
@@ -275,6 +323,8 @@ export interface EventRecord {
   source: string;
   type: string;
   details: Uint8Array;
+  /** A relayed event's path (flag bit 2): present only then. */
+  origin?: OriginHop[];
 }
 
 export function maskToBigInt(low: number, high: number): bigint {
@@ -293,8 +343,14 @@ export function encodeRecord(record: EventRecord, slotBytes: number): Uint8Array
   const [intendedLo, intendedHi] = maskHalves(record.intendedMask);
   const source = Uint8Array.from(record.source, (c) => c.charCodeAt(0));
   const type = Uint8Array.from(record.type, (c) => c.charCodeAt(0));
+  const origin = record.origin === undefined ? null : encodeOrigin(record.origin);
   assert(
-    recordHeaderBytes + source.length + type.length + record.details.length <= slotBytes,
+    recordHeaderBytes +
+      source.length +
+      type.length +
+      record.details.length +
+      (origin?.length ?? 0) <=
+      slotBytes,
     'record larger than its slot',
   );
   view.setFloat64(recordOffsets.time, record.time, true);
@@ -311,6 +367,7 @@ export function encodeRecord(record: EventRecord, slotBytes: number): Uint8Array
     source,
     type,
     record.details,
+    origin,
   );
   const [confirmedLo, confirmedHi] = maskHalves(record.confirmedMask);
   view.setInt32(0, confirmedLo, true);
@@ -341,5 +398,8 @@ export function decodeRecord(bytes: Uint8Array, base: number): EventRecord {
     source,
     type,
     details: bytes.slice(detailsAt, detailsAt + detailsBytes),
+    ...(((bytes[base + 15] as number) & recordFlagOrigin) !== 0
+      ? { origin: decodeOrigin(bytes, detailsAt + detailsBytes) }
+      : {}),
   };
 }

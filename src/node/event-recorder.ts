@@ -9,7 +9,7 @@
  * becomes durable ahead of a lower seq in the same FIFO.
  */
 import { assert } from '../events/assert.js';
-import { recordFlagProducerCounter, writeRecord } from '../events/record.js';
+import { recordFlagOrigin, recordFlagProducerCounter, writeRecord } from '../events/record.js';
 import type { ClockCell } from '../engine/clock.js';
 import type { EventIndicationQueue } from '../engine/indication-queue.js';
 import type { NameTable, TypeTable } from '../engine/subscriptions.js';
@@ -24,6 +24,8 @@ export interface AppendOptions {
   originalSeq: number;
   /** One recipient id the event is for alone (a re-delivery), or -1: by subscription. */
   intendedRecipient: number;
+  /** A relayed event's origin trail, encoded (flag recordFlagOrigin), or null. */
+  origin?: Uint8Array | null;
 }
 
 export const appendBySubscription: AppendOptions = Object.freeze({
@@ -35,6 +37,11 @@ export const appendBySubscription: AppendOptions = Object.freeze({
 /** A remote producer's emit with its own counter, stored at the record's offset 48. */
 export function producerCounted(counter: number): AppendOptions {
   return { flags: recordFlagProducerCounter, originalSeq: counter, intendedRecipient: -1 };
+}
+
+/** A relayed event (src/mux): its origin trail stored after the details. */
+export function relayed(origin: Uint8Array): AppendOptions {
+  return { flags: recordFlagOrigin, originalSeq: 0, intendedRecipient: -1, origin };
 }
 
 export class EventRecorder {
@@ -179,6 +186,7 @@ export class EventRecorder {
       this.sources.bytes[sourceId] as Uint8Array,
       this.types.bytes[typeId] as Uint8Array,
       details,
+      options.origin ?? null,
     );
     return seq;
   }

@@ -33,13 +33,20 @@ import { RecipientTable } from '../engine/recipient-table.js';
 import { NameTable, TypeTable } from '../engine/subscriptions.js';
 import { NodeError, QueueFull, badArgument } from '../events/errors.js';
 import { encodeName } from '../events/names.js';
-import { recordFlagRedelivery } from '../events/record.js';
+import { encodeOrigin } from '../events/origin.js';
+import { recordFlagOrigin, recordFlagRedelivery } from '../events/record.js';
 import { severityLevel } from '../events/severity.js';
 import { PersistentFifo } from '../fifo/fifo.js';
 import type { NvramDevice } from '../nvram/device.js';
 import { EventPool, indicationQueueCapacity } from '../pools/pool.js';
 import { ReplayEngine, type RecoveryEvent } from '../replay/replay-engine.js';
-import { EventRecorder, appendBySubscription, producerCounted } from './event-recorder.js';
+import {
+  EventRecorder,
+  appendBySubscription,
+  producerCounted,
+  relayed,
+  type AppendOptions,
+} from './event-recorder.js';
 import { Findings, fitDetails } from './findings.js';
 import {
   deadLetterGeometry,
@@ -321,17 +328,26 @@ export class Node {
     }
   }
 
-  /** @internal Producer.emitAsync: group commit. */
+  /**
+   * @internal Producer.emitAsync and emitRelayed: group commit. `counter` (a remote producer's)
+   * or `origin` (a relayed event's trail, encoded) go into the record.
+   */
   emitEventAsync(
     sourceId: number,
     typeId: number,
     level: number,
     details: Uint8Array | null,
     counter = 0,
+    origin: Uint8Array | null = null,
   ): Promise<number> {
-    const fifoIndex = this.#admit(level, details);
+    const fifoIndex = this.#admit(level, details, origin === null ? 0 : origin.length);
     try {
-      const options = counter === 0 ? appendBySubscription : producerCounted(counter);
+      const options: AppendOptions =
+        origin !== null
+          ? relayed(origin)
+          : counter === 0
+            ? appendBySubscription
+            : producerCounted(counter);
       const durable = this.recorder.appendToGroup(
         fifoIndex,
         sourceId,
@@ -348,14 +364,16 @@ export class Node {
   }
 
   /** Pool admission [212]: the FIFO index to record in, or a typed error (counted). */
-  #admit(level: number, details: Uint8Array | null): number {
+  #admit(level: number, details: Uint8Array | null, originBytes = 0): number {
     if (this.#life.phase !== 'booting' && this.#life.phase !== 'running')
       this.#life.checkOpen('emit');
-    if (details !== null && details.length > this.geometry.detailsBytesMax) {
+    const bytes = (details === null ? 0 : details.length) + originBytes;
+    if (bytes > this.geometry.detailsBytesMax) {
       this.counters.rejectedTooLarge++;
+      const trail = originBytes === 0 ? '' : ` (with an origin trail of ${originBytes})`;
       throw new NodeError(
         'EVENT_TOO_LARGE',
-        `nvrelay: details of ${details.length} bytes exceed detailsBytesMax ${this.geometry.detailsBytesMax}`,
+        `nvrelay: details of ${bytes} bytes${trail} exceed detailsBytesMax ${this.geometry.detailsBytesMax}`,
       );
     }
     const pool = this.#pool();
@@ -475,6 +493,17 @@ export class Node {
     this.#life.guarded(() => this.#commitGroup());
   }
 
+  /**
+   * Makes every confirmation received so far durable now (one fence), instead of within
+   * confirmationFenceDelayMs: a daemon answers a CONFIRM_DURABLE frame after it
+   * (docs/PROTOCOL.md), so that a multiplexing recipient knows its upstream will not send the
+   * event again (src/mux).
+   */
+  persistConfirmations(): void {
+    this.#life.checkOpen('persistConfirmations');
+    this.#life.guarded(() => this.engine.confirmationsDurable());
+  }
+
   /** Manual scheduling: drains until a pass makes no progress (at most `passesMax` passes). */
   drainUntilIdle(passesMax = 1_000): number {
     let passes = 0;
@@ -542,8 +571,9 @@ export class Node {
       if (filter.recipient !== undefined && letter.recipient !== filter.recipient) continue;
       if (filter.seq !== undefined && letter.seq !== filter.seq) continue;
       const record = letter.record;
+      const origin = record.origin === undefined ? null : encodeOrigin(record.origin);
       try {
-        this.#admit(record.severity, record.details);
+        this.#admit(record.severity, record.details, origin === null ? 0 : origin.length);
       } catch (error) {
         if (error instanceof QueueFull) break; // the rest stay dead letters, nothing is lost
         throw error;
@@ -552,9 +582,10 @@ export class Node {
       const sourceId = this.sources.intern(record.source);
       this.#life.guarded(() => {
         this.recorder.append(runtimeFifoIndex, sourceId, typeId, record.severity, record.details, {
-          flags: recordFlagRedelivery,
+          flags: recordFlagRedelivery | (origin === null ? 0 : recordFlagOrigin),
           originalSeq: record.originalSeq !== 0 ? record.originalSeq : record.seq,
           intendedRecipient: letter.recipientId,
+          origin, // a relayed event keeps its path
         });
         this.deadLetters.remove(letter.index); // after the re-delivery is durable
       });

@@ -5,6 +5,7 @@
  */
 import { seqMax } from '../constants.js';
 import { badArgument } from '../events/errors.js';
+import { encodeOrigin, type OriginHop } from '../events/origin.js';
 import { severityLevel, type Severity } from '../events/severity.js';
 import type { Node } from './node.js';
 
@@ -61,6 +62,29 @@ export class Producer {
       severityLevel(severity),
       checkDetails(details),
       counter,
+    );
+  }
+
+  /**
+   * emitAsync for a multiplexing recipient (src/mux) [252]: the event it received, recorded with
+   * its origin trail (the path it took; the last hop its immediate upstream and its seq there).
+   * The trail counts against detailsBytesMax.
+   */
+  emitRelayed(
+    type: string,
+    severity: Severity,
+    details: Uint8Array | null,
+    origin: readonly OriginHop[],
+  ): Promise<number> {
+    const typeId = type === this.#lastType ? this.#lastTypeId : this.#resolve(type);
+    const trail = encodeOrigin(origin);
+    return this.#node.emitEventAsync(
+      this.sourceId,
+      typeId,
+      severityLevel(severity),
+      checkDetails(details),
+      0,
+      trail,
     );
   }
 

@@ -13,7 +13,9 @@
 import { isValidName, type NameKind } from '../events/names.js';
 
 export const wireMagic = 0x5752564e; // 'NVRW' little-endian
-export const wireVersion = 1;
+/** The version this code speaks; a daemon also accepts clients of versions 1..wireVersion. */
+export const wireVersion = 2;
+export const wireVersionMin = 1;
 /** Largest frame (length field) either side accepts: a record of the largest details, and room. */
 export const frameBytesMaxDefault = 1 << 17;
 export const frameHeaderBytes = 5;
@@ -30,6 +32,7 @@ export const FrameType = Object.freeze({
   subscribed: 0x21,
   deliver: 0x22,
   confirm: 0x23,
+  confirmed: 0x24,
   ping: 0x30,
   pong: 0x31,
   goodbye: 0x3f,
@@ -131,6 +134,15 @@ export interface Deliver {
 export interface Confirm {
   type: typeof FrameType.confirm;
   handle: number;
+  /** Version 2: answer with CONFIRMED once the confirmation is durable (confirmFlagDurable). */
+  flags: number;
+  seq: number;
+}
+/** CONFIRM flag bit 0: the client wants a CONFIRMED frame once the confirmation is durable. */
+export const confirmFlagDurable = 1;
+export interface Confirmed {
+  type: typeof FrameType.confirmed;
+  handle: number;
   seq: number;
 }
 export interface Ping {
@@ -155,6 +167,7 @@ export type Frame =
   | Subscribed
   | Deliver
   | Confirm
+  | Confirmed
   | Ping
   | Goodbye;
 
@@ -288,6 +301,13 @@ export function encodeFrame(frame: Frame): Uint8Array {
         .bytes(frame.record)
         .done();
     case FrameType.confirm:
+      return new FrameWriter(frame.type, 12)
+        .u16(frame.handle)
+        .u8(frame.flags)
+        .u8(0)
+        .u64(frame.seq)
+        .done();
+    case FrameType.confirmed:
       return new FrameWriter(frame.type, 12).u16(frame.handle).u16(0).u64(frame.seq).done();
     case FrameType.ping:
     case FrameType.pong:
@@ -458,6 +478,14 @@ function decodeFields(type: number, r: FrameReader): Frame {
       return { type, handle, attempt, record: r.bytes(r.remaining()) };
     }
     case FrameType.confirm: {
+      const handle = r.u16();
+      const flags = r.u8();
+      if ((flags & ~confirmFlagDurable) !== 0)
+        throw new WireError('BAD_FRAME', `confirm: unknown flags 0x${flags.toString(16)}`);
+      r.u8();
+      return { type, handle, flags, seq: r.u64('seq') };
+    }
+    case FrameType.confirmed: {
       const handle = r.u16();
       r.u16();
       return { type, handle, seq: r.u64('seq') };

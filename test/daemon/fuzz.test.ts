@@ -35,6 +35,7 @@ import {
   encodeFrame,
   wireMagic,
   wireVersion,
+  wireVersionMin,
   type Frame,
 } from '../../src/wire/frames.js';
 import {
@@ -102,7 +103,7 @@ type BaseSpec =
       window: number;
       prefixes: string[];
     }
-  | { kind: 'confirm'; handle: number; seq: number }
+  | { kind: 'confirm'; handle: number; flags: number; seq: number }
   | { kind: 'ping' | 'pong'; nonce: number }
   | { kind: 'goodbye'; code: string; message: string }
   | { kind: 'server'; type: number; a: number; b: number; bytes: Uint8Array };
@@ -226,6 +227,7 @@ const baseSpec: fc.Arbitrary<BaseSpec> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('confirm' as const),
       handle: fc.oneof(fc.integer({ min: 0, max: 2 }), u16),
+      flags: fc.integer({ min: 0, max: 1 }),
       seq: u53,
     }),
   },
@@ -550,7 +552,7 @@ class FuzzConnection {
       const fits =
         frame.type === FrameType.hello &&
         frame.versionMin <= wireVersion &&
-        frame.versionMax >= wireVersion;
+        frame.versionMax >= wireVersionMin;
       this.state = fits ? 'open' : 'dropping';
       return;
     }
@@ -615,6 +617,7 @@ class FuzzConnection {
         case FrameType.ping:
         case FrameType.pong:
         case FrameType.deliver:
+        case FrameType.confirmed:
         case FrameType.goodbye:
           break;
         default:
@@ -757,7 +760,12 @@ class FuzzConnection {
           recipient: spec.name,
         });
       case 'confirm':
-        return encodeFrame({ type: FrameType.confirm, handle: spec.handle, seq: spec.seq });
+        return encodeFrame({
+          type: FrameType.confirm,
+          handle: spec.handle,
+          flags: spec.flags,
+          seq: spec.seq,
+        });
       case 'ping':
         return encodeFrame({ type: FrameType.ping, nonce: spec.nonce });
       case 'pong':

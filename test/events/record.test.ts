@@ -131,7 +131,7 @@ describe('encodeRecord and decodeRecord', () => {
     const bad: Partial<EventRecord>[] = [
       { severity: 8 },
       { seq: 0 },
-      { flags: 4 }, // bits 0 (re-delivery) and 1 (producer counter) are known
+      { flags: 8 }, // bits 0 (re-delivery), 1 (producer counter) and 2 (origin) are known
       { time: Number.POSITIVE_INFINITY },
       { type: 'disk..failed' },
       { source: 'r a' },

@@ -1,0 +1,179 @@
+/**
+ * The origin trail of a relayed record (record flag 4; src/events/origin.ts): round trip through
+ * the codec and a node, the checks recovery relies on, and the details limit it counts against.
+ */
+import { describe, expect, test } from 'vitest';
+import { seqMax } from '../../src/constants.js';
+import { NodeError } from '../../src/events/errors.js';
+import {
+  encodeOrigin,
+  originBytes,
+  originHopsMax,
+  type OriginHop,
+} from '../../src/events/origin.js';
+import {
+  RecordVerdict,
+  checkRecord,
+  decodeRecord,
+  encodeRecord,
+  recordBuffer,
+  recordFlagOrigin,
+  recordHeaderBytes,
+  type EventRecord,
+  type RecordLimits,
+} from '../../src/events/record.js';
+import { slotBytesFor } from '../../src/fifo/layout.js';
+import { bootNode, rebootDurable, smallLimits } from '../engine/harness.js';
+
+const detailsBytesMax = 96;
+const limits: RecordLimits = {
+  slotBytes: slotBytesFor(detailsBytesMax),
+  detailsBytesMax,
+  recipientsMax: 56,
+};
+const trail: OriginHop[] = [
+  { node: '00000000000000ff', seq: 7 },
+  { node: 'fedcba9876543210', seq: seqMax },
+];
+const relayed: EventRecord = {
+  position: 3,
+  seq: 41,
+  time: 1,
+  severity: 3,
+  flags: recordFlagOrigin,
+  intendedMask: 1n,
+  confirmedMask: 0n,
+  originalSeq: 0,
+  source: 'raid',
+  type: 'disk.failed',
+  details: new Uint8Array([1, 2, 3, 4]),
+  origin: trail,
+};
+const check = (slot: Uint8Array): number => checkRecord(recordBuffer(slot), 0, 3, limits);
+const trailAt = recordHeaderBytes + 'raid'.length + 'disk.failed'.length + 4;
+
+describe('the origin trail in the record codec', () => {
+  test('round trip: the trail after the details, inside recordBytes and the CRC', () => {
+    const slot = encodeRecord(relayed, limits.slotBytes);
+    expect(check(slot)).toBe(RecordVerdict.valid);
+    expect(decodeRecord(slot, 0)).toEqual(relayed);
+    const view = new DataView(slot.buffer);
+    expect(view.getUint16(12, true)).toBe(trailAt + originBytes(2));
+    expect(slot[trailAt]).toBe(2);
+    slot[trailAt + 5] = (slot[trailAt + 5] as number) ^ 1; // a bit of hop 0's node id
+    expect(check(slot)).toBe(RecordVerdict.badChecksum);
+  });
+
+  test('a record without the flag has no trail, and decodes without one', () => {
+    const plain = { ...relayed, flags: 0 };
+    delete plain.origin;
+    const slot = encodeRecord(plain, limits.slotBytes);
+    expect(check(slot)).toBe(RecordVerdict.valid);
+    expect(decodeRecord(slot, 0).origin).toBeUndefined();
+  });
+
+  test('a hop count of 0 or above the maximum, or a hop seq of 0, is refused', () => {
+    const slot = encodeRecord(relayed, limits.slotBytes);
+    for (const hops of [0, originHopsMax + 1, 255]) {
+      const copy = slot.slice();
+      copy[trailAt] = hops;
+      expect(check(copy), `hops ${hops}`).toBe(RecordVerdict.badLength);
+    }
+    // a seq of 0 in hop 1, resealed: the field check after the CRC refuses it
+    const zero = encodeRecord({ ...relayed, origin: [trail[0] as OriginHop] }, limits.slotBytes);
+    const view = new DataView(zero.buffer);
+    view.setUint32(trailAt + 9, 0, true);
+    const resealed = recordBuffer(zero);
+    const length = view.getUint16(12, true);
+    view.setUint32(8, resealed.crc(12, length - 12), true);
+    expect(check(zero)).toBe(RecordVerdict.badField);
+  });
+
+  test('the trail counts against detailsBytesMax', () => {
+    const full = { ...relayed, details: new Uint8Array(detailsBytesMax - originBytes(2)) };
+    expect(check(encodeRecord(full, limits.slotBytes))).toBe(RecordVerdict.valid);
+    const over = { ...relayed, details: new Uint8Array(detailsBytesMax - originBytes(2) + 1) };
+    expect(check(encodeRecord(over, limits.slotBytes + 64))).toBe(RecordVerdict.badLength);
+  });
+
+  test('encodeOrigin refuses bad hops with BAD_ARGUMENT', () => {
+    const bad: OriginHop[][] = [
+      [],
+      Array.from({ length: originHopsMax + 1 }, () => trail[0] as OriginHop),
+      [{ node: 'FF00000000000000', seq: 1 }],
+      [{ node: 'ff', seq: 1 }],
+      [{ node: '00000000000000ff', seq: 0 }],
+      [{ node: '00000000000000ff', seq: seqMax + 1 }],
+    ];
+    for (const hops of bad)
+      expect(() => encodeOrigin(hops), JSON.stringify(hops)).toThrow(
+        expect.objectContaining({ code: 'BAD_ARGUMENT' }),
+      );
+  });
+});
+
+describe('a node records a relayed event with its trail', () => {
+  test('emitRelayed: the view shows the trail, and it survives a reboot', () => {
+    const { node, device } = bootNode();
+    const seen: OriginHop[][] = [];
+    node.registerRecipient('r0', {}, (event) => seen.push(event.origin()));
+    node.start();
+    const details = new Uint8Array([9, 9]);
+    void node.producer('raid').emitRelayed('disk.failed', 'err', details, trail);
+    node.drainUntilIdle();
+    expect(seen).toEqual([trail]);
+    node.close();
+    const again = bootNode(rebootDurable(device)).node;
+    const replayed: OriginHop[][] = [];
+    again.registerRecipient('r0', {}, (event, r) => {
+      replayed.push(event.origin());
+      r.confirm(event.seq);
+    });
+    again.start();
+    again.drainUntilIdle();
+    expect(replayed).toEqual([trail]);
+  });
+
+  test('details plus trail above detailsBytesMax: EVENT_TOO_LARGE, counted, nothing recorded', async () => {
+    const { node } = bootNode();
+    node.start();
+    const producer = node.producer('raid');
+    const fits = new Uint8Array(smallLimits.detailsBytesMax - originBytes(2));
+    let refusal: unknown = null;
+    try {
+      void producer.emitRelayed('disk.failed', 'err', new Uint8Array(fits.length + 1), trail);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(NodeError);
+    expect(refusal).toMatchObject({ code: 'EVENT_TOO_LARGE' });
+    expect(node.stats().counters.rejectedTooLarge).toBe(1);
+    expect(node.stats().counters.emitted).toBe(0);
+    const seq = producer.emitRelayed('disk.failed', 'err', fits, trail);
+    node.commit();
+    expect(await seq).toBeGreaterThan(0);
+  });
+
+  test('a dead letter re-delivered by an operator keeps its trail', () => {
+    const { node, clock } = bootNode(undefined, { retry: { timeoutMs: 10, attemptsMax: 1 } });
+    const seen: { origin: OriginHop[]; originalSeq: number }[] = [];
+    let confirming = false;
+    node.registerRecipient('r0', {}, (event, r) => {
+      seen.push({ origin: event.origin(), originalSeq: event.originalSeq });
+      if (confirming) r.confirm(event.seq);
+    });
+    node.start();
+    void node.producer('raid').emitRelayed('disk.failed', 'err', null, trail);
+    node.drainUntilIdle();
+    clock.advance(20);
+    node.drainUntilIdle();
+    expect(node.deadLetterList()).toHaveLength(1);
+    expect(node.deadLetterList()[0]?.record.origin).toEqual(trail);
+    confirming = true;
+    expect(node.redeliverDeadLetters()).toBe(1);
+    node.drainUntilIdle();
+    const first = seen[0];
+    expect(seen).toEqual([first, { origin: trail, originalSeq: expect.any(Number) as number }]);
+    expect(seen[1]?.originalSeq).toBeGreaterThan(0);
+  });
+});
