@@ -1,9 +1,10 @@
 /**
- * `nvrelay recipients retire <device> <name> [--reason TEXT]`: the operator command for a
- * recipient that will never register again. Every event still owed to it becomes a dead letter
- * (reason recipient-retired) and its id is freed (Node.retireRecipient), so the FIFO head moves
- * and emits are accepted again. Opens the device for writing, so the node's own process must
- * not hold it; in that process no recipient is registered, so any named one can be retired.
+ * `nvrelay recipients retire <device> <name> [--reason TEXT] [--json]`: the operator command
+ * for a recipient that will never register again. Every event still owed to it becomes a dead
+ * letter (reason recipient-retired) and its id is freed (Node.retireRecipient), so the FIFO head
+ * moves and emits are accepted again. Opens the device for writing, so the node's own process
+ * must not hold it; in that process no recipient is registered, so any named one can be
+ * retired. --json prints `{path, recipient, deadLettered}`.
  */
 import type { Command } from 'commander';
 import { Node, type RetireResult } from '../src/node/node.js';
@@ -21,8 +22,13 @@ export function registerRecipients(program: Command): void {
     .argument('<device>', 'path of the device file (not open in another process)')
     .argument('<name>', 'the recipient to retire')
     .option('--reason <text>', 'why (recorded in the nvrelay.recipient.retired event)')
-    .action((device: string, name: string, options: { reason?: string }) => {
+    .option('--json', 'print one JSON object: {path, recipient, deadLettered}')
+    .action((device: string, name: string, options: { reason?: string; json?: boolean }) => {
       const { deadLettered } = retireRecipient(device, name, options.reason);
+      if (options.json === true) {
+        console.log(JSON.stringify({ path: device, recipient: name, deadLettered }, null, 2));
+        return;
+      }
       console.log(
         `retired recipient '${name}': ${deadLettered} owed event${deadLettered === 1 ? '' : 's'} ` +
           'dead-lettered, its id freed',
