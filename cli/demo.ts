@@ -11,6 +11,9 @@
  *
  * The child is this same command with a hidden flag; it reports each fact as one JSON line on
  * stdout, written unbuffered so the kill loses none of them.
+ *
+ * `nvrelay demo --json` prints facts instead of the narration, one JSON object per line (JSON
+ * Lines), each with a `fact` field: see jsonNarration below.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeSync } from 'node:fs';
@@ -57,53 +60,119 @@ export function registerDemo(program: Command): void {
     .description(
       `emit events, cut the power mid-flight, reboot and watch the replay (./${demoDevice})`,
     )
+    .option('--json', 'one JSON object per fact (JSON Lines) instead of the narration')
     .addOption(
       new Option('--power-cut-child <device>', 'run the node that loses its power').hideHelp(),
     )
-    .action(async (options: { powerCutChild?: string }) => {
+    .action(async (options: { json?: boolean; powerCutChild?: string }) => {
       if (options.powerCutChild !== undefined)
         await runNode(options.powerCutChild, 'child', unbuffered);
-      else await narrate(resolve(demoDevice));
+      else
+        await narrate(resolve(demoDevice), options.json === true ? jsonNarration : textNarration);
     });
 }
 
 // ---- the narrator ----
 
-async function narrate(path: string): Promise<void> {
-  say('nvrelay demo: persistent, reliable delivery of event messages over NVRAM\n');
+/** The device as a boot would find it: its boot count and the events not completely handled. */
+interface DeviceView {
+  bootCount: number;
+  pending: { seq: number | null; type: string | null; owed: string[] }[];
+}
+
+type Stage = 'found' | 'after-cut' | 'end';
+type Phase = 'before-cut' | 'after-reboot';
+
+/** What the narrator tells: as text for a reader, or (--json) one JSON object per fact. */
+interface Narration {
+  intro(): void;
+  formatted(bytes: number): void;
+  device(stage: Stage, view: DeviceView): void;
+  powerOn(): void;
+  node(fact: Fact, phase: Phase): void;
+  powerCut(tally: Tally): void;
+  reboot(): void;
+  end(): void;
+}
+
+const deviceTitles: Record<Stage, string> = {
+  found: `device ./${demoDevice} as found`,
+  'after-cut': 'the device as the next boot finds it',
+  end: '\nthe device at the end',
+};
+
+const textNarration: Narration = {
+  intro: () => say('nvrelay demo: persistent, reliable delivery of event messages over NVRAM\n'),
+  formatted: (bytes) => say(`formatted ./${demoDevice} (${formatSize(bytes)}) as a node device`),
+  device: (stage, view) => {
+    say(
+      `${deviceTitles[stage]}: boot count ${view.bootCount}, ${view.pending.length} events pending`,
+    );
+    for (const event of view.pending) {
+      const state =
+        event.owed.length > 0
+          ? `awaiting ${event.owed.join(', ')}`
+          : 'confirmed by all; the head had not moved past it yet';
+      say(`     seq ${event.seq} ${event.type}: ${state}`);
+    }
+  },
+  powerOn: () =>
+    say(`\n1. power on. recipients: audit confirms at once, pager ${pagerDelayMs} ms later`),
+  node: (fact) => say(describe(fact)),
+  powerCut: (tally) =>
+    say(
+      `\n2. POWER CUT (kill -9) with ${tally.emitted} events emitted and ` +
+        `${tally.delivered - tally.confirmed} deliveries not yet confirmed`,
+    ),
+  reboot: () => say('\n3. power on again: the replay comes first, then new events'),
+  end: () => say('\nevery event was delivered to each recipient at least once; none was lost.'),
+};
+
+/**
+ * --json: `formatted` (if the device was absent), `device` (stage found), the first node's
+ * `boot`, `emit`, `deliver` and `confirm` facts (phase before-cut), `power-cut`, `device` (stage
+ * after-cut), the rebooted node's facts (phase after-reboot), `device` (stage end).
+ */
+const jsonNarration: Narration = {
+  intro: () => undefined,
+  formatted: (bytes) =>
+    say(JSON.stringify({ fact: 'formatted', device: `./${demoDevice}`, bytes })),
+  device: (stage, view) => say(JSON.stringify({ fact: 'device', stage, ...view })),
+  powerOn: () => undefined,
+  node: (fact, phase) => say(JSON.stringify({ ...fact, phase })),
+  powerCut: (tally) => say(JSON.stringify({ fact: 'power-cut', ...tally })),
+  reboot: () => undefined,
+  end: () => undefined,
+};
+
+async function narrate(path: string, out: Narration): Promise<void> {
+  out.intro();
   if (!existsSync(path)) {
     formatNodeDevice(path, demoDeviceBytes, formatLimits(demoDeviceBytes, 256));
-    say(`formatted ./${demoDevice} (${formatSize(demoDeviceBytes)}) as a node device`);
+    out.formatted(demoDeviceBytes);
   }
-  showDevice(path, `device ./${demoDevice} as found`);
-  say(`\n1. power on. recipients: audit confirms at once, pager ${pagerDelayMs} ms later`);
-  const tally = await runChildUntilCut(path);
-  say(
-    `\n2. POWER CUT (kill -9) with ${tally.emitted} events emitted and ` +
-      `${tally.delivered - tally.confirmed} deliveries not yet confirmed`,
-  );
-  showDevice(path, 'the device as the next boot finds it');
-  say('\n3. power on again: the replay comes first, then new events');
-  await runNode(path, 'reboot', (fact) => say(describe(fact)));
-  showDevice(path, '\nthe device at the end');
-  say('\nevery event was delivered to each recipient at least once; none was lost.');
+  out.device('found', viewDevice(path));
+  out.powerOn();
+  const tally = await runChildUntilCut(path, out);
+  out.powerCut(tally);
+  out.device('after-cut', viewDevice(path));
+  out.reboot();
+  await runNode(path, 'reboot', (fact) => out.node(fact, 'after-reboot'));
+  out.device('end', viewDevice(path));
+  out.end();
 }
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function showDevice(path: string, title: string): void {
+function viewDevice(path: string): DeviceView {
   const { bootCount } = inspectDeviceFile(path); // no boot counted
   const { pending } = dumpDevice(path);
-  say(`${title}: boot count ${bootCount}, ${pending.length} events pending`);
-  for (const event of pending) {
-    const state =
-      event.owed.length > 0
-        ? `awaiting ${event.owed.join(', ')}`
-        : 'confirmed by all; the head had not moved past it yet';
-    say(`     seq ${event.seq} ${event.type}: ${state}`);
-  }
+  return {
+    bootCount,
+    pending: pending.map(({ seq, type, owed }) => ({ seq, type, owed })),
+  };
 }
 
 function describe(fact: Fact): string {
@@ -126,7 +195,7 @@ interface Tally {
 }
 
 /** Runs the child node, narrating its facts, and kills it after emitsBeforeCut emits. */
-async function runChildUntilCut(path: string): Promise<Tally> {
+async function runChildUntilCut(path: string, out: Narration): Promise<Tally> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const child = spawn(process.execPath, [main, 'demo', '--power-cut-child', path], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -135,7 +204,7 @@ async function runChildUntilCut(path: string): Promise<Tally> {
   const exited = new Promise((done) => child.on('close', done));
   for await (const line of createInterface({ input: child.stdout })) {
     const fact = JSON.parse(line) as Fact;
-    say(describe(fact));
+    out.node(fact, 'before-cut');
     if (fact.fact === 'deliver') tally.delivered++;
     if (fact.fact === 'confirm') tally.confirmed++;
     if (fact.fact === 'emit' && ++tally.emitted === emitsBeforeCut) child.kill('SIGKILL');
