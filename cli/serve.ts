@@ -1,7 +1,7 @@
 /**
  * `nvrelay serve <device> [--socket PATH] [--listen HOST:PORT] [--config FILE]
  *                [--durability process|power] [--tls-cert F --tls-key F --tls-ca F]
- *                [--log-format text|json]`
+ *                [--log-format text|json] [--json]`
  *
  * One node on one device as a daemon (src/daemon/daemon.ts; docs/PROTOCOL.md, docs/CONFIG.md).
  * Everything that can be checked is checked before the device is opened: the config file (every
@@ -9,9 +9,11 @@
  * change on stdout (started with the recovery summary, listening, recipient connected and
  * disconnected, connection dropped, dead letter, stopped). SIGTERM or SIGINT: stop accepting,
  * answer the frames in hand, final fence, close; exit 0 (1 after a node failure).
+ * --json: the log lines are JSON (as with --log-format json), and so is an error that stops the
+ * command (`{"error":{...}}` on stdout, cli/main.ts).
  */
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { defaultConfig, loadConfig } from '../src/daemon/config.js';
 import { Daemon, checkTcp, type TlsFiles } from '../src/daemon/daemon.js';
@@ -53,6 +55,11 @@ export function registerServe(program: Command): void {
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
     .option('--log-format <format>', 'text or json', parseLogFormat, 'text')
+    .addOption(
+      new Option('--json', 'JSON log lines and errors (implies --log-format json)').implies({
+        logFormat: 'json',
+      }),
+    )
     .action(async (device: string, options: ServeOptions) => {
       process.exitCode = await serve(device, options);
     });
