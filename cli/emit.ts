@@ -1,13 +1,16 @@
 /**
- * `nvrelay emit --socket PATH --type T --severity S [--details TEXT] [--count N] [--source NAME]`:
+ * `nvrelay emit --socket PATH --type T --severity S [--details TEXT] [--count N] [--source NAME]
+ *               [--json]`:
  * a producer in another process (src/client). Prints `A <seq>` per acknowledged event, each in
  * one unbuffered write, once the daemon says it is durable; exits 0 when all are acknowledged,
- * 1 on a refusal (printed with its code).
+ * 1 on a refusal (printed with its code). With --json each acknowledged event is one JSON line
+ * instead, `{"seq":N,"source":"...","type":"...","severity":"err"}`, and a refusal is the
+ * `{"error":{...}}` line after the events acknowledged before it.
  */
 import type { Command } from 'commander';
 import { connect } from '../src/client/client.js';
 import { fact } from './facts.js';
-import type { Severity } from '../src/events/severity.js';
+import { severityLevel, severityName, type Severity } from '../src/events/severity.js';
 import { integerAtLeast, parseSeverity } from './wire-arguments.js';
 
 interface EmitOptions {
@@ -19,6 +22,7 @@ interface EmitOptions {
   source: string;
   /** Emits outstanding at once. */
   window: number;
+  json?: boolean;
 }
 
 /** A shell command waits for its daemon to come back: retries soon, at most every 500 ms. */
@@ -39,6 +43,7 @@ export function registerEmit(program: Command): void {
     .option('--count <n>', 'events to emit', integerAtLeast(1), 1)
     .option('--source <name>', 'the producer name', `emit-${process.pid}`)
     .option('--window <n>', 'emits outstanding at once', integerAtLeast(1), 64)
+    .option('--json', 'one JSON object per acknowledged event (JSON Lines)')
     .action(async (options: EmitOptions) => {
       await emit(options);
     });
@@ -46,14 +51,19 @@ export function registerEmit(program: Command): void {
 
 async function emit(options: EmitOptions): Promise<void> {
   const client = await connect(options.socket, { client: `emit-${process.pid}`, reconnectMs });
-  const producer = client.producer(options.source);
+  const severity = severityName(severityLevel(options.severity));
+  const acknowledged = (seq: number): string =>
+    options.json === true
+      ? JSON.stringify({ seq, source: options.source, type: options.type, severity })
+      : `A ${seq}`;
   try {
+    const producer = client.producer(options.source); // a bad name throws: the client is closed
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < options.count) {
         next++;
         const seq = await producer.emit(options.type, options.severity, options.details ?? null);
-        fact(`A ${seq}`);
+        fact(acknowledged(seq));
       }
     };
     await Promise.all(Array.from({ length: Math.min(options.window, options.count) }, lane));

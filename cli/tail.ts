@@ -1,11 +1,13 @@
 /**
- * `nvrelay tail --socket PATH --name NAME [--prefix P]... [--severity-max S] [--count N]`:
+ * `nvrelay tail --socket PATH --name NAME [--prefix P]... [--severity-max S] [--count N] [--json]`:
  * a recipient in another process (src/client), registered by name in the daemon's persistent
  * table. Prints `D <name> <seq> <type>` per delivery (one unbuffered write), then confirms it;
- * runs until killed, or until N deliveries.
+ * runs until killed, or until N deliveries. With --json each delivery is one JSON line instead,
+ * the whole event: `{"recipient","seq","time","timeMs","severity","source","type","details",
+ * "detailsHex","attempt","originalSeq"}` (details as text if they are UTF-8, else in hex).
  */
 import type { Command } from 'commander';
-import { connect } from '../src/client/client.js';
+import { connect, type RemoteEvent } from '../src/client/client.js';
 import { fact } from './facts.js';
 import type { Severity } from '../src/events/severity.js';
 import { collect, integerAtLeast, parseSeverity } from './wire-arguments.js';
@@ -17,6 +19,7 @@ interface TailOptions {
   severityMax?: Severity;
   count?: number;
   window: number;
+  json?: boolean;
 }
 
 /** A shell command waits for its daemon to come back: retries soon, at most every 500 ms. */
@@ -38,6 +41,7 @@ export function registerTail(program: Command): void {
     .option('--severity-max <s>', 'this severity or worse', parseSeverity)
     .option('--count <n>', 'exit after N deliveries', integerAtLeast(1))
     .option('--window <n>', 'deliveries in flight at once', integerAtLeast(1), 64)
+    .option('--json', 'one JSON object per delivery (JSON Lines)')
     .action(async (options: TailOptions) => {
       await tail(options);
     });
@@ -48,25 +52,59 @@ async function tail(options: TailOptions): Promise<void> {
   let received = 0;
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => (finish = resolve));
-  await client.subscribe(
-    options.name,
-    {
-      ...(options.prefix !== undefined ? { prefixes: options.prefix } : {}),
-      ...(options.severityMax !== undefined ? { severityMax: options.severityMax } : {}),
-      window: options.window,
-    },
-    (event, recipient) => {
-      if (options.count !== undefined && received >= options.count) return;
-      fact(`D ${options.name} ${event.seq} ${event.type}`);
-      recipient.confirm(event.seq);
-      received++;
-      if (options.count !== undefined && received >= options.count) finish();
-    },
-  );
+  try {
+    await client.subscribe(
+      options.name,
+      {
+        ...(options.prefix !== undefined ? { prefixes: options.prefix } : {}),
+        ...(options.severityMax !== undefined ? { severityMax: options.severityMax } : {}),
+        window: options.window,
+      },
+      (event, recipient) => {
+        if (options.count !== undefined && received >= options.count) return;
+        fact(
+          options.json === true
+            ? JSON.stringify(deliveryJson(options.name, event))
+            : `D ${options.name} ${event.seq} ${event.type}`,
+        );
+        recipient.confirm(event.seq);
+        received++;
+        if (options.count !== undefined && received >= options.count) finish();
+      },
+    );
+  } catch (error) {
+    client.close(); // a refused subscription (a bad name, a bad prefix) ends the command
+    throw error;
+  }
   const stop = (): void => finish();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   await done;
   await new Promise((resolve) => setTimeout(resolve, 20)); // the last confirm leaves the socket
   client.close();
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A delivery as its JSON line: details as text if they are valid UTF-8, else as hex. */
+function deliveryJson(recipient: string, event: RemoteEvent): Record<string, unknown> {
+  let details: string | null = null;
+  try {
+    details = utf8.decode(event.details);
+  } catch {
+    // not UTF-8: shown in hex
+  }
+  return {
+    recipient,
+    seq: event.seq,
+    time: new Date(event.time).toISOString(),
+    timeMs: event.time,
+    severity: event.severity,
+    source: event.source,
+    type: event.type,
+    details,
+    detailsHex: details === null ? Buffer.from(event.details).toString('hex') : null,
+    attempt: event.attempt,
+    originalSeq: event.originalSeq,
+  };
 }
