@@ -238,12 +238,15 @@ export class Client {
     return producer;
   }
 
-  /** A remote recipient, registered by name in the daemon's persistent table. */
+  /**
+   * A remote recipient, registered by name in the daemon's persistent table. Resolves once
+   * subscribed, with the confirmer its handler is given (to confirm outside a delivery).
+   */
   async subscribe(
     name: string,
     subscription: RemoteSubscription,
     handler: RemoteHandler,
-  ): Promise<void> {
+  ): Promise<Confirmer> {
     encodeName('recipient', name);
     const entry: SubscriptionEntry = {
       name,
@@ -262,7 +265,7 @@ export class Client {
     for (let tries = 1; ; tries++) {
       try {
         await this.#subscribeOne(entry);
-        return;
+        return entry.confirmer;
       } catch (error) {
         const busy = error instanceof ClientError && error.code === 'RECIPIENT_BUSY';
         if (!busy || tries >= subscribeBusyTriesMax || this.#closed) throw error;

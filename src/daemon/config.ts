@@ -34,6 +34,27 @@ const recipient = z
   .partial()
   .strict();
 
+/**
+ * An upstream node this daemon is a multiplexing recipient of (src/mux, steps 250-280): it
+ * connects there as a remote recipient and records what it receives as events of its own.
+ */
+const upstream = z
+  .object({
+    /** The upstream daemon's address: unix:PATH, tcp://HOST:PORT or tls://HOST:PORT. */
+    address: z.string().min(1),
+    /** This daemon's recipient name at the upstream (declare it there with a generous retry). */
+    recipient: z.string().refine((name) => isValidName('recipient', name), 'a recipient name'),
+    /** custody: confirm upstream once recorded here; end-to-end: once this node's recipients confirmed. */
+    mode: z.enum(['custody', 'end-to-end']).default('custody'),
+    prefixes: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]*$/, 'a type prefix of [A-Za-z0-9_.-]'))
+      .optional(),
+    severityMax: severity.optional(),
+    /** Deliveries in flight from the upstream at once. */
+    window: z.number().int().min(1).max(0xffff).default(256),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Recipients by name: known before they connect. */
@@ -41,6 +62,13 @@ export const configSchema = z
       .record(
         z.string().refine((name) => isValidName('recipient', name), 'a recipient name'),
         recipient,
+      )
+      .default({}),
+    /** Upstream nodes by name: this daemon is their multiplexing recipient. */
+    upstreams: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'an upstream name of [A-Za-z0-9._-], 1..32'),
+        upstream,
       )
       .default({}),
     /** Refuse subscriptions by names the config does not declare. */
@@ -64,6 +92,7 @@ export const configSchema = z
 
 export type DaemonConfig = z.infer<typeof configSchema>;
 export type RecipientConfig = z.infer<typeof recipient>;
+export type UpstreamConfig = z.infer<typeof upstream>;
 
 /** The config with every default, for a daemon run without a file. */
 export function defaultConfig(): DaemonConfig {

@@ -20,6 +20,9 @@ import { NodeError } from '../events/errors.js';
 import { openNodeDevice } from '../node/device-file.js';
 import { Node } from '../node/node.js';
 import type { DirectNvram, Durability } from '../nvram/index.js';
+import type { Client } from '../client/client.js';
+import { Multiplexer } from '../mux/multiplexer.js';
+import { connectUpstream } from '../mux/remote-upstream.js';
 import type { DaemonConfig } from './config.js';
 import { ProducerLedger } from './producer-ledger.js';
 import { Connection, type ConnectionContext } from './connection.js';
@@ -46,6 +49,9 @@ export class Daemon {
   readonly node: Node;
   readonly device: DirectNvram;
   readonly log: Logger;
+  /** The multiplexing recipient, if the config names upstreams (src/mux). */
+  readonly mux: Multiplexer | null = null;
+  readonly #upstreams: Client[] = [];
   readonly #servers: Server[] = [];
   readonly #connections = new Set<Connection>();
   readonly #ctx: ConnectionContext;
@@ -79,7 +85,32 @@ export class Daemon {
       'started',
     );
     await daemon.#listen(options);
+    daemon.#connectUpstreams();
     return daemon;
+  }
+
+  /**
+   * Each upstream in the background: the client retries with backoff until the upstream is up,
+   * and the events held for it wait (src/mux).
+   */
+  #connectUpstreams(): void {
+    const mux = this.mux;
+    if (mux === null) return;
+    for (const [name, upstream] of Object.entries(this.#ctx.config.upstreams)) {
+      const link = mux.link(name, upstream.mode);
+      connectUpstream(link, upstream).then(
+        (client) => {
+          if (this.#stopping !== null) client.close();
+          else this.#upstreams.push(client);
+          this.log.info(
+            { upstream: name, node: client.node, mode: upstream.mode },
+            'upstream connected',
+          );
+        },
+        (error: unknown) =>
+          this.log.error({ upstream: name, err: error }, 'upstream refused the subscription'),
+      );
+    }
   }
 
   private constructor(device: DirectNvram, options: DaemonOptions) {
@@ -111,6 +142,11 @@ export class Daemon {
     }
     this.node.engine.onDeadLetter = (recipient, seq) =>
       this.log.warn({ recipient: recipient.name, seq }, 'dead letter');
+    if (Object.keys(config.upstreams).length > 0)
+      this.mux = new Multiplexer(this.node, {
+        onRefused: (link, seq, error) =>
+          this.log.warn({ upstream: link.name, seq, err: error }, 'upstream event not recorded'),
+      });
     this.node.start();
     this.#ctx = {
       node: this.node,
@@ -182,6 +218,8 @@ export class Daemon {
 
   async #stop(reason: string): Promise<void> {
     for (const server of this.#servers) server.close();
+    for (const client of this.#upstreams) client.close();
+    this.mux?.close();
     if (this.node.phase === 'running') {
       this.node.commit(); // the frames in hand: their group is committed, their acks sent
       await new Promise((resolve) => setImmediate(resolve));

@@ -138,7 +138,7 @@ describe('a node records a relayed event with its trail', () => {
     const { node } = bootNode();
     node.start();
     const producer = node.producer('raid');
-    const fits = new Uint8Array(smallLimits.detailsBytesMax - originBytes(2));
+    const fits = new Uint8Array((smallLimits.detailsBytesMax ?? 0) - originBytes(2));
     let refusal: unknown = null;
     try {
       void producer.emitRelayed('disk.failed', 'err', new Uint8Array(fits.length + 1), trail);
