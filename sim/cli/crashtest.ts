@@ -20,13 +20,20 @@ import {
 } from '../explore/explorer.js';
 import { exploreWorkload, type ExploreSummary } from '../explore/parallel.js';
 import { recordWorkload } from '../explore/recording.js';
-import { CrashPlanError, decodePlan, encodePlan, type WorkloadParams } from '../plan.js';
+import {
+  CrashPlanError,
+  decodePlan,
+  encodePlan,
+  type CrashPlan,
+  type WorkloadParams,
+} from '../plan.js';
 import { replayPlan, type ReplayResult } from '../replay.js';
 import type { CrashSubject } from '../subject.js';
 import { inputParams, replayCrashTest, subjectOf, type CrashSpec } from '../harness/crash-test.js';
 import { renderReport, type ReportViolation } from '../report/html.js';
 import { runSelfTest, type SelfTestResult } from '../mutants/self-test.js';
-import { UnknownWorkloadError, workloadSubject } from '../workloads/registry.js';
+import { UnknownWorkloadError, clusterWorkload, workloadSubject } from '../workloads/registry.js';
+import { cutsOfPlan, runClusterPlan, type ClusterWorkload } from '../cluster/explore-cluster.js';
 
 export interface CrashtestArgs {
   workload: string;
@@ -137,7 +144,7 @@ async function explore(args: CrashtestArgs, terminal: Terminal): Promise<number>
     args.workers === undefined ? request : { ...request, workers: args.workers },
   );
   progress.stop();
-  if (args.report !== undefined) {
+  if (args.report !== undefined && clusterWorkload(summary.workload, {}) === null) {
     const { subject } = workloadSubject(summary.workload, summary.params);
     writeReport(args.report, summary, subject, terminal);
   }
@@ -331,14 +338,43 @@ export function coverageLine(counts: ExploreCounts): string {
   return `SAMPLED, not exhaustive: ${parts.join('; ')}; ${counts.imagesVisited} of ${counts.naiveStates} allowed crash states visited`;
 }
 
-function replayToken(token: string, json: boolean, terminal: Terminal): number {
+async function replayToken(token: string, json: boolean, terminal: Terminal): Promise<number> {
   const plan = decodePlan(token);
+  const cluster = clusterWorkload(plan.workload, plan.params);
+  if (cluster !== null) return replayClusterToken(plan, cluster.workload, json, terminal);
   const { subject } = workloadSubject(plan.workload, plan.params);
   const result = replayPlan(subject, plan);
   if (json) {
     terminal.out(JSON.stringify(replayJson(result)));
   } else {
     terminal.out(formatReplay(result, encodePlan(plan)));
+  }
+  return result.findings.length > 0 ? exitViolation : exitClean;
+}
+
+/** A cluster run replayed from its token: the cuts, and what the end-to-end check found. */
+async function replayClusterToken(
+  plan: CrashPlan,
+  workload: ClusterWorkload,
+  json: boolean,
+  terminal: Terminal,
+): Promise<number> {
+  const imagesPerCut = Number(plan.params['imagesPerCut'] ?? 3);
+  const result = await runClusterPlan(workload, plan.model, imagesPerCut, cutsOfPlan(plan));
+  if (json) terminal.out(JSON.stringify({ plan, token: encodePlan(plan), ...result }));
+  else {
+    const cuts = result.fired.map(
+      ({ cut, allowed }) =>
+        `power cut: device ${cut.device} (boot image ${cut.incarnation}) at instruction ${cut.instruction}, image ${cut.image} of ${allowed} allowed`,
+    );
+    const findings = result.findings.map((f) => `  ${f.invariant}: ${f.message}`);
+    terminal.out(
+      [
+        ...cuts,
+        findings.length === 0 ? 'no violation' : `${findings.length} violations:`,
+        ...findings,
+      ].join('\n'),
+    );
   }
   return result.findings.length > 0 ? exitViolation : exitClean;
 }

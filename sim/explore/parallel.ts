@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { fork, type ChildProcess } from 'node:child_process';
 import type { PersistencyModel } from '../../src/nvram/addon-api.js';
 import type { WorkloadParams } from '../plan.js';
-import { workloadSubject } from '../workloads/registry.js';
+import { clusterWorkload, workloadSubject } from '../workloads/registry.js';
+import { exploreCluster } from '../cluster/explore-cluster.js';
 import {
   Explorer,
   type ExploreCounts,
@@ -146,6 +147,9 @@ export class CutShares {
 }
 
 export async function exploreWorkload(request: ExploreRequest): Promise<ExploreSummary> {
+  const cluster = clusterWorkload(request.workload, request.params);
+  if (cluster !== null)
+    return exploreCluster(cluster.workload, cluster.params, request.options, request.onProgress);
   const started = performance.now();
   const { params, subject } = workloadSubject(request.workload, request.params);
   const explorer = new Explorer(subject, request.options, { workload: request.workload, params });

@@ -8,6 +8,7 @@ import { defaultExploreOptions } from '../explore/explorer.js';
 import { exploreWorkload } from '../explore/parallel.js';
 import type { WorkloadParams } from '../plan.js';
 import { eventMutants } from './event-mutants.js';
+import { muxMutants } from './mux-mutants.js';
 
 export interface MutantEntry {
   /** The registered workload that runs the mutant. */
@@ -25,6 +26,12 @@ const mutants: MutantEntry[] = [
     description: mutant.description,
     expects: mutant.expects,
     ...(mutant.options === undefined ? {} : { options: mutant.options }),
+  })),
+  ...muxMutants.map((mutant) => ({
+    workload: mutant.name,
+    description: mutant.description,
+    expects: mutant.expects,
+    options: { imagesPerCut: 2 },
   })),
   {
     workload: 'log-missing-fence',

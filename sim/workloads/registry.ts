@@ -13,6 +13,8 @@ import { eventOptions, eventSubject } from './events.js';
 import type { WorkloadParams } from '../plan.js';
 import { Prng } from '../prng.js';
 import type { CrashSubject } from '../subject.js';
+import type { ClusterWorkload } from '../cluster/explore-cluster.js';
+import { muxMutants } from '../mutants/mux-mutants.js';
 
 export interface WorkloadEntry {
   name: string;
@@ -20,6 +22,17 @@ export interface WorkloadEntry {
   /** Parameters the workload takes, with their defaults (seed is always one). */
   defaults: WorkloadParams;
   create(params: WorkloadParams): CrashSubject<unknown, unknown>;
+  /** A workload of several devices (sim/cluster): explored by exploreCluster instead. */
+  cluster?: (params: WorkloadParams) => ClusterWorkload;
+}
+
+/** A cluster workload asked for as a single-device subject. */
+export class ClusterWorkloadError extends Error {
+  readonly code = 'CRASH_CLUSTER_WORKLOAD';
+  constructor(name: string) {
+    super(`"${name}" is a workload of several devices: it has no single-device crash subject`);
+    this.name = 'ClusterWorkloadError';
+  }
 }
 
 export class UnknownWorkloadError extends Error {
@@ -44,6 +57,17 @@ export function workloadEntry(name: string): WorkloadEntry {
   const entry = registry.get(name);
   if (entry === undefined) throw new UnknownWorkloadError(name);
   return entry;
+}
+
+/** The full parameters and the cluster workload, if `name` is one of several devices. */
+export function clusterWorkload(
+  name: string,
+  given: WorkloadParams = {},
+): { params: WorkloadParams; workload: ClusterWorkload } | null {
+  const entry = workloadEntry(name);
+  if (entry.cluster === undefined) return null;
+  const params = { ...entry.defaults, ...given };
+  return { params, workload: entry.cluster(params) };
 }
 
 /** The full parameters (defaults filled in) and the subject they build. */
@@ -144,3 +168,40 @@ for (const mutant of eventMutants) {
       }) as CrashSubject,
   });
 }
+
+/** The multiplexing recipient across three devices (sim/cluster): origin -> mux -> mux. */
+const muxDefaults = { seed: 1, events: 12 };
+
+function clusterEntry(
+  name: string,
+  description: string,
+  Multiplexer?: (typeof muxMutants)[number]['Multiplexer'],
+): WorkloadEntry {
+  return {
+    name,
+    description,
+    defaults: muxDefaults,
+    create: () => {
+      throw new ClusterWorkloadError(name);
+    },
+    cluster: (params) => ({
+      name,
+      run: {
+        seed: numberParam(params, 'seed'),
+        events: numberParam(params, 'events'),
+        ...(Multiplexer === undefined ? {} : { Multiplexer }),
+      },
+    }),
+  };
+}
+
+registerWorkload(
+  clusterEntry(
+    'mux',
+    'three nodes on three devices: an origin, a custody mux of it, an end-to-end mux of that; every device cut in turn, frames lost, SPEC 4 checked end to end',
+  ),
+);
+for (const mutant of muxMutants)
+  registerWorkload(
+    clusterEntry(mutant.name, `${mutant.description} (must fail)`, mutant.Multiplexer),
+  );

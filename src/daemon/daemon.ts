@@ -146,6 +146,11 @@ export class Daemon {
       this.mux = new Multiplexer(this.node, {
         onRefused: (link, seq, error) =>
           this.log.warn({ upstream: link.name, seq, err: error }, 'upstream event not recorded'),
+        onError: (error) => {
+          if (this.node.phase === 'failed') return; // fail-stop has already stopped the daemon
+          this.log.fatal({ err: error }, 'multiplexer defect: stopping');
+          void this.stop('NODE_FAILED');
+        },
       });
     this.node.start();
     this.#ctx = {

@@ -428,8 +428,43 @@ export class DistributionEngine implements ConfirmationSink {
         return true;
       }
     }
+    if (this.confirmOwed(recipient, seq)) {
+      recipient.confirmed++;
+      this.counters.confirmed++;
+      if (!this.#draining) this.onConfirmed();
+      return true;
+    }
     recipient.confirmsIgnored++;
     this.counters.confirmsIgnored++;
+    return false;
+  }
+
+  /**
+   * A confirmation of an event owed to the recipient but not in flight: a remote recipient that
+   * reconnected confirms again what it was delivered before, possibly before the event comes
+   * again (docs/PROTOCOL.md, CONFIRM). Its bit is set as by any confirmation, so it is not
+   * delivered again. Entries not yet examined are examined in order up to the seq (recovery
+   * examines a FIFO's records in order). False if the event is not owed (confirmed before,
+   * dead-lettered, retired, or unknown).
+   */
+  protected confirmOwed(recipient: Recipient, seq: number): boolean {
+    const queue = this.queue;
+    const intended = recipient.word === 0 ? queue.intendedLo : queue.intendedHi;
+    const confirmed = recipient.word === 0 ? queue.confirmedLo : queue.confirmedHi;
+    for (let counter = queue.head; counter < queue.tail; counter++) {
+      const i = counter % queue.capacity;
+      if (((queue.flags[i] as number) & entryFlagUnexamined) !== 0) this.load(i);
+      if (queue.seq[i] !== seq) continue;
+      if (((intended[i] as number) & recipient.bit) === 0) return false;
+      if (((confirmed[i] as number) & recipient.bit) !== 0) return false;
+      const fifo = this.fifos[queue.fifoIndex[i] as number] as PersistentFifo;
+      try {
+        this.settleEntry(i, recipient.id, fifo, queue.position[i] as number);
+      } catch (error) {
+        throw this.onFailure(error);
+      }
+      return true;
+    }
     return false;
   }
 

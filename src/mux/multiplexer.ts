@@ -58,6 +58,11 @@ export interface MultiplexerOptions {
   custodianWindow?: number;
   /** A refused or undeliverable event, for the log. */
   onRefused?: (link: UpstreamLink, seq: number, error: unknown) => void;
+  /**
+   * An error thrown where nobody waits for it (a promise callback): a device error has already
+   * failed the node (fail-stop); anything else is a defect. Default: rethrown on the next turn.
+   */
+  onError?: (error: unknown) => void;
 }
 
 export class Multiplexer {
@@ -73,6 +78,7 @@ export class Multiplexer {
     unmatched: 0,
   };
   readonly onRefused: (link: UpstreamLink, seq: number, error: unknown) => void;
+  readonly onError: (error: unknown) => void;
   readonly #links = new Map<string, UpstreamLink>();
   readonly #byNode = new Map<string, UpstreamLink>();
   /** End-to-end: events waiting for this node's own recipients (step 256). */
@@ -83,6 +89,12 @@ export class Multiplexer {
   constructor(node: Node, options: MultiplexerOptions = {}) {
     this.node = node;
     this.onRefused = options.onRefused ?? (() => {});
+    this.onError =
+      options.onError ??
+      ((error) =>
+        setImmediate(() => {
+          throw error;
+        }));
     this.custodian = node.registerRecipient(
       custodianName,
       { prefixes: [''], severityMax: 'debug' },

@@ -91,18 +91,20 @@ export class UpstreamLink {
     }
     const holding = this.mux.index.add(hop, 0, 'recording');
     this.recording(holding);
-    durable.then(
-      (muxSeq) => {
-        if (holding.muxSeq === 0) holding.muxSeq = muxSeq;
-        if (holding.state === 'recording') holding.state = 'held';
-        counters.recorded++;
-        this.mux.advance(holding);
-      },
-      (error: unknown) => {
-        this.mux.index.delete(holding); // never recorded (a failed node): nothing is held
-        this.#refused(event.seq, error);
-      },
-    );
+    durable
+      .then(
+        (muxSeq) => {
+          if (holding.muxSeq === 0) holding.muxSeq = muxSeq;
+          if (holding.state === 'recording') holding.state = 'held';
+          counters.recorded++;
+          this.mux.advance(holding);
+        },
+        (error: unknown) => {
+          this.mux.index.delete(holding); // never recorded (a failed node): nothing is held
+          this.#refused(event.seq, error);
+        },
+      )
+      .catch(this.mux.onError);
   }
 
   /** Steps 253/256: the confirmation upstream, durable there before the event is released. */
@@ -110,12 +112,15 @@ export class UpstreamLink {
     const confirmer = this.#confirmer;
     if (confirmer === null) return;
     holding.state = 'confirming';
-    confirmer.confirmDurable(holding.seq).then(
-      () => this.released(holding),
-      () => {
-        if (holding.state === 'confirming') holding.state = 'held'; // the transport closed
-      },
-    );
+    confirmer
+      .confirmDurable(holding.seq)
+      .then(
+        () => this.released(holding),
+        () => {
+          if (holding.state === 'confirming') holding.state = 'held'; // the transport closed
+        },
+      )
+      .catch(this.mux.onError);
   }
 
   /** True if this mux holds (upstream node, seq): a re-send (a mutant forgets). */
