@@ -11,6 +11,7 @@
  * Else it opens the device for writing, so the node's own process must not hold it.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { formatOrigin } from '../src/events/origin.js';
 import { Node } from '../src/node/node.js';
 import { DirectNvram } from '../src/nvram/index.js';
 import {
@@ -60,9 +61,10 @@ function describePending(event: PendingEvent): string {
   if (event.verdict !== 'valid')
     return `${at} DISCARDED (${event.verdict}): torn or corrupt record`;
   const owed = event.owed.length > 0 ? event.owed.join(',') : '-';
+  const via = event.origin.length > 0 ? ` via ${formatOrigin(event.origin)}` : '';
   return (
     `seq ${event.seq} ${at} ${event.time} ${event.severity} ${event.source} ${event.type} ` +
-    `owed by ${owed} of ${event.intended.join(',') || '-'} ${shownDetails(event)}`
+    `owed by ${owed} of ${event.intended.join(',') || '-'} ${shownDetails(event)}${via}`
   );
 }
 

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DeadLetter } from '../src/engine/dead-letter.js';
+import type { OriginHop } from '../src/events/origin.js';
 import { decodeRecord } from '../src/events/record.js';
 import { severityNames } from '../src/events/severity.js';
 import { SlotVerdict, slotVerdictNames, type PersistentFifo } from '../src/fifo/fifo.js';
@@ -92,6 +93,8 @@ export interface PendingEvent {
   /** Intended recipients that have not confirmed (the event is replayed to these). */
   owed: string[];
   originalSeq: number;
+  /** A relayed event's path through multiplexing recipients (first hop first); else empty. */
+  origin: OriginHop[];
 }
 
 export interface DeadLetterEntry {
@@ -134,6 +137,7 @@ export function pendingEvents(node: Node): PendingEvent[] {
       intended: maskNames(record.intendedMask, names),
       owed: maskNames(owed, names),
       originalSeq: record.originalSeq,
+      origin: record.origin ?? [],
     };
   });
 }
@@ -155,6 +159,7 @@ function discardedEvent(fifo: PersistentFifo, position: number, verdict: number)
     intended: [],
     owed: [],
     originalSeq: 0,
+    origin: [],
   };
 }
 

@@ -2,13 +2,15 @@
  * `nvrelay tail --socket PATH --name NAME [--prefix P]... [--severity-max S] [--count N] [--json]`:
  * a recipient in another process (src/client), registered by name in the daemon's persistent
  * table. Prints `D <name> <seq> <type>` per delivery (one unbuffered write), then confirms it;
- * runs until killed, or until N deliveries. With --json each delivery is one JSON line instead,
+ * runs until killed, or until N deliveries. A relayed event's line ends with the path it took
+ * through multiplexing recipients, ` via <node>:<seq>>...` (first hop first). With --json each delivery is one JSON line instead,
  * the whole event: `{"recipient","seq","time","timeMs","severity","source","type","details",
- * "detailsHex","attempt","originalSeq"}` (details as text if they are UTF-8, else in hex).
+ * "detailsHex","attempt","originalSeq","origin"}` (details as text if they are UTF-8, else in hex).
  */
 import type { Command } from 'commander';
 import { connect, type RemoteEvent } from '../src/client/client.js';
 import { fact } from './facts.js';
+import { formatOrigin } from '../src/events/origin.js';
 import type { Severity } from '../src/events/severity.js';
 import { collect, integerAtLeast, parseSeverity } from './wire-arguments.js';
 
@@ -65,7 +67,7 @@ async function tail(options: TailOptions): Promise<void> {
         fact(
           options.json === true
             ? JSON.stringify(deliveryJson(options.name, event))
-            : `D ${options.name} ${event.seq} ${event.type}`,
+            : `D ${options.name} ${event.seq} ${event.type}${via(event)}`,
         );
         recipient.confirm(event.seq);
         received++;
@@ -82,6 +84,11 @@ async function tail(options: TailOptions): Promise<void> {
   await done;
   await new Promise((resolve) => setTimeout(resolve, 20)); // the last confirm leaves the socket
   client.close();
+}
+
+/** A relayed event's path, after its type: ` via node:seq>node:seq` (src/mux). */
+function via(event: RemoteEvent): string {
+  return event.origin.length === 0 ? '' : ` via ${formatOrigin(event.origin)}`;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -106,5 +113,6 @@ function deliveryJson(recipient: string, event: RemoteEvent): Record<string, unk
     detailsHex: details === null ? Buffer.from(event.details).toString('hex') : null,
     attempt: event.attempt,
     originalSeq: event.originalSeq,
+    origin: event.origin,
   };
 }

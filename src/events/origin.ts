@@ -56,6 +56,11 @@ export function encodeOrigin(hops: readonly OriginHop[]): Uint8Array {
   return bytes;
 }
 
+/** The path as operators read it: `node:seq>node:seq`, first hop first (dump, tail). */
+export function formatOrigin(hops: readonly OriginHop[]): string {
+  return hops.map((hop) => `${hop.node}:${hop.seq}`).join('>');
+}
+
 /** The hop count at `at` if a trail of it fits before `end`; 0 if not a valid count. */
 export function originHopsAt(bytes: Uint8Array, at: number, end: number): number {
   if (at >= end) return 0;

@@ -186,6 +186,7 @@ describe('nvrelay tail --json', () => {
       detailsHex: null,
       attempt: 1,
       originalSeq: 0,
+      origin: [],
     });
     expect(lines[1]).toMatchObject({
       type: 'shelf.disk.rebuild',

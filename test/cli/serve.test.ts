@@ -8,33 +8,16 @@
  * recipient's first deliveries come in seq order; a seq delivered twice is counted (a duplicate,
  * only ever after a kill).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+import { killAll, killAtRandom, role, start, waitFor, type Role } from './processes.js';
 
-const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'nvrelay-serve-'));
 const socket = join(dir, 'd.sock');
 const device = join(dir, 'dev.nvram');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Role {
-  name: string;
-  args: string[];
-  /** Restarted after a kill, and (producers) after a normal exit, until the chaos ends. */
-  loop: boolean;
-  child: ChildProcess | null;
-  lines: string[];
-  /** Seqs of its `D` lines, as they arrive (a recipient), and of its `A` lines (a producer). */
-  seqs: Set<number>;
-  kills: number;
-  /** What its runs printed on stderr, and how they ended. */
-  errors: string[];
-  exits: string[];
-}
 
 const recipients = {
   all: { prefixes: [''], severityMax: 'debug' },
@@ -55,72 +38,7 @@ function matches(recipient: keyof typeof recipients, type: string, severity: str
   );
 }
 
-/** A seeded PRNG (mulberry32): the test is the same every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function role(name: string, args: string[]): Role {
-  return {
-    name,
-    args,
-    loop: true,
-    child: null,
-    lines: [],
-    seqs: new Set(),
-    kills: 0,
-    errors: [],
-    exits: [],
-  };
-}
-
-function start(role: Role): void {
-  const child = spawn(process.execPath, [main, ...role.args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  role.child = child;
-  let partial = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const text = partial + chunk.toString('utf8');
-    const lines = text.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      role.lines.push(line);
-      const match = /^[AD] (?:\S+ )?(\d+)/.exec(line);
-      if (match !== null) role.seqs.add(Number(match[1]));
-    }
-  });
-  live.add(child);
-  child.on('exit', () => live.delete(child));
-  child.stderr.on('data', (chunk: Buffer) => role.errors.push(chunk.toString('utf8')));
-  child.on('exit', (code, signal) => {
-    role.exits.push(signal ?? String(code));
-    if (role.child === child) role.child = null;
-  });
-}
-
-/** Every child still running: killed when the file ends, whatever happened. */
-const live = new Set<ChildProcess>();
-afterAll(() => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (condition()) return true;
-    await sleep(50);
-  }
-  return condition();
-}
+afterAll(killAll);
 
 describe('nvrelay serve with producers and recipients in other processes', () => {
   test('kill -9 of the daemon, a producer and a recipient at random moments: nothing acknowledged is lost', async () => {
@@ -158,21 +76,11 @@ describe('nvrelay serve with producers and recipients in other processes', () =>
     await waitFor(() => daemon.lines.some((line) => line.includes('listening')), 10_000);
     for (const role of [...tails, ...emitters]) start(role);
 
-    const random = prng(20261204);
     const others = [...emitters, ...tails];
-    for (let step = 0; step < 24; step++) {
-      await sleep(150 + random() * 250);
-      // the daemon every fourth step; else a producer or a recipient
-      const victim =
-        step % 4 === 1 ? daemon : (others[Math.floor(random() * others.length)] as Role);
-      if (victim === daemon) await waitFor(() => daemon.child !== null, 5_000);
-      if (victim.child !== null) {
-        victim.child.kill('SIGKILL');
-        victim.kills++;
-        await sleep(30 + random() * 100);
-      }
-      for (const role of roles) if (role.child === null && role.loop) start(role); // restarted
-    }
+    // the daemon every fourth step; else a producer or a recipient
+    await killAtRandom(roles, 24, 20261204, (step, random) =>
+      step % 4 === 1 ? daemon : (others[Math.floor(random() * others.length)] as Role),
+    );
     // quiet: the producers stop (killed: what they printed is what was acknowledged); the daemon
     // and the recipients stay up until every acknowledged event is delivered
     for (const role of emitters) {
