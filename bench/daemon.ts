@@ -26,27 +26,27 @@ import { connect, type Client } from '../src/client/client.js';
 import type { BenchContext, BenchResult, BenchSuite } from './run.js';
 import { msyncLatency, percentiles, type Latency } from './events.js';
 
-const detailsBytes = 128;
-const eventType = 'bench.event';
+export const detailsBytes = 128;
+export const eventType = 'bench.event';
 /** Concurrent producers of the many-producer rows; each awaits its emit before the next. */
-const producersMany = 64;
+export const producersMany = 64;
 /** Timing windows per measure, after one warm-up window; the best is kept. */
 const windows = 5;
 /** Events a window may emit at most: 64 producers, 1 producer. */
-const windowEventsMany = 60_000;
+export const windowEventsMany = 60_000;
 const windowEventsOne = 5_000;
 /** Deliveries in flight to the recipient (the daemon's window, Redis COUNT, NATS max_ack_pending). */
-const recipientWindow = 1024;
+export const recipientWindow = 1024;
 /** After a window's last emit, its deliveries must arrive within this (else the bench fails). */
 const settleMs = 20_000;
 /** A server must be ready within this. */
 const startMs = 15_000;
-const mainScript = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+export const mainScript = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 // ---- measuring ----
 
 /** Deliveries seen by the recipient; `until` waits for a count (bounded in time). */
-class Counter {
+export class Counter {
   value = 0;
   #target = Infinity;
   #reached: (() => void) | null = null;
@@ -81,7 +81,7 @@ class Counter {
 }
 
 /** One system under test, connected: a producer's emit resolves once the event is durable. */
-interface System {
+export interface System {
   name: string;
   emitter(index: number): () => Promise<unknown>;
   delivered: Counter;
@@ -90,7 +90,7 @@ interface System {
   close(): Promise<void>;
 }
 
-interface Figure {
+export interface Figure {
   /** Best window's events/s (wall clock, emit of the first to delivery of the last). */
   rate: number;
   /** Emit to ack, microseconds (every measured window). */
@@ -119,7 +119,7 @@ const ticksPerSecond = 100;
  * time cap is spent; then the window waits for every event it emitted to be delivered. The
  * rate is events over the time from the first emit to the last delivery.
  */
-async function measure(
+export async function measure(
   system: System,
   producers: number,
   maxEvents: number,
@@ -183,7 +183,7 @@ function findBinary(name: string): string | null {
   return null;
 }
 
-interface Server {
+export interface Server {
   child: ChildProcess;
   /** The first match of `ready` in the server's output. */
   match: RegExpMatchArray;
@@ -192,7 +192,7 @@ interface Server {
 }
 
 /** Starts a server and waits (bounded) for a line of its output to match `ready`. */
-function startServer(command: string, args: string[], ready: RegExp): Promise<Server> {
+export function startServer(command: string, args: string[], ready: RegExp): Promise<Server> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const output = (): string => text.slice(-2000);
@@ -227,7 +227,7 @@ function startServer(command: string, args: string[], ready: RegExp): Promise<Se
 }
 
 /** SIGTERM, then SIGKILL if it has not exited within 5 s. */
-async function stopServer(server: Server): Promise<void> {
+export async function stopServer(server: Server): Promise<void> {
   const child = server.child;
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -620,13 +620,13 @@ interface Row {
   skipped?: string;
 }
 
-function rateText(value: number): string {
+export function rateText(value: number): string {
   return value >= 1e6
     ? `${(value / 1e6).toFixed(2)} M events/s`
     : `${(value / 1e3).toFixed(1)} k events/s`;
 }
 
-function cpuText(figure: Figure): string {
+export function cpuText(figure: Figure): string {
   return `CPU per event: server ${figure.serverCpu.toFixed(1)} us, client ${figure.clientCpu.toFixed(1)} us`;
 }
 

@@ -49,6 +49,7 @@ const suites: BenchSuite[] = [
   (await import('./events.js')).suite,
   (await import('./crashlab.js')).suite,
   (await import('./daemon.js')).suite,
+  (await import('./mux.js')).suite,
 ];
 
 const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json]

@@ -88,7 +88,7 @@ export async function exploreCluster(
     let allowed = 1;
     for (let image = 0; image < Math.min(allowed, options.imagesPerCut); image++) {
       const cuts: ClusterCut[] = [{ ...target, incarnation: 0, image }];
-      if (options.depth > 1) cuts.push(nestedCut(prng, target.device));
+      if (options.depth > 1) cuts.push(nestedCut(prng, target.device, perDevice));
       const result = await runClusterPlan(workload, options.model, options.imagesPerCut, cuts);
       const first = result.fired.find(
         (f) => f.cut.device === target.device && f.cut.incarnation === 0,
@@ -134,13 +134,17 @@ export async function exploreCluster(
   };
 }
 
-/** Depth 2: a cut of a seeded device in its next boot image, early (its recovery) or later. */
-function nestedCut(prng: Prng, first: number): ClusterCut {
+/**
+ * Depth 2: a second cut, of a seeded device: the same one in its next boot image (early: its
+ * recovery), or another in its first (anywhere in what a clean run gives it).
+ */
+function nestedCut(prng: Prng, first: number, perDevice: readonly number[]): ClusterCut {
   const device = prng.below(clusterNodes.length);
+  const same = device === first;
   return {
     device,
-    incarnation: device === first ? 1 : 0,
-    instruction: prng.below(device === first ? 120 : 400),
+    incarnation: same ? 1 : 0,
+    instruction: prng.below(same ? 120 : Math.max(1, perDevice[device] ?? 1)),
     image: prng.below(2),
   };
 }
