@@ -17,6 +17,8 @@ export interface Role {
   /** Seqs of its `D` lines, as they arrive (a recipient), and of its `A` lines (a producer). */
   seqs: Set<number>;
   kills: number;
+  /** Lines printed before its current run started. */
+  linesAtStart: number;
   /** What its runs printed on stderr, and how they ended. */
   errors: string[];
   exits: string[];
@@ -31,6 +33,7 @@ export function role(name: string, args: string[]): Role {
     lines: [],
     seqs: new Set(),
     kills: 0,
+    linesAtStart: 0,
     errors: [],
     exits: [],
   };
@@ -48,6 +51,7 @@ export function start(role: Role): void {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   role.child = child;
+  role.linesAtStart = role.lines.length;
   let partial = '';
   child.stdout.on('data', (chunk: Buffer) => {
     const text = partial + chunk.toString('utf8');
@@ -105,7 +109,9 @@ export async function killAtRandom(
   for (let step = 0; step < steps; step++) {
     await sleep(150 + random() * 250);
     const victim = pick(step, random);
-    await waitFor(() => victim.child !== null, 5_000); // a victim just restarted is up again
+    // a victim just restarted is up again and has done something (on a loaded machine a
+    // process may take a second to start: killed before its first line, it tests nothing)
+    await waitFor(() => victim.child !== null && victim.lines.length > victim.linesAtStart, 3_000);
     if (victim.child !== null) {
       victim.child.kill('SIGKILL');
       victim.kills++;
