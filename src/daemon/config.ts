@@ -52,6 +52,11 @@ const upstream = z
     severityMax: severity.optional(),
     /** Deliveries in flight from the upstream at once. */
     window: z.number().int().min(1).max(0xffff).default(256),
+    /** For a tls:// address: this daemon's client certificate and key, and the upstream's CA (PEM files). */
+    tls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -12,7 +12,7 @@
  * accepting, answer the frames in hand (the open group commits), say goodbye, close the node
  * (final fence) and the device. A device error stops the node (fail-stop) and the daemon with it.
  */
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
@@ -20,10 +20,10 @@ import { NodeError } from '../events/errors.js';
 import { openNodeDevice } from '../node/device-file.js';
 import { Node } from '../node/node.js';
 import type { DirectNvram, Durability } from '../nvram/index.js';
-import type { Client } from '../client/client.js';
+import type { Client, ClientTls } from '../client/client.js';
 import { Multiplexer } from '../mux/multiplexer.js';
 import { connectUpstream } from '../mux/remote-upstream.js';
-import type { DaemonConfig } from './config.js';
+import type { DaemonConfig, UpstreamConfig } from './config.js';
 import { ProducerLedger } from './producer-ledger.js';
 import { Connection, type ConnectionContext } from './connection.js';
 
@@ -98,7 +98,14 @@ export class Daemon {
     if (mux === null) return;
     for (const [name, upstream] of Object.entries(this.#ctx.config.upstreams)) {
       const link = mux.link(name, upstream.mode);
-      connectUpstream(link, upstream).then(
+      let tls: ClientTls | undefined;
+      try {
+        tls = upstreamTls(upstream);
+      } catch (error) {
+        this.log.error({ upstream: name, err: error }, 'upstream TLS files unreadable');
+        continue;
+      }
+      connectUpstream(link, { ...upstream, ...(tls !== undefined ? { tls } : {}) }).then(
         (client) => {
           if (this.#stopping !== null) client.close();
           else this.#upstreams.push(client);
@@ -270,6 +277,16 @@ function listen(
 
 function remote(socket: Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
+
+/** The PEM files an upstream's tls section names, read now. */
+function upstreamTls(upstream: UpstreamConfig): ClientTls | undefined {
+  if (upstream.tls === undefined) return undefined;
+  return {
+    cert: readFileSync(upstream.tls.cert),
+    key: readFileSync(upstream.tls.key),
+    ca: readFileSync(upstream.tls.ca),
+  };
 }
 
 /** Plaintext TCP on a loopback address only; anywhere else TLS with client certificates. */

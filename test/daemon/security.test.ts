@@ -137,6 +137,46 @@ describe('TLS on --listen', () => {
   });
 
   /** A raw TLS connection that says HELLO: what came back and how it ended. */
+  test('a mux whose upstream is this daemon over TLS (the config names its PEM files) relays', async () => {
+    const mux = await startDaemon({
+      config: {
+        upstreams: {
+          up: {
+            address: `tls://127.0.0.1:${port}`,
+            recipient: 'hub',
+            tls: {
+              cert: join(dir, 'client.pem'),
+              key: join(dir, 'client.key'),
+              ca: join(dir, 'ca.pem'),
+            },
+          },
+        },
+        recipients: { all: {} },
+      },
+    });
+    const producer = await connect(`tls://127.0.0.1:${port}`, {
+      client: 'tls-producer',
+      tls: { cert: pem('client.pem'), key: pem('client.key'), ca: pem('ca.pem') },
+    });
+    const down = await connect(`unix:${mux.socket}`);
+    try {
+      const received = new Promise<{ seq: number; origin: unknown }>((resolve) => {
+        void down.subscribe('all', {}, (event, r) => {
+          if (event.type !== 'tls.relayed') return;
+          r.confirm(event.seq);
+          resolve({ seq: event.seq, origin: event.origin });
+        });
+      });
+      const seq = await producer.producer('raid').emit('tls.relayed', 'err', 'over TLS');
+      const event = await within(received, 10_000, 'the relayed event');
+      expect(event.origin).toEqual([{ node: producer.node, seq }]);
+    } finally {
+      producer.close();
+      down.close();
+      await mux.remove();
+    }
+  });
+
   async function attempt(cert?: { cert: Buffer; key: Buffer }): Promise<{
     welcomed: boolean;
     error: string | null;
