@@ -12,7 +12,12 @@
  */
 import type { Finding } from '../subject.js';
 import { encodePlan, type CrashPlan, type WorkloadParams } from '../plan.js';
-import type { ExploreOptions, ExploreProgress, ViolationReport } from '../explore/explorer.js';
+import {
+  zeroCounts,
+  type ExploreOptions,
+  type ExploreProgress,
+  type ViolationReport,
+} from '../explore/explorer.js';
 import type { ExploreSummary } from '../explore/parallel.js';
 import { Prng } from '../prng.js';
 import { checkCluster } from './cluster-check.js';
@@ -59,18 +64,7 @@ export async function exploreCluster(
   });
   const prng = new Prng(options.seed);
   const chosen = options.cuts === 'all' ? all : sample(all, options.cuts, prng);
-  const counts = {
-    instructions: all.length,
-    cuts: 0,
-    naiveStates: 0,
-    imagesVisited: 0,
-    crashStates: 0,
-    recoveries: 0,
-    prunedStates: 0,
-    violationStates: 0,
-    sampledCuts: 0,
-    nestedCutsSkipped: 0,
-  };
+  const counts = { ...zeroCounts(), instructions: all.length };
   const violations: ViolationReport[] = [];
   const invariants: Record<string, number> = {};
   const note = (findings: Finding[], cuts: ClusterCut[]): void => {
