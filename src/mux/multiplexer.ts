@@ -84,6 +84,7 @@ export class Multiplexer {
   /** End-to-end: events waiting for this node's own recipients (step 256). */
   readonly #waiting = new Set<Holding>();
   #sweep: NodeJS.Timeout | null = null;
+  #settling = false;
 
   /** Registers the custodian and rebuilds the index of held events: before `node.start()`. */
   constructor(node: Node, options: MultiplexerOptions = {}) {
@@ -205,9 +206,14 @@ export class Multiplexer {
     }
   }
 
+  /** One settle on the next turn for any number of confirmations in this one. */
   #settleSoon(): void {
-    if (this.#waiting.size === 0 || this.node.scheduling === 'manual') return;
-    setImmediate(() => this.settle());
+    if (this.#waiting.size === 0 || this.node.scheduling === 'manual' || this.#settling) return;
+    this.#settling = true;
+    setImmediate(() => {
+      this.#settling = false;
+      if (this.node.phase === 'running') this.settle();
+    });
   }
 
   /**
