@@ -9,14 +9,13 @@
  */
 import { AssertionError, assert } from '../events/assert.js';
 import { NvramError } from '../nvram/errors.js';
-import { SlotVerdict, type PersistentFifo } from '../fifo/fifo.js';
-import { decodeName } from '../events/names.js';
-import { getU64, recordHeaderBytes } from '../events/record.js';
+import type { PersistentFifo } from '../fifo/fifo.js';
 import { reasonAttemptsExhausted, type DeadLetterStore } from './dead-letter.js';
 import type { ClockCell } from './clock.js';
 import { EventView } from './event-view.js';
 import { entryFlagUnexamined, type EventIndicationQueue } from './indication-queue.js';
 import type { ConfirmationSink, Recipient } from './recipient.js';
+import { RecoveredEntryLoader } from './recovered-entry.js';
 import type { NameTable, TypeTable } from './subscriptions.js';
 
 export type { Clock } from './clock.js';
@@ -80,12 +79,10 @@ export class DistributionEngine implements ConfirmationSink {
   onConfirmed: () => void = () => {};
   /** Called when examining a recovered record discards it (row R2): it is never delivered. */
   onDiscard: (fifo: PersistentFifo, position: number, verdict: number) => void = () => {};
-  // One-entry caches for interning recovered names (replays mostly repeat a few).
-  #lastTypeId = -1;
-  #lastSourceId = -1;
   #draining = false;
   /** The pass's clock reading, in a typed cell: a float64 passed as an argument is boxed. */
   readonly #now: Float64Array;
+  readonly #loader: RecoveredEntryLoader;
 
   constructor(
     queue: EventIndicationQueue,
@@ -104,6 +101,13 @@ export class DistributionEngine implements ConfirmationSink {
     this.time = time;
     this.#now = time.cell;
     this.view = new EventView(queue, fifos, types, sources);
+    this.#loader = new RecoveredEntryLoader(
+      queue,
+      fifos,
+      types,
+      sources,
+      (fifo, position, verdict) => this.onDiscard(fifo, position, verdict),
+    );
     this.recipients = new Array<Recipient | undefined>(recipientsMax).fill(undefined);
   }
 
@@ -189,71 +193,9 @@ export class DistributionEngine implements ConfirmationSink {
     recipient.cursor = counter;
   }
 
-  /**
-   * Rows R1/R2 for a recovered entry, the first time the engine reaches it: the FIFO examines
-   * the record (in order); a valid one gets its seq, recipients, confirmations and names, a
-   * damaged one keeps no recipients, so it is never delivered and only retires.
-   */
+  /** Rows R1/R2 for a recovered entry, the first time the engine reaches it (./recovered-entry.ts). */
   protected load(i: number): void {
-    const queue = this.queue;
-    const fifo = this.fifos[queue.fifoIndex[i] as number] as PersistentFifo;
-    const position = queue.position[i] as number;
-    const verdict = fifo.examine(position);
-    queue.flags[i] = (queue.flags[i] as number) & ~entryFlagUnexamined;
-    if (verdict !== SlotVerdict.valid) {
-      // a torn record the scan passed (row D5) was reported as torn at start, not as a discard
-      if (verdict !== SlotVerdict.torn) this.onDiscard(fifo, position, verdict);
-      return;
-    }
-    const view = fifo.shadowView;
-    const base = fifo.slotBase(position);
-    const intendedLo = view.getInt32(base + 40, true);
-    const intendedHi = view.getInt32(base + 44, true);
-    queue.seq[i] = getU64(view, base + 24);
-    queue.intendedLo[i] = intendedLo;
-    queue.intendedHi[i] = intendedHi;
-    queue.confirmedLo[i] = view.getInt32(base, true) & intendedLo;
-    queue.confirmedHi[i] = view.getInt32(base + 4, true) & intendedHi;
-    const sourceBytes = fifo.shadow[base + 56] as number;
-    const names = base + recordHeaderBytes;
-    queue.sourceId[i] = this.#lastSourceId = this.intern(
-      this.sources,
-      fifo.shadow,
-      names,
-      sourceBytes,
-      this.#lastSourceId,
-    );
-    queue.typeId[i] = this.#lastTypeId = this.intern(
-      this.types,
-      fifo.shadow,
-      names + sourceBytes,
-      fifo.shadow[base + 57] as number,
-      this.#lastTypeId,
-    );
-  }
-
-  /**
-   * The id of the name at [at, at + length) of `bytes`; `last` is tried first. 0xffff: not
-   * interned.
-   */
-  protected intern(
-    table: NameTable,
-    bytes: Uint8Array,
-    at: number,
-    length: number,
-    last: number,
-  ): number {
-    if (
-      last >= 0 &&
-      last !== notInterned &&
-      sameBytes(table.bytes[last] as Uint8Array, bytes, at, length)
-    )
-      return last;
-    const name = decodeName(table.kind, bytes, at, length);
-    if (name === null) return notInterned; // the view decodes it from the record
-    const known = table.find(name);
-    if (known >= 0) return known;
-    return table.names.length < table.max ? table.intern(name) : notInterned;
+    this.#loader.load(i);
   }
 
   /** Step 215: a first delivery; the window entry exists before the handler can confirm. */
@@ -412,31 +354,36 @@ export class DistributionEngine implements ConfirmationSink {
   /** Step 216: a recipient's confirmation of `seq`, from the handler or later. */
   confirm(recipient: Recipient, seq: number): boolean {
     if (this.failure !== null) throw this.failure;
+    const slot = this.#inFlight(recipient, seq);
+    let confirmed = false;
+    if (slot >= 0) {
+      try {
+        this.settle(recipient, slot); // may store deferred confirmation words (a full list)
+      } catch (error) {
+        throw this.onFailure(error);
+      }
+      this.popDone(recipient);
+      confirmed = true;
+    } else confirmed = this.confirmOwed(recipient, seq);
+    if (!confirmed) {
+      recipient.confirmsIgnored++;
+      this.counters.confirmsIgnored++;
+      return false;
+    }
+    recipient.confirmed++;
+    this.counters.confirmed++;
+    if (!this.#draining) this.onConfirmed();
+    return true;
+  }
+
+  /** The window slot of `seq` awaiting `recipient`'s confirmation, or -1. */
+  #inFlight(recipient: Recipient, seq: number): number {
     const size = recipient.inFlightMax;
     for (let c = recipient.windowHead; c < recipient.windowTail; c++) {
       const slot = c % size;
-      if (recipient.windowDone[slot] === 0 && recipient.windowSeq[slot] === seq) {
-        try {
-          this.settle(recipient, slot); // may store deferred confirmation words (a full list)
-        } catch (error) {
-          throw this.onFailure(error);
-        }
-        recipient.confirmed++;
-        this.counters.confirmed++;
-        this.popDone(recipient);
-        if (!this.#draining) this.onConfirmed();
-        return true;
-      }
+      if (recipient.windowDone[slot] === 0 && recipient.windowSeq[slot] === seq) return slot;
     }
-    if (this.confirmOwed(recipient, seq)) {
-      recipient.confirmed++;
-      this.counters.confirmed++;
-      if (!this.#draining) this.onConfirmed();
-      return true;
-    }
-    recipient.confirmsIgnored++;
-    this.counters.confirmsIgnored++;
-    return false;
+    return -1;
   }
 
   /**
@@ -542,24 +489,20 @@ export class DistributionEngine implements ConfirmationSink {
    * confirms upstream (src/mux, step 256).
    */
   othersHandled(recipient: Recipient, seq: number): { handled: boolean; others: boolean } | null {
-    const size = recipient.inFlightMax;
-    for (let c = recipient.windowHead; c < recipient.windowTail; c++) {
-      const slot = c % size;
-      if (recipient.windowDone[slot] !== 0 || recipient.windowSeq[slot] !== seq) continue;
-      const queue = this.queue;
-      const i = (recipient.windowCounter[slot] as number) % queue.capacity;
-      const lo = recipient.word === 0 ? ~recipient.bit : -1;
-      const hi = recipient.word === 1 ? ~recipient.bit : -1;
-      const intendedLo = (queue.intendedLo[i] as number) & lo;
-      const intendedHi = (queue.intendedHi[i] as number) & hi;
-      return {
-        handled:
-          ((queue.confirmedLo[i] as number) & lo) === intendedLo &&
-          ((queue.confirmedHi[i] as number) & hi) === intendedHi,
-        others: intendedLo !== 0 || intendedHi !== 0,
-      };
-    }
-    return null;
+    const slot = this.#inFlight(recipient, seq);
+    if (slot < 0) return null;
+    const queue = this.queue;
+    const i = (recipient.windowCounter[slot] as number) % queue.capacity;
+    const lo = recipient.word === 0 ? ~recipient.bit : -1;
+    const hi = recipient.word === 1 ? ~recipient.bit : -1;
+    const intendedLo = (queue.intendedLo[i] as number) & lo;
+    const intendedHi = (queue.intendedHi[i] as number) & hi;
+    return {
+      handled:
+        ((queue.confirmedLo[i] as number) & lo) === intendedLo &&
+        ((queue.confirmedHi[i] as number) & hi) === intendedHi,
+      others: intendedLo !== 0 || intendedHi !== 0,
+    };
   }
 
   /** Flow point 220 (a mutant that retires early overrides this). */
@@ -578,12 +521,4 @@ export class DistributionEngine implements ConfirmationSink {
     }
     return next;
   }
-}
-
-const notInterned = 0xffff;
-
-function sameBytes(name: Uint8Array, bytes: Uint8Array, at: number, length: number): boolean {
-  if (name.length !== length) return false;
-  for (let k = 0; k < length; k++) if (name[k] !== bytes[at + k]) return false;
-  return true;
 }
