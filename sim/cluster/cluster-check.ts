@@ -26,6 +26,8 @@ export type ClusterMark =
   | { kind: 'refused'; node: string; code: string }
   | { kind: 'defect'; node: string; message: string }
   | { kind: 'dropped'; link: string }
+  /** A mux refused to record an upstream event (QueueFull, ...): not confirmed, sent again. */
+  | { kind: 'not-recorded'; node: string; seq: number; code: string }
   | { kind: 'attempt'; key: string; type: string; level: number; intended: string[] }
   | { kind: 'acked'; key: string; seq: number }
   | { kind: 'rejected'; key: string; code: string }

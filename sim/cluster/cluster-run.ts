@@ -71,11 +71,12 @@ const quiescentRoundsMax = 80;
 let formatted: Uint8Array[] | null = null;
 function formattedImages(): Uint8Array[] {
   formatted ??= clusterNodes.map((spec) => {
-    const layout = nodeLayout(clusterLimits);
+    const limits = { ...clusterLimits, detailsBytesMax: spec.detailsBytesMax };
+    const layout = nodeLayout(limits);
     const device = TracedNvram.format(layout.sizeBytes, layout.sections, {
       deviceId: spec.deviceId,
     });
-    formatNode(device, clusterLimits);
+    formatNode(device, limits);
     const image = device.buildDurableImage();
     device.close();
     return image;
@@ -180,6 +181,13 @@ export class ClusterRun {
         const Mux = this.options.Multiplexer ?? Multiplexer;
         sim.mux = new Mux(node, {
           onError: (error) => this.#defect(sim, error),
+          onRefused: (_link, seq, error) =>
+            this.marks.push({
+              kind: 'not-recorded',
+              node: sim.spec.name,
+              seq,
+              code: (error as { code?: string }).code ?? String(error),
+            }),
         });
       }
       for (const leaf of sim.spec.leaves) {

@@ -23,16 +23,29 @@ export interface NodeSpec {
   upstream: number | null;
   mode: RelayMode;
   leaves: readonly LeafSpec[];
+  /**
+   * A mux's detailsBytesMax is its upstream's plus 17 (a hop of the origin trail and the hop
+   * count, docs/CONFIG.md): anything its upstream holds, its own reports included, fits.
+   */
+  detailsBytesMax: number;
 }
 
 export const clusterNodes: readonly NodeSpec[] = [
-  { name: 'origin', deviceId: 0xa1n, upstream: null, mode: 'custody', leaves: [] },
+  {
+    name: 'origin',
+    deviceId: 0xa1n,
+    upstream: null,
+    mode: 'custody',
+    leaves: [],
+    detailsBytesMax: 64,
+  },
   {
     name: 'mux-1',
     deviceId: 0xb2n,
     upstream: 0,
     mode: 'custody',
     leaves: [{ name: 'pager', prefixes: ['disk.'], severityMax: 3, late: false }],
+    detailsBytesMax: 64 + 17,
   },
   {
     name: 'mux-2',
@@ -43,12 +56,12 @@ export const clusterNodes: readonly NodeSpec[] = [
       { name: 'audit', prefixes: [''], severityMax: 7, late: false },
       { name: 'disk', prefixes: ['disk.'], severityMax: 7, late: true },
     ],
+    detailsBytesMax: 64 + 17 + 17,
   },
 ];
 
 /** Small devices: every slot and word is exercised, and a run stays short. */
-export const clusterLimits: NodeLimits = {
-  detailsBytesMax: 64,
+export const clusterLimits: Omit<NodeLimits, 'detailsBytesMax'> = {
   bootSlots: 8,
   runtimeSlots: 32,
   deadLetterSlots: 4,

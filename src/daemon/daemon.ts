@@ -17,6 +17,8 @@ import { createConnection, createServer, isIP, type Server, type Socket } from '
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { NodeError } from '../events/errors.js';
+import { detailsBytesMaxDefault } from '../constants.js';
+import { originBytes, originHopsMax } from '../events/origin.js';
 import { openNodeDevice } from '../node/device-file.js';
 import { Node } from '../node/node.js';
 import type { DirectNvram, Durability } from '../nvram/index.js';
@@ -67,6 +69,10 @@ export class Daemon {
     if (options.socket !== null) await freeSocketPath(options.socket);
     const { device, formatted } = openNodeDevice(options.device, {
       durability: options.durability,
+      // a mux's device, formatted here, has room for a full origin trail beside the details
+      ...(Object.keys(options.config.upstreams).length > 0
+        ? { detailsBytesMax: detailsBytesMaxDefault + originBytes(originHopsMax) }
+        : {}),
     });
     let daemon: Daemon;
     try {
@@ -113,6 +119,13 @@ export class Daemon {
             { upstream: name, node: client.node, mode: upstream.mode },
             'upstream connected',
           );
+          // a hop of trail must fit beside anything the upstream holds (docs/CONFIG.md)
+          const needed = client.detailsBytesMax + originBytes(1);
+          if (needed > this.node.geometry.detailsBytesMax)
+            this.log.warn(
+              { upstream: name, needed, detailsBytesMax: this.node.geometry.detailsBytesMax },
+              'this device is too small for some upstream events: they will be refused (EVENT_TOO_LARGE)',
+            );
         },
         (error: unknown) =>
           this.log.error({ upstream: name, err: error }, 'upstream refused the subscription'),

@@ -72,6 +72,9 @@ describe('a multiplexing recipient', () => {
     expect(all.map((e) => e.origin)).toEqual(seqs.map((seq) => [{ node: nodeId(upstream), seq }]));
     expect(all.map((e) => new TextDecoder().decode(e.details))).toEqual(seqs.map((_, k) => `${k}`));
     expect(disk.every((e) => e.type === 'disk.failed')).toBe(true);
+    // the mux's device, formatted by serve, has room for a trail of 8 hops beside the details
+    expect(upstream.daemon.node.geometry.detailsBytesMax).toBe(256);
+    expect(mux.daemon.node.geometry.detailsBytesMax).toBe(256 + 1 + 16 * 8);
     const counters = mux.daemon.mux?.counters;
     await until('released', () => counters?.released === 40);
     expect(counters).toMatchObject({ received: 40, recorded: 40, duplicates: 0, refused: 0 });
