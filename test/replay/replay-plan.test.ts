@@ -4,9 +4,11 @@
  * (seq, verdict, handled), the highest seq it saw, and when the replay is admitted.
  */
 import { describe, expect, test } from 'vitest';
+import { seqMax } from '../../src/constants.js';
 import { SlotVerdict } from '../../src/fifo/fifo.js';
 import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
 import type { Node } from '../../src/node/node.js';
+import { ReplayEngine, type ReplayContext } from '../../src/replay/replay-engine.js';
 import type { TracedNvram } from '../../src/nvram/index.js';
 import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
 
@@ -170,5 +172,71 @@ describe('the replay plan', () => {
     expect(node.replay.admit('boot')).toBe(0);
     node.drainUntilIdle();
     expect(seen).toEqual([...seqs].sort((a, b) => a - b)); // each once
+  });
+
+  test('before recover() there is no plan: nothing admitted, highest seq 0, no events', () => {
+    const engine = new ReplayEngine({} as ReplayContext);
+    expect(engine.plan).toBeNull();
+    expect(engine.admit('boot')).toBe(0);
+    expect(engine.admit('started')).toBe(0);
+    expect(engine.seqHighest()).toBe(0);
+    expect(engine.recoveryEvents()).toEqual([]);
+  });
+});
+
+describe('the highest seq a boot saw', () => {
+  /** Four events pending in the runtime FIFO, the first retired (the head at position 1). */
+  function pending(): { device: TracedNvram; seqs: number[]; slot: (position: number) => number } {
+    const { node, device } = bootNode(freshDevice());
+    const r = node.registerRecipient('r', {}, () => {});
+    node.start();
+    const p = node.producer('p');
+    const seqs = [1, 2, 3, 4].map((k) => p.emit('a.x', 'err', bytes(k)));
+    node.drainUntilIdle();
+    r.confirm(seqs[0] as number);
+    node.drainUntilIdle();
+    node.close();
+    const image = rebootDurable(device);
+    const fifo = image.section('runtime-fifo');
+    return {
+      device: image,
+      seqs,
+      slot: (position) => fifo.offset + fifoOffsets.slots + position * slotBytes,
+    };
+  }
+
+  function seqHighest(device: TracedNvram): number {
+    return bootNode(device).node.replay.seqHighest();
+  }
+
+  test('is the highest seq among the records from the head on', () => {
+    const { device, seqs } = pending();
+    const { node } = bootNode(device);
+    expect(node.replay.plan?.recoveries[1]?.head).toBe(1);
+    expect(node.replay.seqHighest()).toBe(Math.max(...seqs));
+  });
+
+  test('counts a plausible seq in a damaged record, up to seqMax, so none is issued twice', () => {
+    const { device, slot } = pending();
+    device.storeU64(slot(2) + 24, seqMax); // record 2 now fails its CRC
+    device.persist(slot(2) + 24, 8);
+    expect(seqHighest(device)).toBe(seqMax);
+  });
+
+  test('ignores a seq no record can hold, and a lower one after a higher', () => {
+    for (const garbage of [seqMax + 1, 2 ** 53 + 2]) {
+      const { device, seqs, slot } = pending();
+      device.storeBytes(slot(2) + 24, new Uint8Array(new Float64Array([0]).buffer)); // clear
+      const view = new DataView(new ArrayBuffer(8));
+      view.setUint32(0, garbage % 2 ** 32, true);
+      view.setUint32(4, Math.floor(garbage / 2 ** 32), true);
+      device.storeBytes(slot(2) + 24, new Uint8Array(view.buffer));
+      device.persist(slot(2) + 24, 8);
+      expect(seqHighest(device), String(garbage)).toBe(Math.max(...seqs));
+    }
+    const { device, seqs, slot } = pending();
+    device.storeU64(slot(3) + 24, 1); // the last record claims seq 1
+    device.persist(slot(3) + 24, 8);
+    expect(seqHighest(device)).toBe(seqs[2]);
   });
 });
