@@ -99,7 +99,7 @@ export async function runCrashtest(args: CrashtestArgs, terminal: Terminal): Pro
         return replaySpecToken(loaded, args.replay, args.json, terminal);
       return exploreSpec(loaded, args, terminal);
     }
-    if (args.replay !== undefined) return replayToken(args.replay, args.json, terminal);
+    if (args.replay !== undefined) return await replayToken(args.replay, args.json, terminal);
     if (args.selfTest) return await selfTest(args, terminal);
     return await explore(args, terminal);
   } catch (error) {
