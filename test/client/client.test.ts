@@ -1,7 +1,7 @@
 /**
  * src/client against a scripted daemon (./scripted-daemon.ts): addresses, the handshake's
  * refusal, refusals of claims, emits and subscriptions, garbage on the wire, reconnects that
- * claim and subscribe again, durable confirmations, and close().
+ * claim and subscribe again, durable confirmations, close(), and frames it has no use for.
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { Client, ClientError, connect, parseAddress } from '../../src/client/client.js';
@@ -266,5 +266,31 @@ describe('durable confirmations', () => {
     expect(await codeOf(emit)).toBe('CLOSED');
     expect(await codeOf(durable)).toBe('CLOSED');
     expect(await codeOf(pager.confirmDurable(4))).toBe('CLOSED');
+  });
+});
+
+describe('frames the client has no use for', () => {
+  test('a frame type it does not expect, a delivery or CONFIRMED for no handle of its own', async () => {
+    const d = await daemon();
+    const c = await client(d);
+    const delivered: number[] = [];
+    const pager = await c.subscribe('pager', {}, (event) => delivered.push(event.seq));
+    const durable = pager.confirmDurable(5);
+    const connection = d.connections[0];
+    connection?.send({ type: FrameType.claim, requestId: 1, producer: 'odd', resume: 0 });
+    connection?.send({
+      type: FrameType.deliver,
+      handle: 7,
+      attempt: 1,
+      record: new Uint8Array(64),
+    });
+    connection?.send({ type: FrameType.confirmed, handle: 7, seq: 5 });
+    connection?.send({ type: FrameType.confirmed, handle: 0, seq: 6 });
+    // still connected, and still waiting for its own CONFIRMED
+    expect(await c.producer('raid').emit('disk.failed', 'err')).toBeGreaterThan(0);
+    expect(d.connections).toHaveLength(1);
+    expect(delivered).toEqual([]);
+    connection?.send({ type: FrameType.confirmed, handle: 0, seq: 5 });
+    await expect(durable).resolves.toBeUndefined();
   });
 });
