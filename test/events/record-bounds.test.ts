@@ -96,6 +96,11 @@ describe('checkRecord at the bounds', () => {
     expect(check(encode({ position: 16 }), -1)).toBe(RecordVerdict.valid);
   });
 
+  test('a source name longer than 32 bytes is a bad field, though a recipient name may be 48', () => {
+    expect(check(encode({ source: 's'.repeat(32) }), 7)).toBe(RecordVerdict.valid);
+    expect(check(encode({ source: 's'.repeat(40) }), 7)).toBe(RecordVerdict.badField);
+  });
+
   test('seq and original seq may be seqMax, not above', () => {
     expect(check(encode({ seq: seqMax }), 7)).toBe(RecordVerdict.valid);
     expect(check(encode({ seq: seqMax + 1 }), 7)).toBe(RecordVerdict.badField);

@@ -36,7 +36,7 @@ function listen(node: Node, name: string, confirm: boolean): number[] {
  * after the two still there) and one after. The boot FIFO then holds seqs 1, 2, 5 and the
  * runtime FIFO 3, 4, 6: only a merge by seq replays them in order.
  */
-function interleaved(): { device: TracedNvram; seqs: number[] } {
+function interleaved(lastAfterStart = 1): { device: TracedNvram; seqs: number[] } {
   const seqs: number[] = [];
   let device = freshDevice();
   for (let boot = 0; boot < 2; boot++) {
@@ -47,7 +47,8 @@ function interleaved(): { device: TracedNvram; seqs: number[] } {
     for (let k = 0; k < before; k++) seqs.push(p.emit('a.x', 'err', bytes(seqs.length)));
     node.start();
     node.drainUntilIdle();
-    for (let k = 0; k < before; k++) seqs.push(p.emit('a.x', 'err', bytes(seqs.length)));
+    const after = boot === 0 ? 2 : lastAfterStart;
+    for (let k = 0; k < after; k++) seqs.push(p.emit('a.x', 'err', bytes(seqs.length)));
     node.drainUntilIdle();
     node.close();
     device = rebootDurable(device);
@@ -74,6 +75,14 @@ describe('the replay plan', () => {
     node.start();
     node.drainUntilIdle();
     expect(seen).toEqual([...seqs].sort((a, b) => a - b));
+  });
+
+  test('the merge also holds when the boot FIFO has the newest event', () => {
+    const { device, seqs } = interleaved(0); // boot FIFO 1, 2, 5; runtime FIFO 3, 4
+    const { node } = bootNode(device);
+    const items = node.replay.plan?.items ?? [];
+    expect(items.map((item) => item.seq)).toEqual([...seqs].sort((a, b) => a - b));
+    expect(items.map((item) => item.fifoIndex)).toEqual([0, 0, 1, 1, 0]);
   });
 
   test('replayed events come before new ones, whichever FIFO holds them', () => {
