@@ -20,7 +20,7 @@ describe('the self-test against mutants', () => {
       );
       expect(result.first?.token).toMatch(/^nvr1\./);
     }
-  });
+  }, 180_000); // every mutant explored: about a minute on a loaded 2-core machine
 
   test('the same workload with the correct classes breaks nothing', async () => {
     const summary = await exploreWorkload({
@@ -42,7 +42,7 @@ describe('the self-test against mutants', () => {
     };
     expect(report.ok).toBe(true);
     expect(report.mutants.every((mutant) => mutant.caught)).toBe(true);
-  });
+  }, 180_000); // every mutant explored: about a minute on a loaded 2-core machine
 
   test('--replay of a token from a mutant failure reproduces the same violation', async () => {
     for (const mutant of ['mutant-early-head', 'mutant-tail-before-record']) {
