@@ -8,7 +8,11 @@ import { seqMax } from '../../src/constants.js';
 import { SlotVerdict } from '../../src/fifo/fifo.js';
 import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
 import type { Node } from '../../src/node/node.js';
-import { ReplayEngine, type ReplayContext } from '../../src/replay/replay-engine.js';
+import {
+  ReplayEngine,
+  type ReplayContext,
+  type ReplayPlan,
+} from '../../src/replay/replay-engine.js';
 import type { TracedNvram } from '../../src/nvram/index.js';
 import { bootNode, bytes, freshDevice, rebootDurable, smallLimits } from '../engine/harness.js';
 
@@ -174,13 +178,37 @@ describe('the replay plan', () => {
   test('the replay is admitted once, at start(): a second admit adds nothing', () => {
     const { device, seqs } = interleaved();
     const { node } = bootNode(device);
-    expect(node.replay.admit('boot')).toBe(0); // replay waits for start()
+    expect(node.replay.admit('boot')).toBe(0); // the boot admitted it already
     const seen = listen(node, 'r', true);
     node.start();
     expect(node.replay.admit('started')).toBe(0); // start() admitted it already
     expect(node.replay.admit('boot')).toBe(0);
     node.drainUntilIdle();
     expect(seen).toEqual([...seqs].sort((a, b) => a - b)); // each once
+  });
+
+  test('an engine that replays after new events admits at start, not at boot', () => {
+    const pushed: number[] = [];
+    const queue = {
+      pushUnexamined: (_f: unknown, _p: unknown, count: number) => pushed.push(count),
+    };
+    class ReplayAfterNew extends ReplayEngine {
+      protected override replayBeforeNew(): boolean {
+        return false;
+      }
+    }
+    const engine = new ReplayAfterNew({ queue } as unknown as ReplayContext);
+    engine.plan = {
+      recoveries: [],
+      fifoIndexes: new Uint8Array(3),
+      positions: new Float64Array(3),
+      published: 3,
+    } as unknown as ReplayPlan;
+    expect(engine.admit('boot')).toBe(0);
+    expect(pushed).toEqual([]);
+    expect(engine.admit('started')).toBe(3);
+    expect(engine.admit('started')).toBe(0);
+    expect(pushed).toEqual([3]);
   });
 
   test('before recover() there is no plan: nothing admitted, highest seq 0, no events', () => {
