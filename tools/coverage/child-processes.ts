@@ -14,7 +14,9 @@ import convert from 'ast-v8-to-istanbul';
 import libCoverage, { type CoverageMap } from 'istanbul-lib-coverage';
 import { measuredFolders, projectRoot } from './paths.js';
 
-const compiled = measuredFolders.map((folder) => pathToFileURL(`${projectRoot}/dist/${folder}/`).href);
+const compiled = measuredFolders.map(
+  (folder) => pathToFileURL(`${projectRoot}/dist/${folder}/`).href,
+);
 const sources = measuredFolders.map((folder) => `${projectRoot}/${folder}/`);
 
 /** The measured scripts' coverage in one raw file (others: npm, node's internals, tests' own). */
@@ -30,7 +32,12 @@ function measuredScripts(file: string): ProcessCov {
 async function toIstanbul(script: ProcessCov['result'][number]): Promise<CoverageMap> {
   const path = fileURLToPath(script.url);
   const code = readFileSync(path, 'utf8');
-  const sourceMap = JSON.parse(readFileSync(`${path}.map`, 'utf8')) as { version: number; mappings: string; sources: string[]; names: string[] };
+  const sourceMap = JSON.parse(readFileSync(`${path}.map`, 'utf8')) as {
+    version: number;
+    mappings: string;
+    sources: string[];
+    names: string[];
+  };
   const ast = parse(code, { ecmaVersion: 'latest', sourceType: 'module' });
   // node runs an ES module's text as it is: no wrapper before the code
   const data = await convert({ code, sourceMap, ast: ast as never, coverage: script });
@@ -38,8 +45,12 @@ async function toIstanbul(script: ProcessCov['result'][number]): Promise<Coverag
 }
 
 /** Everything the child processes wrote into `directory`, as one map over the sources. */
-export async function childProcessCoverageMap(directory: string): Promise<{ map: CoverageMap; processes: number }> {
-  const files = existsSync(directory) ? readdirSync(directory).filter((name) => name.endsWith('.json')) : [];
+export async function childProcessCoverageMap(
+  directory: string,
+): Promise<{ map: CoverageMap; processes: number }> {
+  const files = existsSync(directory)
+    ? readdirSync(directory).filter((name) => name.endsWith('.json'))
+    : [];
   const perProcess = files.map((name) => measuredScripts(`${directory}/${name}`));
   const merged = mergeProcessCovs(perProcess.filter(({ result }) => result.length > 0));
   const map = libCoverage.createCoverageMap({});

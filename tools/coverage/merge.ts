@@ -20,7 +20,9 @@ function sameItems(reference: FileCoverageData, other: FileCoverageData): boolea
   if (ids(reference.branchMap) !== ids(other.branchMap)) return false;
   return Object.entries(reference.branchMap).every(([id, branch]) => {
     const counterpart = other.branchMap[id];
-    return counterpart?.type === branch.type && counterpart.locations.length === branch.locations.length;
+    return (
+      counterpart?.type === branch.type && counterpart.locations.length === branch.locations.length
+    );
   });
 }
 

@@ -23,7 +23,9 @@ const vitest = spawnSync(
 
 const inProcessFile = `${inProcessCoverage}/coverage-final.json`;
 if (!existsSync(inProcessFile)) {
-  console.error(`no in-process coverage in ${inProcessFile}: vitest did not get as far as its report`);
+  console.error(
+    `no in-process coverage in ${inProcessFile}: vitest did not get as far as its report`,
+  );
   process.exit(1);
 }
 const merged = libCoverage.createCoverageMap(JSON.parse(readFileSync(inProcessFile, 'utf8')));
