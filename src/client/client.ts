@@ -35,6 +35,7 @@ import {
   encodeFrame,
   confirmFlagDurable,
   frameBytesMaxDefault,
+  isTypePrefix,
   wireVersion,
   type Frame,
 } from '../wire/frames.js';
@@ -112,6 +113,9 @@ interface PendingEmit {
 
 type Waiter = (frame: Frame) => void;
 
+/** An EMIT frame's details length is a u16. */
+const detailsWireMax = 0xffff;
+
 /** A name still held by a connection the daemon has not seen end: tried again, 100 ms apart. */
 const subscribeBusyTriesMax = 50;
 
@@ -169,6 +173,16 @@ export class RemoteProducer {
       typeof details === 'string'
         ? new TextEncoder().encode(details)
         : (details ?? new Uint8Array(0));
+    // refused here, not sent: the frame's u16 length could not carry it, and a frame the daemon
+    // drops is sent again after the reconnect, for ever
+    const limit = this.#client.detailsBytesMax > 0 ? this.#client.detailsBytesMax : detailsWireMax;
+    if (bytes.length > Math.min(limit, detailsWireMax))
+      return Promise.reject(
+        new ClientError(
+          'EVENT_TOO_LARGE',
+          `details of ${bytes.length} bytes exceed the daemon's detailsBytesMax ${Math.min(limit, detailsWireMax)}`,
+        ),
+      );
     return new Promise<number>((resolve, reject) => {
       const emit: PendingEmit = { counter: 0, type, level, details: bytes, resolve, reject };
       if (this.handle < 0) this.queued.push(emit);
@@ -248,6 +262,12 @@ export class Client {
     handler: RemoteHandler,
   ): Promise<Confirmer> {
     encodeName('recipient', name);
+    for (const prefix of subscription.prefixes ?? [])
+      if (!isTypePrefix(prefix))
+        throw new ClientError(
+          'BAD_ARGUMENT',
+          `not a type prefix: ${JSON.stringify(prefix)} (0..64 of [A-Za-z0-9_.-])`,
+        );
     const entry: SubscriptionEntry = {
       name,
       subscription,

@@ -424,6 +424,11 @@ class FrameReader {
 const codePattern = /^[A-Z][A-Z0-9_]{0,39}$/;
 const prefixPattern = /^[A-Za-z0-9_.-]{0,64}$/;
 
+/** A subscription's type prefix as SUBSCRIBE carries it: 0..64 of [A-Za-z0-9_.-]. */
+export function isTypePrefix(value: string): boolean {
+  return prefixPattern.test(value);
+}
+
 function validName(kind: NameKind | 'code' | 'prefix' | 'client', value: string): boolean {
   if (kind === 'code') return codePattern.test(value);
   if (kind === 'prefix') return prefixPattern.test(value);
