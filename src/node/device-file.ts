@@ -24,7 +24,7 @@ import { basename, dirname, join } from 'node:path';
 import { detailsBytesMaxDefault, fifoSlotsMax } from '../constants.js';
 import { assert } from '../events/assert.js';
 import { NodeError } from '../events/errors.js';
-import { DirectNvram, TracedNvram, type Durability } from '../nvram/index.js';
+import { DirectNvram, NvramError, TracedNvram, type Durability } from '../nvram/index.js';
 import { formatNode, nodeLayout, readNodeGeometry, type NodeLimits } from './layout.js';
 
 /** The size of a device file the commands format (SPEC 3: a multiple of 4096). */
@@ -175,6 +175,28 @@ function processRuns(pid: number): boolean {
  * that never completed, or `nvrelay init` with the node's sections) is formatted in place: the
  * control block is written last, so no event was ever recorded on it.
  */
+/** How long the process that published a device waits out a racer's brief hold of its lock. */
+const justFormattedLockWaitMs = 2_000;
+
+/**
+ * Opens the device this process has just published. Processes racing to create it open it as
+ * soon as it exists, each for a moment: the one that formatted it waits for such a hold to end
+ * (NVRAM_LOCKED for at most 2 s) instead of failing, so it still learns it formatted it. A
+ * process that holds the device longer (a daemon) is NVRAM_LOCKED as before.
+ */
+function openJustFormatted(path: string, durability: NodeDeviceOptions['durability']): DirectNvram {
+  const until = Date.now() + justFormattedLockWaitMs;
+  for (;;) {
+    try {
+      return DirectNvram.open(path, { durability });
+    } catch (error) {
+      if (!(error instanceof NvramError) || error.code !== 'NVRAM_LOCKED' || Date.now() >= until)
+        throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); // a synchronous 10 ms
+    }
+  }
+}
+
 export function openNodeDevice(path: string, options: NodeDeviceOptions): OpenedNodeDevice {
   const sizeBytes = options.sizeBytes ?? nodeDeviceBytesDefault;
   const detailsBytesMax = Math.max(detailsBytesMaxDefault, options.detailsBytesMax ?? 0);
@@ -182,7 +204,9 @@ export function openNodeDevice(path: string, options: NodeDeviceOptions): Opened
   removeAbandonedFormats(path);
   let formatted = false;
   if (!existsSync(path)) formatted = formatNodeDevice(path, sizeBytes, limits);
-  const device = DirectNvram.open(path, { durability: options.durability });
+  const device = formatted
+    ? openJustFormatted(path, options.durability)
+    : DirectNvram.open(path, { durability: options.durability });
   try {
     readNodeGeometry(device);
   } catch (error) {
