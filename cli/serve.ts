@@ -1,7 +1,7 @@
 /**
  * `nvrelay serve <device> [--socket PATH] [--listen HOST:PORT] [--config FILE]
  *                [--durability process|power] [--tls-cert F --tls-key F --tls-ca F]
- *                [--log-format text|json] [--json]`
+ *                [--log-format text|json] [--log-details] [--json]`
  *
  * One node on one device as a daemon (src/daemon/daemon.ts; docs/PROTOCOL.md, docs/CONFIG.md).
  * Everything that can be checked is checked before the device is opened: the config file (every
@@ -31,6 +31,7 @@ interface ServeOptions {
   tlsKey?: string;
   tlsCa?: string;
   logFormat: 'text' | 'json';
+  logDetails: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -55,6 +56,7 @@ export function registerServe(program: Command): void {
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
     .option('--log-format <format>', 'text or json', parseLogFormat, 'text')
+    .option('--log-details', 'log lines may carry event details (never without it)', false)
     .addOption(
       new Option('--json', 'JSON log lines and errors (implies --log-format json)').implies({
         logFormat: 'json',
@@ -82,6 +84,7 @@ async function serve(device: string, options: ServeOptions): Promise<number> {
     config,
     log,
     socket: options.socket === false ? null : options.socket,
+    logDetails: options.logDetails,
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
     ...(tls !== undefined ? { tls } : {}),
   });

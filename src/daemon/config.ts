@@ -11,6 +11,7 @@ import { attemptsLimit, inFlightLimit } from '../constants.js';
 import { NodeError } from '../events/errors.js';
 import { isValidName } from '../events/names.js';
 import { severityNames, type SeverityName } from '../events/severity.js';
+import { sinkKinds } from '../sinks/config.js';
 
 const severity = z.enum(severityNames as unknown as [SeverityName, ...SeverityName[]]);
 
@@ -60,6 +61,22 @@ const upstream = z
   })
   .strict();
 
+/**
+ * A sink (src/sinks): a recipient inside the daemon that hands events to rsyslog, an HTTP
+ * endpoint, a file or a Redis stream, confirming each once that system holds it durably.
+ */
+const sinkShared = {
+  ...recipient.shape,
+  /** Events per send at most (one write, request, pipeline or RELP window). */
+  batchMax: z.number().int().min(1).max(inFlightLimit).default(64),
+};
+const sink = z.discriminatedUnion('kind', [
+  z.object({ ...sinkShared, ...sinkKinds.jsonl }).strict(),
+  z.object({ ...sinkShared, ...sinkKinds.webhook }).strict(),
+  z.object({ ...sinkShared, ...sinkKinds['redis-stream'] }).strict(),
+  z.object({ ...sinkShared, ...sinkKinds.relp }).strict(),
+]);
+
 export const configSchema = z
   .object({
     /** Recipients by name: known before they connect. */
@@ -74,6 +91,13 @@ export const configSchema = z
       .record(
         z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'an upstream name of [A-Za-z0-9._-], 1..32'),
         upstream,
+      )
+      .default({}),
+    /** Sinks by name (a recipient name, not also a recipient's): recipients inside the daemon. */
+    sinks: z
+      .record(
+        z.string().refine((name) => isValidName('recipient', name), 'a recipient name'),
+        sink,
       )
       .default({}),
     /** Refuse subscriptions by names the config does not declare. */
@@ -93,11 +117,21 @@ export const configSchema = z
       .max(1 << 24)
       .default(1 << 17),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    for (const name of Object.keys(config.sinks))
+      if (name in config.recipients)
+        context.addIssue({
+          code: 'custom',
+          path: ['sinks', name],
+          message: `'${name}' is also a recipient's name: a sink is a recipient of its own`,
+        });
+  });
 
 export type DaemonConfig = z.infer<typeof configSchema>;
 export type RecipientConfig = z.infer<typeof recipient>;
 export type UpstreamConfig = z.infer<typeof upstream>;
+export type SinkConfig = z.infer<typeof sink>;
 
 /** The config with every default, for a daemon run without a file. */
 export function defaultConfig(): DaemonConfig {

@@ -25,6 +25,9 @@ import type { DirectNvram, Durability } from '../nvram/index.js';
 import type { Client, ClientTls } from '../client/client.js';
 import { Multiplexer } from '../mux/multiplexer.js';
 import { connectUpstream } from '../mux/remote-upstream.js';
+import type { SinkTransport } from '../sinks/sink.js';
+import { SinkRecipient } from '../sinks/sink-recipient.js';
+import { openTransport } from '../sinks/transports.js';
 import type { DaemonConfig, UpstreamConfig } from './config.js';
 import { ProducerLedger } from './producer-ledger.js';
 import { Connection, type ConnectionContext } from './connection.js';
@@ -45,6 +48,8 @@ export interface DaemonOptions {
   /** TCP address, only if asked. */
   listen?: { host: string; port: number };
   tls?: TlsFiles;
+  /** Log lines may carry event details (a refused event's, a dead letter's). */
+  logDetails?: boolean;
 }
 
 export class Daemon {
@@ -53,6 +58,8 @@ export class Daemon {
   readonly log: Logger;
   /** The multiplexing recipient, if the config names upstreams (src/mux). */
   readonly mux: Multiplexer | null = null;
+  /** The config's sinks (src/sinks), recipients inside the daemon. */
+  readonly sinks: SinkRecipient[] = [];
   readonly #upstreams: Client[] = [];
   readonly #servers: Server[] = [];
   readonly #connections = new Set<Connection>();
@@ -67,6 +74,10 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     if (options.listen !== undefined) checkTcp(options.listen.host, options.tls);
     if (options.socket !== null) await freeSocketPath(options.socket);
+    // the sinks' secrets and files are read before the device is opened: a mistake leaves it alone
+    const transports = new Map<string, SinkTransport>();
+    for (const [name, sink] of Object.entries(options.config.sinks))
+      transports.set(name, openTransport(name, sink));
     const { device, formatted } = openNodeDevice(options.device, {
       durability: options.durability,
       // a mux's device, formatted here, has room for a full origin trail beside the details
@@ -76,7 +87,7 @@ export class Daemon {
     });
     let daemon: Daemon;
     try {
-      daemon = new Daemon(device, options);
+      daemon = new Daemon(device, options, transports);
     } catch (error) {
       device.close();
       throw error;
@@ -133,7 +144,11 @@ export class Daemon {
     }
   }
 
-  private constructor(device: DirectNvram, options: DaemonOptions) {
+  private constructor(
+    device: DirectNvram,
+    options: DaemonOptions,
+    transports: ReadonlyMap<string, SinkTransport>,
+  ) {
     this.device = device;
     this.log = options.log;
     this.#socketPath = options.socket;
@@ -160,6 +175,25 @@ export class Daemon {
       );
       this.node.detachRecipient(recipient); // until it connects: its events are kept for it
     }
+    const nodeId = device.header.deviceId.toString(16).padStart(16, '0');
+    for (const [name, sink] of Object.entries(config.sinks))
+      this.sinks.push(
+        new SinkRecipient(this.node, {
+          name,
+          kind: sink.kind,
+          subscription: {
+            prefixes: sink.prefixes ?? [''],
+            severityMax: sink.severityMax ?? 'debug',
+          },
+          ...(sink.retry !== undefined ? { retry: sink.retry } : {}),
+          ...(sink.inFlightMax !== undefined ? { inFlightMax: sink.inFlightMax } : {}),
+          batchMax: sink.batchMax,
+          transport: transports.get(name) as SinkTransport,
+          nodeId,
+          log: options.log,
+          logDetails: options.logDetails ?? false,
+        }),
+      );
     this.node.engine.onDeadLetter = (recipient, seq) =>
       this.log.warn({ recipient: recipient.name, seq }, 'dead letter');
     if (Object.keys(config.upstreams).length > 0)
@@ -178,7 +212,7 @@ export class Daemon {
       config,
       ledger,
       log: options.log,
-      nodeId: device.header.deviceId.toString(16).padStart(16, '0'),
+      nodeId,
       attached: new Map(),
       onNodeFailed: (error) => this.#nodeFailed(error),
       onClosed: (connection) => this.#connections.delete(connection),
@@ -245,6 +279,7 @@ export class Daemon {
     for (const server of this.#servers) server.close();
     for (const client of this.#upstreams) client.close();
     this.mux?.close();
+    await closeSinks(this.sinks, this.log);
     if (this.node.phase === 'running') {
       this.node.commit(); // the frames in hand: their group is committed, their acks sent
       await new Promise((resolve) => setImmediate(resolve));
@@ -263,6 +298,22 @@ export class Daemon {
     this.log.fatal({ err: error }, 'node failed: stopping (reopen the device to recover)');
     void this.stop('NODE_FAILED');
   }
+}
+
+/**
+ * Waits for each sink's send in progress (its outcome still settles events), then closes its
+ * transport; a sink that does not finish within 2 s is left (its events stay owed).
+ */
+async function closeSinks(sinks: readonly SinkRecipient[], log: Logger): Promise<void> {
+  await Promise.all(
+    sinks.map(async (sink) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, 2_000, 'late')));
+      const result = await Promise.race([sink.close().then(() => 'closed' as const), late]);
+      clearTimeout(timer);
+      if (result === 'late') log.warn({ sink: sink.name }, 'sink did not close within 2 s');
+    }),
+  );
 }
 
 function summary(node: Node): Record<string, unknown> {

@@ -13,6 +13,7 @@
  * | + 24 | 8 | deadLetteredAt | ms, float64 |
  * | + 32 | 4 | reason | persistent code, below |
  * | + 36 | 4 | attempts | |
+ * | + 40 | 4 | detail | the refusing recipient's code for reason 3 (a sink's: the HTTP status, the RELP code); 0 otherwise |
  * | + 64 | slotBytes | record | a copy of the FIFO slot (its own CRC) |
  *
  * where e = entryBytes = 64 + slotBytes. Persist order of a dead-lettering: entry, then state,
@@ -27,6 +28,7 @@
  * |---:|---|---|
  * | 1 | attempts-exhausted | the recipient did not confirm after retry.attemptsMax attempts |
  * | 2 | recipient-retired | the recipient was retired (Node.retireRecipient, or absent past the grace period); attempts is 0 |
+ * | 3 | refused | the recipient refused the event for good (`Recipient.refuse`: a sink whose next system answered a permanent error); detail holds its code |
  */
 import { pageBytes } from '../constants.js';
 import { crc32c } from '../events/crc32c.js';
@@ -51,10 +53,16 @@ const entriesOffset = 64;
 const entryHeaderBytes = 64;
 
 /** Indexed by the persistent reason code (0 is never stored). */
-export const deadLetterReasons = ['none', 'attempts-exhausted', 'recipient-retired'] as const;
+export const deadLetterReasons = [
+  'none',
+  'attempts-exhausted',
+  'recipient-retired',
+  'refused',
+] as const;
 export type DeadLetterReason = (typeof deadLetterReasons)[number];
 export const reasonAttemptsExhausted = 1;
 export const reasonRecipientRetired = 2;
+export const reasonRefused = 3;
 
 const stateFree = 0;
 const stateHeld = 1;
@@ -74,6 +82,8 @@ export interface DeadLetter {
   seq: number;
   reason: DeadLetterReason;
   attempts: number;
+  /** The refusing recipient's code (reason `refused`), else 0. */
+  detail: number;
   deadLetteredAt: number;
   record: EventRecord;
 }
@@ -224,6 +234,7 @@ export class DeadLetterStore {
     attempts: number,
     now: number,
     reason: number,
+    detail = 0,
   ): boolean {
     if (this.find(recipientId, seq) >= 0) return true;
     const index = this.#states.indexOf(stateFree);
@@ -236,6 +247,7 @@ export class DeadLetterStore {
     view.setFloat64(16, now, true);
     view.setUint32(24, reason, true);
     view.setUint32(28, attempts, true);
+    view.setUint32(32, detail, true);
     scratch.set(record, entryHeaderBytes - 8);
     view.setUint32(0, crc32c(scratch, 4, entryHeaderBytes - 12), true);
     const offset = this.#entries + index * this.entryBytes;
@@ -278,6 +290,7 @@ export class DeadLetterStore {
         deadLetteredAt: view.getFloat64(base + 24, true),
         reason: deadLetterReasons[view.getUint32(base + 32, true)] ?? 'none',
         attempts: view.getUint32(base + 36, true),
+        detail: view.getUint32(base + 40, true),
         record: decodeRecord(this.#shadow, base + entryHeaderBytes),
       });
     }

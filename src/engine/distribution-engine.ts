@@ -10,7 +10,7 @@
 import { AssertionError, assert } from '../events/assert.js';
 import { NvramError } from '../nvram/errors.js';
 import type { PersistentFifo } from '../fifo/fifo.js';
-import { reasonAttemptsExhausted, type DeadLetterStore } from './dead-letter.js';
+import { reasonAttemptsExhausted, reasonRefused, type DeadLetterStore } from './dead-letter.js';
 import type { ClockCell } from './clock.js';
 import { EventView } from './event-view.js';
 import { entryFlagUnexamined, type EventIndicationQueue } from './indication-queue.js';
@@ -75,6 +75,8 @@ export class DistributionEngine implements ConfirmationSink {
   onFailure: (error: unknown) => Error = (error) => error as Error;
   /** Called after an event is dead-lettered for a recipient (its attempts ran out). */
   onDeadLetter: (recipient: Recipient, seq: number) => void = () => {};
+  /** Told each in-window confirmation's delay since the first delivery, in ms (metrics). */
+  onConfirmLatency: ((recipient: Recipient, ms: number) => void) | null = null;
   /** Called when a confirmation outside a drain pass leaves work for the next pass. */
   onConfirmed: () => void = () => {};
   /** Called when examining a recovered record discards it (row R2): it is never delivered. */
@@ -205,6 +207,7 @@ export class DistributionEngine implements ConfirmationSink {
     recipient.windowCounter[slot] = counter;
     recipient.windowSeq[slot] = this.queue.seq[i] as number;
     recipient.windowDeadline[slot] = deadline;
+    recipient.windowDeliveredAt[slot] = this.#now[0] as number;
     recipient.windowAttempts[slot] = 1;
     recipient.windowDone[slot] = 0;
     recipient.windowTail++;
@@ -268,7 +271,12 @@ export class DistributionEngine implements ConfirmationSink {
   }
 
   /** After the last attempt: a durable dead letter, then the recipient's bit counts as handled. */
-  protected deadLetter(recipient: Recipient, slot: number): boolean {
+  protected deadLetter(
+    recipient: Recipient,
+    slot: number,
+    reason = reasonAttemptsExhausted,
+    detail = 0,
+  ): boolean {
     const i = (recipient.windowCounter[slot] as number) % this.queue.capacity;
     const fifo = this.fifos[this.queue.fifoIndex[i] as number] as PersistentFifo;
     const position = this.queue.position[i] as number;
@@ -278,7 +286,8 @@ export class DistributionEngine implements ConfirmationSink {
       fifo.slotView(position),
       recipient.windowAttempts[slot] as number,
       this.#now[0] as number,
-      reasonAttemptsExhausted,
+      reason,
+      detail,
     );
     if (!added) {
       this.counters.deadLetterFull++;
@@ -357,6 +366,11 @@ export class DistributionEngine implements ConfirmationSink {
     const slot = this.#inFlight(recipient, seq);
     let confirmed = false;
     if (slot >= 0) {
+      if (this.onConfirmLatency !== null) {
+        this.time.read();
+        const ms = (this.#now[0] as number) - (recipient.windowDeliveredAt[slot] as number);
+        this.onConfirmLatency(recipient, ms);
+      }
       try {
         this.settle(recipient, slot); // may store deferred confirmation words (a full list)
       } catch (error) {
@@ -372,6 +386,27 @@ export class DistributionEngine implements ConfirmationSink {
     }
     recipient.confirmed++;
     this.counters.confirmed++;
+    if (!this.#draining) this.onConfirmed();
+    return true;
+  }
+
+  /**
+   * A recipient refuses `seq` for good (a sink whose next system answered a permanent error): it
+   * is dead-lettered now, reason `refused` with the recipient's code, in the persist order of a
+   * dead-lettering after the last attempt. False if it is not in flight, or if the dead-letter
+   * section is full (then it stays in flight and is retried: never lost).
+   */
+  refuse(recipient: Recipient, seq: number, code: number): boolean {
+    if (this.failure !== null) throw this.failure;
+    const slot = this.#inFlight(recipient, seq);
+    if (slot < 0) return false;
+    this.time.read();
+    try {
+      if (!this.deadLetter(recipient, slot, reasonRefused, code)) return false;
+    } catch (error) {
+      throw this.onFailure(error);
+    }
+    this.popDone(recipient);
     if (!this.#draining) this.onConfirmed();
     return true;
   }

@@ -27,6 +27,7 @@ export interface RetryPolicy {
 /** What the engine does on a recipient's behalf; implemented by DistributionEngine. */
 export interface ConfirmationSink {
   confirm(recipient: Recipient, seq: number): boolean;
+  refuse(recipient: Recipient, seq: number, code: number): boolean;
 }
 
 export class Recipient implements Subscriber {
@@ -55,6 +56,8 @@ export class Recipient implements Subscriber {
   readonly windowCounter: Float64Array;
   readonly windowSeq: Float64Array;
   readonly windowDeadline: Float64Array;
+  /** When each entry was first delivered (the confirm-latency metric). */
+  readonly windowDeliveredAt: Float64Array;
   readonly windowAttempts: Uint16Array;
   readonly windowDone: Uint8Array;
   /** No in-flight delivery times out before this (may be early; never late). */
@@ -91,6 +94,7 @@ export class Recipient implements Subscriber {
     this.windowCounter = new Float64Array(inFlightMax);
     this.windowSeq = new Float64Array(inFlightMax);
     this.windowDeadline = new Float64Array(inFlightMax);
+    this.windowDeliveredAt = new Float64Array(inFlightMax);
     this.windowAttempts = new Uint16Array(inFlightMax);
     this.windowDone = new Uint8Array(inFlightMax);
   }
@@ -102,6 +106,14 @@ export class Recipient implements Subscriber {
    */
   confirm(seq: number): boolean {
     return this.#sink.confirm(this, seq);
+  }
+
+  /**
+   * Refuses event `seq` for good: it is dead-lettered now with reason `refused` and `code` (a
+   * sink's: the HTTP status of a 4xx). True if it was in flight and is now a durable dead letter.
+   */
+  refuse(seq: number, code: number): boolean {
+    return this.#sink.refuse(this, seq, code);
   }
 
   inFlight(): number {

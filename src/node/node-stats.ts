@@ -50,6 +50,8 @@ export interface NodeStats {
   }[];
   deadLetters: { held: number; damaged: number; capacity: number };
   counters: NodeCounters;
+  /** Refused emits by syslog level (index 0..7). */
+  rejectedByLevel: { queueFull: number[]; tooLarge: number[] };
 }
 
 /** Counters, pools, FIFOs and recipients (allocates; not for the hot path). */
@@ -81,6 +83,10 @@ export function nodeStats(node: Node, phase: NodePhase, seqNext: number): NodeSt
       capacity: node.deadLetters.entryCount,
     },
     counters: { ...node.counters },
+    rejectedByLevel: {
+      queueFull: Array.from(node.rejectedByLevel.queueFull),
+      tooLarge: Array.from(node.rejectedByLevel.tooLarge),
+    },
   };
 }
 

@@ -124,6 +124,8 @@ export class Node {
   readonly recorder: EventRecorder;
   recovery: RecoveryReport = { replayed: 0, discarded: 0, events: [] };
   readonly counters: NodeCounters;
+  /** Producers' refused emits by syslog level (0..7): QueueFull, and EVENT_TOO_LARGE. */
+  readonly rejectedByLevel = { queueFull: new Float64Array(8), tooLarge: new Float64Array(8) };
 
   readonly #life: NodeLifecycle;
   readonly #retry: RetryPolicy;
@@ -370,6 +372,7 @@ export class Node {
     const bytes = (details === null ? 0 : details.length) + originBytes;
     if (bytes > this.geometry.detailsBytesMax) {
       this.counters.rejectedTooLarge++;
+      (this.rejectedByLevel.tooLarge[level & 7] as number) += 1;
       const trail = originBytes === 0 ? '' : ` (with an origin trail of ${originBytes})`;
       throw new NodeError(
         'EVENT_TOO_LARGE',
@@ -380,6 +383,7 @@ export class Node {
     if (!this.#poolFits(level)) {
       pool.refuse();
       this.counters.rejectedQueueFull++;
+      (this.rejectedByLevel.queueFull[level & 7] as number) += 1;
       throw new QueueFull(
         pool.name,
         `nvrelay: the ${pool.name} pool is full (${pool.used()} of ${pool.capacity} slots taken, ` +

@@ -287,11 +287,25 @@ export class DirectNvram implements NvramDevice {
   fence(): void {
     this.#checkOpen('fence');
     if (this.durability !== 'power') return; // see the file comment: no fence needed for kill -9
-    if (this.#flushEnd > this.#flushStart) {
-      this.#native.msync(this.#flushStart, this.#flushEnd - this.#flushStart);
-      this.#msyncs++;
-    }
+    if (this.#flushEnd > this.#flushStart)
+      this.#msync(this.#flushStart, this.#flushEnd - this.#flushStart);
     this.#flushStart = this.#flushEnd = 0;
+  }
+
+  /**
+   * Told the duration of each msync, in ms (the daemon's fence-latency metric); null: not timed.
+   */
+  onSync: ((ms: number) => void) | null = null;
+
+  #msync(offset: number, length: number): void {
+    if (this.onSync === null) {
+      this.#native.msync(offset, length);
+    } else {
+      const start = performance.now();
+      this.#native.msync(offset, length);
+      this.onSync(performance.now() - start);
+    }
+    this.#msyncs++;
   }
 
   /**
@@ -310,8 +324,7 @@ export class DirectNvram implements NvramDevice {
       this.fence();
       return;
     }
-    this.#native.msync(offset, length); // native rounds out to whole pages
-    this.#msyncs++;
+    this.#msync(offset, length); // native rounds out to whole pages
   }
 
   /**
