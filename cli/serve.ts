@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { defaultConfig, loadConfig } from '../src/daemon/config.js';
 import { Daemon, checkTcp, type TlsFiles } from '../src/daemon/daemon.js';
 import { NodeError } from '../src/events/errors.js';
@@ -121,31 +122,20 @@ function readTls(options: ServeOptions): TlsFiles | undefined {
   };
 }
 
-/** One line per state change: JSON (pino's own) or `time level message key=value ...`. */
+/**
+ * One line per state change: JSON (pino's own), or pino-pretty's one-line text, in colour on a
+ * terminal. Event details appear only with --log-details.
+ */
 function logger(format: 'text' | 'json'): Logger {
   if (format === 'json')
     return pino({ base: { pid: process.pid } }, pino.destination({ sync: true }));
-  const levels: Record<number, string> = {
-    10: 'trace',
-    20: 'debug',
-    30: 'info',
-    40: 'warn',
-    50: 'error',
-    60: 'fatal',
-  };
   return pino(
     { base: null },
-    {
-      write(line: string): void {
-        const { time, level, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
-        const pairs = Object.entries(fields).map(
-          ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
-        );
-        const stamp = new Date(time as number).toISOString();
-        process.stdout.write(
-          `${stamp} ${levels[level as number] ?? String(level)} ${String(msg)} ${pairs.join(' ')}\n`,
-        );
-      },
-    },
+    pretty({
+      sync: true,
+      singleLine: true,
+      colorize: process.stdout.isTTY,
+      translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
+    }),
   );
 }

@@ -77,16 +77,18 @@ describe('nvrelay serve --no-socket', () => {
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const deadline = Date.now() + 30_000;
-    while (!/ info listening /.test(out) && Date.now() < deadline) {
+    while (!/ INFO: listening /.test(out) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // the SIGTERM handler is installed once start() returns, just after the line
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGTERM');
     expect(await exited, out).toBe(0);
-    // text lines: time, level, message, then key=value (strings bare, the rest as JSON)
-    expect(out).toMatch(/^\S+Z info started device=\S+tcp-only\.nvram formatted=true /m);
-    expect(out).toMatch(/ info stopping signal=SIGTERM/);
+    // text lines (pino-pretty): [time] LEVEL: message {fields as JSON}
+    expect(out).toMatch(
+      /^\[\S+Z\] INFO: started \{"device":"\S+tcp-only\.nvram","formatted":true,/m,
+    );
+    expect(out).toMatch(/ INFO: stopping \{"signal":"SIGTERM"\}/);
     expect(existsSync(join(dir, 'nvrelay.sock'))).toBe(false);
   });
 });
