@@ -48,7 +48,8 @@ export function renderDump(report: DumpReport): string {
   for (const letter of report.deadLetters) {
     const original = letter.originalSeq !== 0 ? ` (first emitted as ${letter.originalSeq})` : '';
     lines.push(
-      `  #${letter.index} seq ${letter.seq}${original} for ${letter.recipient}: ${letter.reason} ` +
+      `  #${letter.index} seq ${letter.seq}${original} for ${letter.recipient}: ${letter.reason}` +
+        `${letter.detail !== 0 ? ` (${letter.detail})` : ''} ` +
         `after ${letter.attempts} attempts at ${letter.deadLetteredAt}`,
       `    ${letter.severity} ${letter.source} ${letter.type} ${shownDetails(letter)}`,
     );

@@ -102,6 +102,8 @@ export interface DeadLetterEntry {
   recipient: string;
   seq: number;
   reason: string;
+  /** The refusing recipient's code (reason refused: a sink's HTTP status), else 0. */
+  detail: number;
   attempts: number;
   deadLetteredAt: string;
   originalSeq: number;
@@ -169,6 +171,7 @@ export function deadLetterEntries(letters: (DeadLetter & { recipient: string })[
     recipient: letter.recipient,
     seq: letter.seq,
     reason: letter.reason,
+    detail: letter.detail,
     attempts: letter.attempts,
     deadLetteredAt: new Date(letter.deadLetteredAt).toISOString(),
     originalSeq: letter.record.originalSeq,

@@ -1,9 +1,10 @@
 /**
  * The dead-letter workload (`--workload dead-letters`): a node whose `sink` recipient never
- * confirms an event it is delivered for the first time, so the manual clock, stepped past every
- * retry timeout, exhausts its attempts and the engine dead-letters the event (persist order: the
- * record copied into the dead-letter section, then the recipient's confirmation bit, see
- * src/engine/dead-letter.ts). An operator then re-delivers the dead letters
+ * confirms an event it is delivered for the first time: it refuses one of an even seq at once
+ * (Recipient.refuse, as a sink does on a permanent error: reason `refused`), and for the others
+ * the manual clock, stepped past every retry timeout, exhausts its attempts and the engine
+ * dead-letters the event (both in one persist order: the record copied into the dead-letter
+ * section, then the recipient's confirmation bit, see src/engine/dead-letter.ts). An operator then re-delivers the dead letters
  * (node.redeliverDeadLetters) and the sink confirms each re-delivery (it carries originalSeq).
  * An `audit` recipient confirms everything at once, so the head moves only once the sink's bit
  * is set.
@@ -142,8 +143,13 @@ class DeadLetterStageDriver {
       replayed: event.replayed,
       ...(originalSeq === 0 ? {} : { originalSeq }),
     });
-    // the sink never confirms a first delivery: its attempts run out and it is dead-lettered
-    if (confirms === 're-deliveries' && originalSeq === 0) return;
+    // the sink never confirms a first delivery: it refuses an event of an even seq at once (a
+    // sink's permanent error: dead-lettered now, reason refused), and the others' attempts run
+    // out and they are dead-lettered; both in the same persist order
+    if (confirms === 're-deliveries' && originalSeq === 0) {
+      if (seq % 2 === 0) recipient.refuse(seq, 400);
+      return;
+    }
     this.#context.mark({ kind: 'confirming', epoch: this.#epoch, recipient: recipient.name, seq });
     if (recipient.confirm(seq)) {
       this.#context.mark({ kind: 'confirmed', epoch: this.#epoch, recipient: recipient.name, seq });
