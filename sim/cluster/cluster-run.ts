@@ -230,7 +230,7 @@ export class ClusterRun {
       }
       node.start();
     } catch (error) {
-      if (this.#cutFired(sim, error)) return;
+      if (this.#cutFired(sim)) return;
       if (error instanceof NodeError || error instanceof NvramError) {
         this.marks.push({ kind: 'refused', node: sim.spec.name, code: error.code });
         sim.node = null;
@@ -257,27 +257,30 @@ export class ClusterRun {
           .link('up', mux.spec.mode)
           .connected(nodeIdOf(upstream.spec), link.confirmer);
       } catch (error) {
-        if (!this.#cutFired(upstream, error) && !this.#cutFired(mux, error)) throw error;
+        if (!this.#cutFired(upstream) && !this.#cutFired(mux)) throw error;
       }
     }
   }
 
   #disconnectLinks(sim: SimNode): void {
-    for (const link of this.links) {
-      if (link.upstream !== sim.index && link.mux !== sim.index) continue;
-      if (!link.connected) continue;
-      link.disconnect();
-      const upstream = this.nodes[link.upstream] as SimNode;
-      if (upstream.up && upstream.node?.phase === 'running')
-        upstream.node.detachRecipient(upstream.downstream as Recipient);
-      const mux = this.nodes[link.mux] as SimNode;
-      if (mux.up) mux.mux?.link('up', mux.spec.mode).disconnected();
-      if (link.mux === sim.index) link.muxDied();
-    }
+    for (const link of this.links)
+      if (link.upstream === sim.index || link.mux === sim.index) this.#disconnect(link);
+  }
+
+  /** A lost connection: the upstream detaches the mux's recipient, the mux's link forgets it. */
+  #disconnect(link: SimLink): boolean {
+    if (!link.connected) return false;
+    link.disconnect();
+    const upstream = this.nodes[link.upstream] as SimNode;
+    if (upstream.up && upstream.node?.phase === 'running')
+      upstream.node.detachRecipient(upstream.downstream as Recipient);
+    const mux = this.nodes[link.mux] as SimNode;
+    if (mux.up) mux.mux?.link('up', mux.spec.mode).disconnected();
+    return true;
   }
 
   /** If `sim`'s device lost power: the node is gone, and reboots a few steps later. */
-  #cutFired(sim: SimNode, _error?: unknown): boolean {
+  #cutFired(sim: SimNode): boolean {
     if (!sim.device.poweredOff) return false;
     const cut = this.#cuts.find((c) => c.device === sim.index && c.incarnation === sim.incarnation);
     const images = imagesAtCut(
@@ -336,7 +339,7 @@ export class ClusterRun {
       else if (choice < 97) this.#clock.time += 250;
       else this.#drop(link);
     } catch (error) {
-      for (const node of this.nodes) if (node.up && this.#cutFired(node, error)) return;
+      for (const node of this.nodes) if (node.up && this.#cutFired(node)) return;
       throw error;
     }
   }
@@ -405,12 +408,9 @@ export class ClusterRun {
   }
 
   #drop(link: SimLink): void {
-    if (!link.connected) return;
+    if (!this.#disconnect(link)) return;
     const upstream = this.nodes[link.upstream] as SimNode;
     const mux = this.nodes[link.mux] as SimNode;
-    link.disconnect();
-    if (upstream.up) (upstream.node as Node).detachRecipient(upstream.downstream as Recipient);
-    mux.mux?.link('up', mux.spec.mode).disconnected();
     this.marks.push({ kind: 'dropped', link: `${upstream.spec.name}->${mux.spec.name}` });
     this.#connectLinks(); // the client reconnects at once
   }
@@ -433,7 +433,7 @@ export class ClusterRun {
         await this.#settle();
       } catch (error) {
         let handled = false;
-        for (const sim of this.nodes) if (sim.up && this.#cutFired(sim, error)) handled = true;
+        for (const sim of this.nodes) if (sim.up && this.#cutFired(sim)) handled = true;
         if (!handled) throw error;
       }
       this.#clock.time += 2_000; // retries fall due
