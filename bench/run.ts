@@ -50,6 +50,7 @@ const suites: BenchSuite[] = [
   (await import('./crashlab.js')).suite,
   (await import('./daemon.js')).suite,
   (await import('./mux.js')).suite,
+  (await import('./sinks.js')).suite,
 ];
 
 const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json]
