@@ -61,7 +61,11 @@ export const sinkKinds = {
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
       .optional(),
     timeoutMs: z.number().int().min(1).max(600_000).default(5_000),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: z
+      .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name'), z.string())
+      .default({}),
+    /** At most 256: the X-Nvrelay-Events header names each event (about 25 bytes each). */
+    batchMax: z.number().int().min(1).max(256).default(64),
   },
   'redis-stream': {
     kind: z.literal('redis-stream'),

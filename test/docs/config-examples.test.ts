@@ -33,3 +33,14 @@ test('a sink of an unknown kind, or missing its target, is a mistake with its pa
     /sinks\.s\.address: HOST:PORT/,
   );
 });
+
+test('a webhook: header names checked, batches of at most 256 (its header names each event)', () => {
+  const webhook = { kind: 'webhook', url: 'http://127.0.0.1:1/' };
+  expect(() => parseConfig({ sinks: { h: { ...webhook, headers: { 'bad name': 'x' } } } })).toThrow(
+    /sinks\.h\.headers\.bad name: Invalid key/,
+  );
+  expect(() => parseConfig({ sinks: { h: { ...webhook, batchMax: 257 } } })).toThrow(
+    /sinks\.h\.batchMax/,
+  );
+  expect(parseConfig({ sinks: { h: webhook } }).sinks['h']).toMatchObject({ batchMax: 64 });
+});
