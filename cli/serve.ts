@@ -1,7 +1,7 @@
 /**
  * `nvrelay serve <device> [--socket PATH] [--listen HOST:PORT] [--config FILE]
  *                [--durability process|power] [--tls-cert F --tls-key F --tls-ca F]
- *                [--log-format text|json] [--log-details] [--json]`
+ *                [--log-format text|json] [--log-details] [--metrics [HOST:]PORT] [--json]`
  *
  * One node on one device as a daemon (src/daemon/daemon.ts; docs/PROTOCOL.md, docs/CONFIG.md).
  * Everything that can be checked is checked before the device is opened: the config file (every
@@ -9,6 +9,8 @@
  * change on stdout (started with the recovery summary, listening, recipient connected and
  * disconnected, connection dropped, dead letter, stopped). SIGTERM or SIGINT: stop accepting,
  * answer the frames in hand, final fence, close; exit 0 (1 after a node failure).
+ * --metrics: Prometheus metrics at /metrics, a status page at / (src/operations); a bare port
+ * listens on 127.0.0.1.
  * --json: the log lines are JSON (as with --log-format json), and so is an error that stops the
  * command (`{"error":{...}}` on stdout, cli/main.ts).
  */
@@ -20,6 +22,7 @@ import { defaultConfig, loadConfig } from '../src/daemon/config.js';
 import { Daemon, checkTcp, type TlsFiles } from '../src/daemon/daemon.js';
 import { NodeError } from '../src/events/errors.js';
 import type { Durability } from '../src/nvram/index.js';
+import { parseOperationsAddress, type OperationsAddress } from '../src/operations/address.js';
 import { parseDurability, parseHostPort } from './wire-arguments.js';
 
 interface ServeOptions {
@@ -33,6 +36,7 @@ interface ServeOptions {
   tlsCa?: string;
   logFormat: 'text' | 'json';
   logDetails: boolean;
+  metrics?: OperationsAddress;
 }
 
 export function registerServe(program: Command): void {
@@ -58,6 +62,11 @@ export function registerServe(program: Command): void {
     .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
     .option('--log-format <format>', 'text or json', parseLogFormat, 'text')
     .option('--log-details', 'log lines may carry event details (never without it)', false)
+    .option(
+      '--metrics <[host:]port>',
+      'serve /metrics (Prometheus) and a status page at / (a bare port: 127.0.0.1)',
+      parseMetrics,
+    )
     .addOption(
       new Option('--json', 'JSON log lines and errors (implies --log-format json)').implies({
         logFormat: 'json',
@@ -66,6 +75,14 @@ export function registerServe(program: Command): void {
     .action(async (device: string, options: ServeOptions) => {
       process.exitCode = await serve(device, options);
     });
+}
+
+function parseMetrics(text: string): OperationsAddress {
+  try {
+    return parseOperationsAddress(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function parseLogFormat(text: string): 'text' | 'json' {
@@ -88,6 +105,7 @@ async function serve(device: string, options: ServeOptions): Promise<number> {
     logDetails: options.logDetails,
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
     ...(tls !== undefined ? { tls } : {}),
+    ...(options.metrics !== undefined ? { operations: options.metrics } : {}),
   });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');

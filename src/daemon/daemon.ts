@@ -31,6 +31,7 @@ import { openTransport } from '../sinks/transports.js';
 import type { DaemonConfig, UpstreamConfig } from './config.js';
 import { ProducerLedger } from './producer-ledger.js';
 import { Connection, type ConnectionContext } from './connection.js';
+import type { OperationsServer } from '../operations/server.js';
 
 export interface TlsFiles {
   cert: Buffer;
@@ -50,6 +51,8 @@ export interface DaemonOptions {
   tls?: TlsFiles;
   /** Log lines may carry event details (a refused event's, a dead letter's). */
   logDetails?: boolean;
+  /** The operations endpoint (metrics, status page: src/operations), only if asked. */
+  operations?: { host: string; port: number };
 }
 
 export class Daemon {
@@ -65,6 +68,7 @@ export class Daemon {
   readonly #connections = new Set<Connection>();
   readonly #ctx: ConnectionContext;
   readonly #socketPath: string | null;
+  #operations: OperationsServer | null = null;
   #stopping: Promise<void> | null = null;
   /** Resolves when the daemon has stopped (after stop(), or a node failure). */
   readonly stopped: Promise<number>;
@@ -102,8 +106,24 @@ export class Daemon {
       'started',
     );
     await daemon.#listen(options);
+    if (options.operations !== undefined) {
+      try {
+        // loaded only when asked: a daemon without the endpoint never loads prom-client
+        const { start } = await import('../operations/server.js');
+        daemon.#operations = await start(daemon, options.operations);
+      } catch (error) {
+        await daemon.stop();
+        throw error;
+      }
+      options.log.info({ address: daemon.#operations.address }, 'operations endpoint');
+    }
     daemon.#connectUpstreams();
     return daemon;
+  }
+
+  /** The operations endpoint, if it was asked for. */
+  get operations(): OperationsServer | null {
+    return this.#operations;
   }
 
   /**
@@ -276,6 +296,7 @@ export class Daemon {
   }
 
   async #stop(reason: string): Promise<void> {
+    await this.#operations?.close(); // first: no scrape reads a node that is closing
     for (const server of this.#servers) server.close();
     for (const client of this.#upstreams) client.close();
     this.mux?.close();
