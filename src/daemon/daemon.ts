@@ -105,17 +105,17 @@ export class Daemon {
       },
       'started',
     );
-    await daemon.#listen(options);
-    if (options.operations !== undefined) {
-      try {
+    try {
+      await daemon.#listen(options);
+      if (options.operations !== undefined) {
         // loaded only when asked: a daemon without the endpoint never loads prom-client
         const { start } = await import('../operations/server.js');
         daemon.#operations = await start(daemon, options.operations);
-      } catch (error) {
-        await daemon.stop();
-        throw error;
+        options.log.info({ address: daemon.#operations.address }, 'operations endpoint');
       }
-      options.log.info({ address: daemon.#operations.address }, 'operations endpoint');
+    } catch (error) {
+      await daemon.stop(); // a port in use: the device is closed and unlocked again
+      throw error;
     }
     daemon.#connectUpstreams();
     return daemon;
