@@ -72,6 +72,15 @@ export abstract class DeviceWrapper<
     this.issue('persist', () => this.inner.persist(offset, length));
   }
 
+  /** A fence issued asynchronously: a failure to issue it reaches `onComplete`, as one to complete it. */
+  fenceAsync(onComplete: (error: Error | null) => void): void {
+    try {
+      this.issue('fence', () => this.inner.fenceAsync(onComplete));
+    } catch (error) {
+      setImmediate(() => onComplete(error as Error));
+    }
+  }
+
   close(): void {
     this.inner.close();
   }

@@ -143,6 +143,12 @@ export class RecoveryDevice implements NvramDevice {
     this.fence();
   }
 
+  /** Recovery fences synchronously; an asynchronous one counts as a fence all the same. */
+  fenceAsync(onComplete: (error: Error | null) => void): void {
+    this.fence();
+    setImmediate(() => onComplete(null));
+  }
+
   close(): void {
     // Reused for the next crash state: nothing to release.
   }

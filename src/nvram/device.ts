@@ -40,6 +40,15 @@ export interface NvramDevice {
   fence(): void;
   /** flush + fence (SPEC 3). In direct 'power' durability also msync of the touched pages. */
   persist(offset: number, length: number): void;
+  /**
+   * An asynchronous fence: issued now, over every store flushed before this call; `onComplete`
+   * is called later (never before this returns) once they are all durable, or with the error
+   * that kept them from being so (NVRAM_IO: fail-stop). Stores and flushes made after the issue
+   * and before the completion may or may not be made durable by it. In direct 'power'
+   * durability the msync runs on a worker thread while JavaScript goes on (docs/ARCHITECTURE.md,
+   * "Pipelined fence").
+   */
+  fenceAsync(onComplete: (error: Error | null) => void): void;
 
   /** Idempotent; every method after it throws NVRAM_CLOSED. */
   close(): void;

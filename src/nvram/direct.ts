@@ -292,6 +292,16 @@ export class DirectNvram implements NvramDevice {
     this.#flushStart = this.#flushEnd = 0;
   }
 
+  fenceAsync(onComplete: (error: Error | null) => void): void {
+    let error: Error | null = null;
+    try {
+      this.fence();
+    } catch (caught) {
+      error = caught as Error;
+    }
+    setImmediate(() => onComplete(error));
+  }
+
   /**
    * Told the duration of each msync, in ms (the daemon's fence-latency metric); null: not timed.
    */

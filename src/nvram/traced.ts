@@ -297,6 +297,16 @@ export class TracedNvram implements NvramDevice {
     }
   }
 
+  fenceAsync(onComplete: (error: Error | null) => void): void {
+    let error: Error | null = null;
+    try {
+      this.fence();
+    } catch (caught) {
+      error = caught as Error;
+    }
+    setImmediate(() => onComplete(error));
+  }
+
   /** SPEC 3: persist = flush + fence, two instructions. */
   persist(offset: number, length: number): void {
     this.flush(offset, length);
