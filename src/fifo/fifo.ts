@@ -145,6 +145,40 @@ export class PersistentFifo extends RecoverableFifo {
     this.publishTail(tail);
   }
 
+  /**
+   * Pipelined group commit, part 2: the fence is issued asynchronously over the written records
+   * (and the confirmations and pointer words prepared now); once it completes they are durable
+   * and the records up to `tail` are published, then `done`. Stores after the issue (the next
+   * group's records) may ride along, but only a later fence acknowledges them.
+   */
+  issueGroupFence(tail: number, done: (error: Error | null) => void): void {
+    assert(tail > this.tail && tail <= this.reserved, 'group commit range');
+    this.prepareFence();
+    const tailFlushed = this.tailFlushed;
+    const headFlushed = this.headFlushed;
+    this.device.fenceAsync((error) => {
+      if (error === null) this.groupFenced(tail, tailFlushed, headFlushed);
+      done(error);
+    });
+  }
+
+  /**
+   * What an asynchronous group fence made durable, recorded at its completion. A synchronous
+   * fence in between (a drain's, a close's) may have recorded as much or more already: nothing
+   * goes backwards.
+   */
+  protected groupFenced(tail: number, tailFlushed: number, headFlushed: number): void {
+    if (tailFlushed >= 0) {
+      this.durableTail = Math.max(this.durableTail, tailFlushed);
+      if (this.tailFlushed === tailFlushed) this.tailFlushed = -1;
+    }
+    if (headFlushed >= 0) {
+      this.persistedHead = Math.max(this.persistedHead, headFlushed);
+      if (this.headFlushed === headFlushed) this.headFlushed = -1;
+    }
+    if (tail > this.tail) this.publishTail(tail);
+  }
+
   // ---- confirmation [216] and retirement [217] ----
 
   /**

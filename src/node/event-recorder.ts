@@ -56,6 +56,14 @@ export class EventRecorder {
   /** Called after an event is queued (auto scheduling arranges a drain). */
   onQueued: () => void = () => {};
   #group: GroupCommit | null = null;
+  /** The group whose asynchronous fence is in flight (pipelined group commit), or null. */
+  #fencing: GroupCommit | null = null;
+  /** A commit was asked for while a fence was in flight: issued when it completes. */
+  #commitWanted = false;
+  /** Told an error of an asynchronous fence, or of what its completion did: fail-stop. */
+  onFenceFailed: (error: unknown) => void = () => {};
+  /** Told each group once it is durable, before its emitters are (the crash lab's marks). */
+  onGroupDurable: (group: GroupCommit) => void = () => {};
 
   constructor(
     fifos: readonly PersistentFifo[],
@@ -75,9 +83,9 @@ export class EventRecorder {
     this.counters = counters;
   }
 
-  /** True while a group commit has records stored but not yet fenced. */
+  /** True while a group commit has records stored but not yet durable. */
   get groupOpen(): boolean {
-    return this.#group !== null;
+    return this.#group !== null || this.#fencing !== null;
   }
 
   /** One record persisted (which publishes it [213]) and queued [214]; returns its seq. */
@@ -119,21 +127,81 @@ export class EventRecorder {
   }
 
   /**
-   * Group commit: one fence for the records (it publishes them), then queue them all. If the
-   * fence throws, the group's promises are rejected with `failure(error)` and the error is
-   * rethrown: the caller fails the node (its records were never published to the queue).
+   * Group commit: one fence for the records (it publishes them), then queue them all. A group
+   * whose asynchronous fence is still in flight is settled first, by this same fence (it covers
+   * everything flushed before it). If the fence throws, the groups' promises are rejected with
+   * `failure(error)` and the error is rethrown: the caller fails the node (their records were
+   * never published to the queue).
    */
   commitGroup(failure: (error: unknown) => Error = (error) => error as Error): void {
+    const fencing = this.#fencing;
+    this.#fencing = null; // its completion, when it comes, finds it settled
+    if (fencing !== null) this.#commitNow(fencing, failure);
     const group = this.#group;
-    if (group === null) return;
     this.#group = null;
+    if (group !== null) this.#commitNow(group, failure);
+  }
+
+  #commitNow(group: GroupCommit, failure: (error: unknown) => Error): void {
     const fifo = this.fifos[group.fifoIndex] as PersistentFifo;
     try {
       fifo.commitGroup(group.from + group.count);
     } catch (error) {
       group.reject(failure(error));
+      throw error; // the node fails: abandonGroup rejects an open group's emitters
+    }
+    this.#publish(group);
+  }
+
+  /**
+   * Pipelined group commit (docs/ARCHITECTURE.md, "Pipelined fence"): the open group's fence is
+   * issued asynchronously, and the next group is stored and flushed while it runs; its emitters
+   * hear once it completes, and the next group's fence is issued then. One fence in flight at a
+   * time, so groups complete in seq order.
+   */
+  commitGroupPipelined(failure: (error: unknown) => Error = (error) => error as Error): void {
+    if (this.#fencing !== null) {
+      this.#commitWanted = this.#group !== null;
+      return;
+    }
+    const group = this.#group;
+    if (group === null) return;
+    this.#group = null;
+    this.#fencing = group;
+    const fifo = this.fifos[group.fifoIndex] as PersistentFifo;
+    try {
+      fifo.issueGroupFence(group.from + group.count, (error) =>
+        this.#fenced(group, error, failure),
+      );
+    } catch (error) {
+      this.#fencing = null;
+      group.reject(failure(error));
       throw error;
     }
+  }
+
+  /** An asynchronous group fence completed (on the event loop, outside any caller). */
+  #fenced(group: GroupCommit, error: Error | null, failure: (error: unknown) => Error): void {
+    try {
+      if (error !== null) throw error;
+      if (this.#fencing !== group) return; // a synchronous commit settled it meanwhile
+      this.#fencing = null;
+      this.#publish(group);
+      if (this.#commitWanted) {
+        this.#commitWanted = false;
+        this.commitGroupPipelined(failure);
+      }
+    } catch (caught) {
+      if (this.#fencing === group) {
+        this.#fencing = null;
+        group.reject(failure(caught));
+      }
+      this.onFenceFailed(caught);
+    }
+  }
+
+  /** The group is durable: its events enter the queue [214], then its emitters hear. */
+  #publish(group: GroupCommit): void {
     for (let k = 0; k < group.count; k++) {
       this.#enqueue(
         group.fifoIndex,
@@ -143,14 +211,17 @@ export class EventRecorder {
         group.sourceIds[k] as number,
       );
     }
+    this.onGroupDurable(group);
     group.resolve();
   }
 
   /** Fail-stop: an open group is never committed; its emitters get `error`. */
   abandonGroup(error: Error): void {
     const group = this.#group;
-    this.#group = null;
+    const fencing = this.#fencing;
+    this.#group = this.#fencing = null;
     group?.reject(error);
+    fencing?.reject(error);
   }
 
   /** Step 212: the record in the slot's shadow; returns its seq. */

@@ -134,6 +134,8 @@ export class Node {
   readonly #findings = new Findings();
   readonly #scheduler: AutoScheduler | null;
   readonly #failCallback = (error: unknown): Error => this.#life.fail(error);
+  /** Group fences issued asynchronously (NodeOptions.pipelinedFence). */
+  readonly pipelinedFence: boolean;
   readonly #absentGraceMs: number | undefined;
   /** When absent recipients are retired (clock ms); Infinity: not armed or done. */
   #absentDeadline = Infinity;
@@ -232,6 +234,8 @@ export class Node {
     this.recorder.onQueued = () => {
       if (this.#life.phase === 'running') this.#scheduler?.drainSoon();
     };
+    this.pipelinedFence = options.pipelinedFence ?? false;
+    this.recorder.onFenceFailed = (error) => this.#life.fail(error);
   }
 
   get phase(): NodePhase {
@@ -457,7 +461,7 @@ export class Node {
   drain(): boolean {
     this.#life.checkOpen('drain');
     try {
-      this.#commitGroup();
+      if (!this.pipelinedFence) this.#commitGroup(); // pipelined: the open group is commit()'s
       const retired = this.#absentDeadline !== Infinity && this.#retireAbsentIfDue();
       const progress = this.engine.drain();
       return this.#reportFindings() || progress || retired;
@@ -490,11 +494,12 @@ export class Node {
 
   /**
    * Publishes an open group commit now (auto scheduling does it on the next turn of the event
-   * loop; manual scheduling leaves it to this, or to drain).
+   * loop; manual scheduling leaves it to this, or to drain). With pipelinedFence it issues the
+   * group's fence; the group is published when the fence completes.
    */
   commit(): void {
     this.#life.checkOpen('commit');
-    this.#life.guarded(() => this.#commitGroup());
+    this.#life.guarded(() => this.#commitGroupSoon());
   }
 
   /**
@@ -515,8 +520,15 @@ export class Node {
     return passes;
   }
 
+  /** Every open group durable now (a fence in flight settled by this one). */
   #commitGroup(): void {
     this.recorder.commitGroup(this.#failCallback);
+  }
+
+  /** The open group committed, pipelined if asked: its fence may complete later. */
+  #commitGroupSoon(): void {
+    if (this.pipelinedFence) this.recorder.commitGroupPipelined(this.#failCallback);
+    else this.recorder.commitGroup(this.#failCallback);
   }
 
   #autoScheduler(): AutoScheduler {
@@ -529,7 +541,7 @@ export class Node {
           this.#reportFindings();
         },
         fence: () => this.engine.confirmationsDurable(),
-        commitGroup: () => this.#commitGroup(),
+        commitGroup: () => this.#commitGroupSoon(),
         nextDeadline: () => Math.min(this.engine.nextDeadline(), this.#absentDeadline),
         confirmationsPending: () => this.engine.confirmationsPending(),
         guard: (work) => {

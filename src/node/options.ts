@@ -63,6 +63,13 @@ export interface NodeOptions {
    * first drain() once the clock has passed the deadline.
    */
   absentRecipientGraceMs?: number;
+  /**
+   * Pipelined group commit (default false): a group's fence (in 'power' durability its msync)
+   * runs asynchronously, on a worker thread, while the next group is assembled; each emit still
+   * resolves only once its own group is durable (docs/ARCHITECTURE.md, "Pipelined fence").
+   * With manual scheduling, commit() issues the fence and drain() leaves the open group alone.
+   */
+  pipelinedFence?: boolean;
 }
 
 export interface Subscription {
@@ -90,6 +97,7 @@ export function checkOptions(options: NodeOptions): void {
     'SeqLease',
     'onFailure',
     'absentRecipientGraceMs',
+    'pipelinedFence',
   ];
   if (typeof options !== 'object' || options === null) badArgument('options must be an object');
   for (const key of Object.keys(options)) {
