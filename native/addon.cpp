@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crc32c.h"
@@ -238,6 +239,7 @@ class DirectDevice : public Napi::ObjectWrap<DirectDevice> {
                         InstanceAccessor<&DirectDevice::path>("path"),
                         InstanceAccessor<&DirectDevice::durability>("durability"),
                         InstanceMethod<&DirectDevice::msync>("msync"),
+                        InstanceMethod<&DirectDevice::msyncAsync>("msyncAsync"),
                         InstanceMethod<&DirectDevice::close>("close")});
   }
 
@@ -285,7 +287,53 @@ class DirectDevice : public Napi::ObjectWrap<DirectDevice> {
     });
   }
 
-  // Detach first, so that no JavaScript view can reach the memory once it is unmapped.
+  // The msync of msync(offset, length) on a libuv pool thread, so that JavaScript goes on
+  // storing meanwhile; onComplete(null | NvramError) is called later on the JavaScript thread.
+  // Argument errors and NVRAM_CLOSED are thrown now, as msync throws them.
+  Napi::Value msyncAsync(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const std::string& label = device_->path();
+      uint64_t offset = indexArg(info[0], "offset", label);
+      uint64_t length = indexArg(info[1], "length", label);
+      if (!info[2].IsFunction()) badArgument(label, "onComplete must be a function");
+      auto* worker = new MsyncWorker(info.This().As<Napi::Object>(), info[2].As<Napi::Function>(),
+                                     device_->issueSync(offset, length));
+      worker->Queue();  // deletes itself after OnOK
+      return info.Env().Undefined();
+    });
+  }
+
+  // One issued msync: runs it on a pool thread and reports it on the JavaScript thread. The
+  // PageSync it owns keeps the mapping mapped until the msync has run (close waits for it); the
+  // receiver, the JS device object, is held only so the device outlives its pending callbacks.
+  class MsyncWorker : public Napi::AsyncWorker {
+   public:
+    MsyncWorker(const Napi::Object& device, const Napi::Function& onComplete,
+                std::unique_ptr<nvram::PageSync> sync)
+        : Napi::AsyncWorker(device, onComplete, "nvrelay.msync"), sync_(std::move(sync)) {}
+
+   protected:
+    void Execute() override { sync_->run(); }
+
+    // The error is built here, not with SetError/OnError, so that it is the NvramError (code
+    // NVRAM_IO, the same message) that the synchronous msync throws, not a plain Error.
+    void OnOK() override {
+      napi_value error = Env().Null();
+      try {
+        sync_->check();
+      } catch (const nvram::Error& e) {
+        error = errorValue(Env(), e.code(), e.what(), nullptr);
+        if (error == nullptr) return;  // the error class threw: that exception is pending
+      }
+      Callback().Call(Receiver().Value(), {error});
+    }
+
+   private:
+    std::unique_ptr<nvram::PageSync> sync_;
+  };
+
+  // Detach first, so that no JavaScript view can reach the memory once it is unmapped. A sync
+  // issued by msyncAsync and still running is waited for (nvram::Mapping::unmap).
   Napi::Value close(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       if (!device_->closed()) {

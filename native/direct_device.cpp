@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "header.h"
 
@@ -112,10 +113,50 @@ void preallocate(int fd, uint64_t sizeBytes, const std::string& label) {
 }  // namespace
 
 void Mapping::unmap() {
+  std::unique_lock<std::mutex> lock(syncMutex_);
+  syncsEnded_.wait(lock, [this] { return syncsInFlight_ == 0; });
   if (address_ != nullptr) {
     ::munmap(address_, length_);
     address_ = nullptr;
   }
+}
+
+void Mapping::syncIssued() {
+  std::lock_guard<std::mutex> lock(syncMutex_);
+  syncsInFlight_++;
+}
+
+void Mapping::syncEnded() {
+  std::lock_guard<std::mutex> lock(syncMutex_);
+  if (--syncsInFlight_ == 0) syncsEnded_.notify_all();
+}
+
+// The address is taken here, on the issuing thread, while the device is known to be open; the
+// worker then reads nothing of the mapping but the pages it msyncs.
+PageSync::PageSync(std::shared_ptr<Mapping> mapping, uint64_t start, uint64_t length,
+                   std::string label)
+    : mapping_(std::move(mapping)), start_(start), length_(length), label_(std::move(label)) {
+  mapping_->syncIssued();
+  base_ = mapping_->address() + start_;
+}
+
+PageSync::~PageSync() { end(); }
+
+void PageSync::run() noexcept {
+  if (!inFlight_) return;
+  if (length_ > 0 && ::msync(base_, length_, MS_SYNC) != 0) error_ = errno;
+  end();
+}
+
+void PageSync::check() const {
+  verify(!inFlight_, "PageSync::check after run");
+  if (error_ != 0) failErrno(label_, "msync", error_);
+}
+
+void PageSync::end() noexcept {
+  if (!inFlight_) return;
+  inFlight_ = false;
+  mapping_->syncEnded();
 }
 
 uint64_t randomDeviceId() {
@@ -180,23 +221,35 @@ void DirectDevice::boot() {
   verify(header_.bootCount == store.bootCount, "boot slot reads back");
 }
 
-void DirectDevice::msync(uint64_t offset, uint64_t length) {
+DirectDevice::Pages DirectDevice::pagesCovering(uint64_t offset, uint64_t length) const {
   if (closed()) fail(Code::closed, path_, "device is closed");
   checkRange(offset, length, mapping_->length(), path_);
-  if (length == 0) return;
   uint64_t page = systemPageBytes();
   uint64_t start = offset / page * page;
+  if (length == 0) return Pages{start, 0};
   uint64_t end = (offset + length + page - 1) / page * page;
   if (end > mapping_->length()) end = mapping_->length();
-  if (::msync(mapping_->address() + start, end - start, MS_SYNC) != 0) {
+  return Pages{start, end - start};
+}
+
+void DirectDevice::msync(uint64_t offset, uint64_t length) {
+  Pages pages = pagesCovering(offset, length);
+  if (pages.length == 0) return;
+  if (::msync(mapping_->address() + pages.start, pages.length, MS_SYNC) != 0) {
     failErrno(path_, "msync", errno);
   }
+}
+
+std::unique_ptr<PageSync> DirectDevice::issueSync(uint64_t offset, uint64_t length) {
+  Pages pages = pagesCovering(offset, length);
+  return std::make_unique<PageSync>(mapping_, pages.start, pages.length, path_);
 }
 
 // One msync of the whole mapping in either durability: in 'process' durability nothing else
 // ever waits for write-back, so a write-back error (EIO, a disk gone) would otherwise go
 // unseen. The device is released whatever msync says, so close stays idempotent and a failed
-// close still leaves the device unmapped and unlocked.
+// close still leaves the device unmapped and unlocked. An issued sync still running on a worker
+// thread is waited for by the unmap in release (Mapping::syncIssued says why).
 void DirectDevice::close() {
   if (closed()) return;
   int error = 0;

@@ -13,8 +13,13 @@
 //     after creating (or, when forced, truncating) the file fails -- ENOSPC, or a file system
 //     without fallocate -- it throws NVRAM_IO and removes the file.
 //   - msync(offset, length) flushes the pages covering the range with MS_SYNC.
-//   - close is idempotent; after it msync throws NVRAM_CLOSED. It msyncs the whole mapping
-//     once (MS_SYNC, in both durabilities), then unmaps and releases the lock whatever the
+//   - issueSync(offset, length) is the same msync split in two, so that it can run on another
+//     thread (the addon's asynchronous fence): the issue validates the range and counts the
+//     sync as in flight on the mapping; PageSync::run does the msync on any thread. Unmapping
+//     (close, or the last owner of the mapping letting go) waits until no sync is in flight.
+//   - close is idempotent; after it msync and issueSync throw NVRAM_CLOSED. It msyncs the whole
+//     mapping once (MS_SYNC, in both durabilities), waits for every issued sync still in flight
+//     on another thread, then unmaps and releases the lock whatever the
 //     msync returned, and throws NVRAM_IO if the msync failed (a write-back error). A device
 //     dropped without close keeps its mapping (and with it the lock) until the last
 //     JavaScript view of the mapping is collected, and is never msynced.
@@ -23,8 +28,10 @@
 // NVRAM_OUT_OF_RANGE, NVRAM_CLOSED, NVRAM_LOCKED, NVRAM_IO (with the errno text).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,11 +49,52 @@ class Mapping {
   Mapping& operator=(const Mapping&) = delete;
   uint8_t* address() const { return address_; }
   uint64_t length() const { return length_; }
+  // Waits until no sync is in flight, then unmaps (see syncIssued).
   void unmap();
+
+  // An msync on another thread is in flight from its issue (on the thread that may unmap) until
+  // it has run. Unmapping under it would make its msync fail with ENOMEM, or, once the address
+  // range is reused by another mmap, write back somebody else's pages: so unmap waits.
+  void syncIssued();
+  void syncEnded();
 
  private:
   uint8_t* address_;
   uint64_t length_;
+  std::mutex syncMutex_;
+  std::condition_variable syncsEnded_;
+  uint64_t syncsInFlight_ = 0;
+};
+
+// One msync(MS_SYNC) of a page range, issued on the JavaScript thread (DirectDevice::issueSync)
+// and run on a worker thread. It holds a share of the mapping and counts as in flight on it from
+// its issue until run returns, or until it is destroyed unrun (a worker that never ran must not
+// leave close waiting for ever).
+class PageSync {
+ public:
+  PageSync(std::shared_ptr<Mapping> mapping, uint64_t start, uint64_t length, std::string label);
+  ~PageSync();
+  PageSync(const PageSync&) = delete;
+  PageSync& operator=(const PageSync&) = delete;
+
+  uint64_t start() const { return start_; }
+  uint64_t length() const { return length_; }
+  // On any thread, once. Never throws: it keeps the errno for check, which builds the message
+  // on the issuing thread (strerror is not thread-safe).
+  void run() noexcept;
+  // After run, on the issuing thread: NVRAM_IO as DirectDevice::msync throws it, if msync failed.
+  void check() const;
+
+ private:
+  void end() noexcept;
+
+  std::shared_ptr<Mapping> mapping_;
+  uint64_t start_;
+  uint64_t length_;
+  std::string label_;
+  uint8_t* base_ = nullptr;
+  int error_ = 0;
+  bool inFlight_ = true;
 };
 
 class DirectDevice {
@@ -64,10 +112,20 @@ class DirectDevice {
   const std::shared_ptr<Mapping>& mapping() const { return mapping_; }
 
   void msync(uint64_t offset, uint64_t length);
+  // The msync of the pages covering [offset, offset+length), to run later on any thread; throws
+  // now what msync throws for its arguments (NVRAM_CLOSED, NVRAM_OUT_OF_RANGE).
+  std::unique_ptr<PageSync> issueSync(uint64_t offset, uint64_t length);
   void close();
 
  private:
   void boot();
+  struct Pages {
+    uint64_t start;
+    uint64_t length;
+  };
+  // The whole pages covering [offset, offset+length), clipped to the mapping; checks first that
+  // the device is open and the range inside it.
+  Pages pagesCovering(uint64_t offset, uint64_t length) const;
   // Unmaps, releases the lock and closes the file, without msync; never throws.
   void release();
 

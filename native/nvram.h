@@ -34,7 +34,8 @@
 //   Stores go straight into a MAP_SHARED mapping from JavaScript; the core only opens,
 //   locks, maps, boots, msyncs and closes. In 'process' durability a persist is a memory
 //   fence: a kill -9 loses nothing, the page cache holds the shared pages. In 'power'
-//   durability persist also calls msync(MS_SYNC) on the pages touched. close msyncs the whole
+//   durability persist also calls msync(MS_SYNC) on the pages touched; an asynchronous fence
+//   runs that msync on a worker thread while JavaScript goes on storing. close msyncs the whole
 //   mapping once in both durabilities, so a write-back error surfaces there as NVRAM_IO
 //   (the device is closed and unlocked all the same).
 //   Format preallocates every block of the file (posix_fallocate): the file is never sparse,
@@ -65,8 +66,11 @@
 //   bootImage(image)                      as parseHeader
 //   new DirectDevice(path, durability)    FILE_MISSING, LOCKED, IO and as parseHeader
 //     .msync(offset, length)              BAD_ARGUMENT, OUT_OF_RANGE, CLOSED, IO
+//     .msyncAsync(offset, length, done)   BAD_ARGUMENT, OUT_OF_RANGE, CLOSED thrown at once; IO
+//                                         passed to done(error) later, on the JS thread
 //     .close()                            IO (msync of the mapping failed; closed all the same);
-//                                         idempotent: a second close does nothing
+//                                         idempotent: a second close does nothing; waits for
+//                                         every msyncAsync still running before it unmaps
 //   new TracedDevice(image, record)       BAD_SIZE (not a positive multiple of 64), BAD_ARGUMENT
 //     .store/.flush/.fence                BAD_ARGUMENT, OUT_OF_RANGE, POWER_CUT, CLOSED
 //     .setPowerCut(k)                     BAD_ARGUMENT (k < instructionCount, or not -1/index)

@@ -1,16 +1,23 @@
 // core_test.cpp -- self-test of the pure C++ core (no Node.js): CRC32C against known vectors
 // (both the SSE4.2 and the table implementation), the header round trip and boot slots,
-// the persistency model's hand-checked cases (SPEC 3), and the device file's format and close.
+// the persistency model's hand-checked cases (SPEC 3), the device file's format and close, and
+// the asynchronous msync (issued on one thread, run on another; close waits for it).
 //   cmake -S . -B build-core && cmake --build build-core && ./build-core/nvram_core_test
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crc32c.h"
@@ -38,6 +45,16 @@ nvram::Code codeOf(F&& body) {
     return e.code();
   }
   return nvram::Code::io;  // "did not throw" is reported as a mismatch by the caller
+}
+
+template <typename F>
+bool throws(F&& body) {
+  try {
+    body();
+  } catch (...) {
+    return true;
+  }
+  return false;
 }
 
 using Crc = uint32_t (*)(const uint8_t*, size_t, uint32_t);
@@ -211,6 +228,80 @@ void testDirectDevice() {
   ::rmdir(folder);
 }
 
+// An issued sync runs on another thread; close, meanwhile, waits for it rather than unmapping
+// the pages under its msync (which would then fail with ENOMEM).
+void testIssuedSync() {
+  std::printf("issued sync\n");
+  using namespace nvram;
+  char folder[] = "/tmp/nvram-core-test-XXXXXX";
+  if (::mkdtemp(folder) == nullptr) {
+    CHECK(!"mkdtemp");
+    return;
+  }
+  const std::string path = std::string(folder) + "/device.nvram";
+  const uint64_t sizeBytes = 1 << 20;
+  formatFile(path, sizeBytes, {{"events", 8192}}, false);
+
+  {
+    DirectDevice device(path, Durability::power);
+    std::unique_ptr<PageSync> sync = device.issueSync(headerBytes + 100, 5000);
+    CHECK(sync->start() == headerBytes && sync->length() == 2 * pageBytes);
+    std::thread worker([&] { sync->run(); });
+    worker.join();
+    CHECK(!throws([&] { sync->check(); }));
+    CHECK(device.issueSync(headerBytes, 0)->length() == 0);
+    CHECK(codeOf([&] { device.issueSync(sizeBytes - 8, 16); }) == Code::outOfRange);
+    device.close();
+    CHECK(codeOf([&] { device.issueSync(headerBytes, 8); }) == Code::closed);
+  }
+
+  {
+    DirectDevice device(path, Durability::power);
+    std::unique_ptr<PageSync> sync = device.issueSync(headerBytes, 8);
+    auto start = std::chrono::steady_clock::now();
+    std::thread worker([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      sync->run();
+    });
+    device.close();  // returns only once the worker's msync has run
+    auto waited = std::chrono::steady_clock::now() - start;
+    worker.join();
+    CHECK(waited >= std::chrono::milliseconds(150));
+    CHECK(!throws([&] { sync->check(); }));  // it ran on a range still mapped
+  }
+
+  {
+    DirectDevice device(path, Durability::power);
+    device.issueSync(headerBytes, 8).reset();  // dropped unrun: no longer in flight
+    device.close();                            // so this does not wait for ever
+    CHECK(device.closed());
+  }
+
+  {
+    // A page unmapped behind the device's back makes msync fail (ENOMEM): the error is kept by
+    // run and thrown by check as the synchronous msync throws it.
+    DirectDevice device(path, Durability::power);
+    CHECK(::munmap(device.mapping()->address() + 2 * pageBytes, pageBytes) == 0);
+    std::unique_ptr<PageSync> sync = device.issueSync(2 * pageBytes, 8);
+    std::thread worker([&] { sync->run(); });
+    worker.join();
+    std::string message;
+    try {
+      sync->check();
+    } catch (const Error& e) {
+      CHECK(e.code() == Code::io);
+      message = e.what();
+    }
+    CHECK(message == "nvram: " + path + ": msync failed: " + std::strerror(ENOMEM));
+    CHECK(codeOf([&] { device.msync(2 * pageBytes, 8); }) == Code::io);
+    CHECK(codeOf([&] { device.close(); }) == Code::io);  // its msync meets the hole too
+    CHECK(device.closed());
+  }
+
+  ::unlink(path.c_str());
+  ::rmdir(folder);
+}
+
 }  // namespace
 
 int main() {
@@ -219,6 +310,7 @@ int main() {
   testHeader();
   testModel();
   testDirectDevice();
+  testIssuedSync();
   if (failures != 0) {
     std::printf("%d check(s) failed\n", failures);
     return 1;

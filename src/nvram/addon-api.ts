@@ -66,9 +66,16 @@ export interface NativeDirectDevice {
   /** msync(MS_SYNC) of the pages covering [offset, offset+length); used in 'power' durability. */
   msync(offset: number, length: number): void;
   /**
-   * Idempotent. msyncs the whole mapping (MS_SYNC, in both durabilities), then detaches
-   * `buffer`, unmaps, releases the lock and closes the file; throws NVRAM_IO if the msync
-   * failed, with the device closed all the same.
+   * The same msync run on a libuv pool thread while JavaScript goes on. `onComplete` is called
+   * later on the JavaScript thread (never before this returns) with null, or with the NvramError
+   * NVRAM_IO the synchronous msync would have thrown. NVRAM_BAD_ARGUMENT, NVRAM_OUT_OF_RANGE and
+   * NVRAM_CLOSED are thrown at once. close waits for every one still running before it unmaps.
+   */
+  msyncAsync(offset: number, length: number, onComplete: (error: Error | null) => void): void;
+  /**
+   * Idempotent. msyncs the whole mapping (MS_SYNC, in both durabilities), waits for every
+   * msyncAsync still running, then detaches `buffer`, unmaps, releases the lock and closes the
+   * file; throws NVRAM_IO if the msync failed, with the device closed all the same.
    */
   close(): void;
 }
