@@ -1,5 +1,5 @@
 /**
- * The one JSON shape every sink writes (docs/SINKS.md): the event's identity (node, seq), its
+ * The one JSON shape every sink writes (docs/CONFIG.md, "sinks"): the event's identity (node, seq), its
  * time as ISO 8601, severity, source, type, the details (parsed if they are JSON, else base64,
  * never lost), and the origin trail of a relayed event.
  */
