@@ -1,7 +1,7 @@
 /**
  * The `webhook` sink: each batch as one HTTP POST of JSON (./event-json.ts), confirmed when the
  * server answers 2xx: a server that answers 2xx has taken the events, and holding them durably
- * from then on is its part of the contract (docs/SINKS.md).
+ * from then on is its part of the contract (docs/CONFIG.md, "sinks").
  *
  * The body is the JSON array of the batch's events, or the single event object when `batchMax`
  * is 1 (for receivers that take one event per request). Headers beside the configured ones:
