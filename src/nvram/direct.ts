@@ -2,8 +2,9 @@
  * DirectNvram: the production device (SPEC 3, "direct mode"). The device file is mapped
  * MAP_SHARED by the addon; loads and stores are plain typed-array accesses on that mapping from
  * TypeScript, with a cheap inline bounds/alignment check and no native call. Only `persist` /
- * `fence` in 'power' durability cross into native (msync), and `close` (one msync of the whole
- * mapping in either durability, so a write-back error is reported rather than lost).
+ * `fence` / `fenceAsync` in 'power' durability cross into native (msync; fenceAsync's runs on a
+ * pool thread), and `close` (one msync of the whole mapping in either durability, so a
+ * write-back error is reported rather than lost).
  *
  * Why 'process' durability needs no native call in persist: the mapping *is* the page cache of
  * the file. A store instruction that has retired is in the CPU's store buffer or cache, and on
@@ -59,6 +60,18 @@ export interface DirectOpenOptions {
 
 const twoTo32 = 2 ** 32;
 
+/** A fenceAsync in 'power' durability, from its issue until its completion is delivered. */
+interface PendingFence {
+  /** Its own hull [start, end), msynced on a pool thread; start = end when it had none. */
+  readonly start: number;
+  readonly end: number;
+  /** True once its msync has returned (at once when it had none). */
+  synced: boolean;
+  /** Its msync's error, or that of an earlier fence (whose stores it covers too). */
+  error: Error | null;
+  readonly onComplete: (error: Error | null) => void;
+}
+
 assertLittleEndian();
 
 export class DirectNvram implements NvramDevice {
@@ -97,6 +110,8 @@ export class DirectNvram implements NvramDevice {
   #flushStart = 0;
   #flushEnd = 0;
   #msyncs = 0;
+  /** The fenceAsync calls not yet completed, in issue order ('power' only). */
+  readonly #pendingFences: PendingFence[] = [];
 
   /**
    * Formats `path` as a device (file mode 0600). Returns the header written. Every block of the
@@ -284,22 +299,93 @@ export class DirectNvram implements NvramDevice {
     if (this.durability === 'power' && length > 0) this.#noteFlushed(offset, length);
   }
 
+  /**
+   * In 'power' durability, one msync of the hull; stores under a fenceAsync whose msync is still
+   * running on a pool thread were flushed before this fence too, so their pages join the hull
+   * (an msync of pages under write-back waits for it).
+   */
   fence(): void {
     this.#checkOpen('fence');
     if (this.durability !== 'power') return; // see the file comment: no fence needed for kill -9
+    for (const pending of this.#pendingFences) {
+      if (!pending.synced) this.#noteFlushed(pending.start, pending.end - pending.start);
+    }
     if (this.#flushEnd > this.#flushStart)
       this.#msync(this.#flushStart, this.#flushEnd - this.#flushStart);
     this.#flushStart = this.#flushEnd = 0;
   }
 
+  /**
+   * In 'power' durability the msync of the hull runs on a pool thread while JavaScript goes on
+   * storing into the mapping; the hull starts afresh for the next group. Completions are
+   * delivered in issue order: a fence covers every store flushed before it, the stores of the
+   * fences issued before it included, so it completes only once their msyncs have returned too,
+   * and with the first error among them (NVRAM_IO). Timed for `onSync` from issue to the msync's
+   * return. In 'process' durability nothing is msynced: it completes on the next turn. On a
+   * closed device it completes with NVRAM_CLOSED; close waits for any msync still running.
+   */
   fenceAsync(onComplete: (error: Error | null) => void): void {
-    let error: Error | null = null;
-    try {
-      this.fence();
-    } catch (caught) {
-      error = caught as Error;
+    if (typeof onComplete !== 'function') {
+      fail(
+        this.#site('fenceAsync'),
+        'NVRAM_BAD_ARGUMENT',
+        `onComplete must be a function, got ${describe(onComplete)}`,
+      );
     }
-    setImmediate(() => onComplete(error));
+    try {
+      this.#checkOpen('fenceAsync');
+    } catch (error) {
+      setImmediate(onComplete, error as Error);
+      return;
+    }
+    const start = this.#flushStart;
+    const end = this.#flushEnd;
+    this.#flushStart = this.#flushEnd = 0;
+    if (this.durability !== 'power' || (end === start && this.#pendingFences.length === 0)) {
+      setImmediate(onComplete, null);
+      return;
+    }
+    const pending: PendingFence = { start, end, synced: end === start, error: null, onComplete };
+    this.#pendingFences.push(pending);
+    // Nothing of its own to msync: it completes right after the fences before it, which are
+    // still pending, so not before this returns.
+    if (pending.synced) return;
+    const issued = performance.now();
+    try {
+      this.#native.msyncAsync(start, end - start, (error) => {
+        const ms = performance.now() - issued;
+        pending.synced = true;
+        pending.error ??= error;
+        try {
+          this.#deliverFences();
+        } finally {
+          this.onSync?.(ms);
+        }
+      });
+      this.#msyncs++;
+    } catch (error) {
+      // Not expected (the device is open and the hull inside it), but a fence must complete.
+      pending.synced = true;
+      pending.error ??= error as Error;
+      setImmediate(() => this.#deliverFences());
+    }
+  }
+
+  /** Completes, in issue order, every pending fence whose msync and all earlier ones' returned. */
+  #deliverFences(): void {
+    const fences = this.#pendingFences;
+    while (fences.length > 0 && (fences[0] as PendingFence).synced) {
+      const done = fences.shift() as PendingFence;
+      if (done.error !== null) for (const later of fences) later.error ??= done.error;
+      let returned = false;
+      try {
+        done.onComplete(done.error);
+        returned = true;
+      } finally {
+        // A callback that threw must not strand the completions behind it.
+        if (!returned && fences.length > 0) setImmediate(() => this.#deliverFences());
+      }
+    }
   }
 
   /**
@@ -319,8 +405,9 @@ export class DirectNvram implements NvramDevice {
   }
 
   /**
-   * msync calls made so far: every fence and persist that had pages to write in 'power'
-   * durability (what group commit saves; none in 'process'), plus the one of close.
+   * msync calls made so far: every fence, fenceAsync (counted at its issue) and persist that had
+   * pages to write in 'power' durability (what group commit saves; none in 'process'), plus the
+   * one of close.
    */
   get msyncCount(): number {
     return this.#msyncs;
@@ -329,7 +416,7 @@ export class DirectNvram implements NvramDevice {
   persist(offset: number, length: number): void {
     this.#checkRange('persist', offset, length);
     if (this.durability !== 'power' || length === 0) return;
-    if (this.#flushEnd > this.#flushStart) {
+    if (this.#flushEnd > this.#flushStart || this.#pendingFences.length > 0) {
       this.flush(offset, length);
       this.fence();
       return;
@@ -339,8 +426,9 @@ export class DirectNvram implements NvramDevice {
 
   /**
    * Idempotent. msyncs the whole mapping once (in 'process' durability too: nothing else would
-   * see a write-back error), then unmaps it and releases the lock. A failed msync throws
-   * NvramError NVRAM_IO after the device is closed and unlocked all the same.
+   * see a write-back error), waits for any fenceAsync msync still running on a pool thread, then
+   * unmaps it and releases the lock. A failed msync throws NvramError NVRAM_IO after the device
+   * is closed and unlocked all the same. Pending fenceAsync calls still complete afterwards.
    */
   close(): void {
     if (this.#closed) return;
