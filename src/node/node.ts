@@ -461,7 +461,8 @@ export class Node {
   drain(): boolean {
     this.#life.checkOpen('drain');
     try {
-      if (!this.pipelinedFence) this.#commitGroup(); // pipelined: the open group is commit()'s
+      // pipelined: the open group's fence is issued, and this pass's work overlaps it
+      this.#commitGroupSoon();
       const retired = this.#absentDeadline !== Infinity && this.#retireAbsentIfDue();
       const progress = this.engine.drain();
       return this.#reportFindings() || progress || retired;

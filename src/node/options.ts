@@ -67,7 +67,8 @@ export interface NodeOptions {
    * Pipelined group commit (default false): a group's fence (in 'power' durability its msync)
    * runs asynchronously, on a worker thread, while the next group is assembled; each emit still
    * resolves only once its own group is durable (docs/ARCHITECTURE.md, "Pipelined fence").
-   * With manual scheduling, commit() issues the fence and drain() leaves the open group alone.
+   * commit() and drain() issue the open group's fence and return; the group is published when
+   * it completes (a drain's own work then overlaps the fence).
    */
   pipelinedFence?: boolean;
 }
