@@ -457,6 +457,8 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
          InstanceAccessor<&TracedDevice::instructionCount>("instructionCount"),
          InstanceAccessor<&TracedDevice::poweredOff>("poweredOff"),
          InstanceMethod<&TracedDevice::setPowerCut>("setPowerCut"),
+         InstanceMethod<&TracedDevice::fenceIssue>("fenceIssue"),
+         InstanceMethod<&TracedDevice::fenceComplete>("fenceComplete"),
          InstanceMethod<&TracedDevice::imageCount>("imageCount"),
          InstanceMethod<&TracedDevice::pendingStores>("pendingStores"),
          InstanceMethod<&TracedDevice::survivorsByIndex>("survivorsByIndex"),
@@ -511,6 +513,20 @@ class TracedDevice : public Napi::ObjectWrap<TracedDevice> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       device_->setPowerCut(numberArg(info[0], "power cut instruction", memoryLabel));
       return info.Env().Undefined();
+    });
+  }
+
+  // The asynchronous fence's two instructions (rare: not on the raw hot path).
+  Napi::Value fenceIssue(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      return Napi::Number::New(info.Env(), static_cast<double>(device_->fenceIssue()));
+    });
+  }
+
+  Napi::Value fenceComplete(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      device_->fenceComplete(indexArg(info[0], "fence issue instruction", memoryLabel));
+      return Napi::Value();
     });
   }
 

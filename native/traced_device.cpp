@@ -125,6 +125,7 @@ void TracedDevice::close() {
   std::vector<Line>().swap(lines_);
   std::vector<uint32_t>().swap(dirtyLines_);
   std::vector<uint32_t>().swap(flushing_);
+  std::vector<IssuedFence>().swap(issued_);
   std::vector<uint32_t>().swap(sortedLines_);
   std::vector<uint32_t>().swap(scratchEntries_);
   std::vector<double>().swap(scratchIds_);
@@ -252,17 +253,57 @@ void TracedDevice::retire(uint32_t index) {
   }
 }
 
-void TracedDevice::fence() {
-  beginInstruction();
-  if (record_) trace_.records.push_back(TraceRecord{0, 0, 0, 2});
+// Retires the first `count` flushing stores (the earliest flushed) and forgets them.
+void TracedDevice::retireFlushing(size_t count) {
   // Per word, flushing_ holds its stores in program order, so the last one wins.
-  for (uint32_t index : flushing_) retire(index);
-  flushing_.clear();
-  fenced_ = alive_;  // eadr: every store still non-durable was issued before this fence
+  for (size_t j = 0; j < count; j++) retire(flushing_[j]);
+  flushing_.erase(flushing_.begin(), flushing_.begin() + static_cast<std::ptrdiff_t>(count));
+  flushingBase_ += count;
   if (alive_ == 0) {
     entries_.clear();
   } else if (entries_.size() - alive_ > alive_ && entries_.size() - alive_ >= compactionDeadMin) {
     compact();
+  }
+}
+
+void TracedDevice::fence() {
+  beginInstruction();
+  if (record_) trace_.records.push_back(TraceRecord{0, 0, 0, 2});
+  retireFlushing(flushing_.size());
+  fencePoint_ = instructions_;
+  fenced_ = alive_;  // eadr: every store still non-durable was issued before this fence
+  instructions_++;
+}
+
+uint64_t TracedDevice::fenceIssue() {
+  beginInstruction();
+  if (record_) trace_.records.push_back(TraceRecord{0, 0, 0, 3});
+  issued_.push_back(IssuedFence{instructions_, flushingBase_ + flushing_.size()});
+  return instructions_++;
+}
+
+void TracedDevice::fenceComplete(uint64_t issue) {
+  checkOpen();
+  auto found = std::find_if(issued_.begin(), issued_.end(),
+                            [issue](const IssuedFence& f) { return f.instruction == issue; });
+  if (found == issued_.end()) {
+    fail(Code::badArgument, label,
+         "no asynchronous fence issued at instruction " + std::to_string(issue) + " is pending");
+  }
+  beginInstruction();
+  IssuedFence fence = *found;
+  issued_.erase(found);
+  if (record_) trace_.records.push_back(TraceRecord{issue, 0, 0, 4});
+  if (fence.instruction > fencePoint_) {  // else a fence point since covered it already
+    verify(fence.flushed >= flushingBase_ && fence.flushed - flushingBase_ <= flushing_.size(),
+           "an issue's cover is a prefix of the flushing stores");
+    retireFlushing(fence.flushed - flushingBase_);
+    fencePoint_ = fence.instruction;
+    fenced_ = 0;  // eadr: the non-durable stores issued before the issue
+    for (const WordStore& entry : entries_) {
+      if (entry.instruction >= fencePoint_) break;
+      if (entry.state != StoreState::durable) fenced_++;
+    }
   }
   instructions_++;
 }
@@ -521,10 +562,12 @@ void TracedDevice::loseDevice() {
   for (uint32_t lineIndex : dirtyLines_) lines_[lineIndex] = Line{};
   dirtyLines_.clear();
   sortedLinesValid_ = false;
+  flushingBase_ += flushing_.size();
   flushing_.clear();
   entries_.clear();
   alive_ = 0;
   fenced_ = 0;
+  fencePoint_ = instructions_;  // nothing is left for a pending issue to cover
 }
 
 uint64_t TracedDevice::boot() {
@@ -551,12 +594,29 @@ void TracedDevice::validateTrace(const TraceView& t, uint64_t from, uint64_t to)
          "trace range [" + std::to_string(from) + ", " + std::to_string(to) +
              ") is outside the trace of " + std::to_string(t.count) + " instructions");
   }
+  std::unordered_set<uint64_t> completed;  // issues (trace indices) completed in the range
   for (uint64_t i = from; i < to; i++) {
     std::string what = "trace instruction " + std::to_string(i);
-    if (t.kinds[i] > 2) {
+    if (t.kinds[i] > 4) {
       fail(Code::badArgument, label, what + " has unknown kind " + std::to_string(t.kinds[i]));
     }
-    if (t.kinds[i] == 2) continue;
+    if (t.kinds[i] == 2 || t.kinds[i] == 3) continue;
+    if (t.kinds[i] == 4) {
+      // Its issue runs earlier in the range, or ran on this device before it (still pending).
+      uint64_t issue = checkIndex(t.offsets[i], "trace fence issue", label);
+      uint64_t onDevice = issue - from + instructions_;
+      bool pending = issue < i && t.kinds[issue] == 3 && completed.insert(issue).second &&
+                     (issue >= from || std::any_of(issued_.begin(), issued_.end(),
+                                                   [onDevice](const IssuedFence& f) {
+                                                     return f.instruction == onDevice;
+                                                   }));
+      if (!pending) {
+        fail(Code::badArgument, label,
+             what + " completes no pending fence issue (instruction " + std::to_string(issue) +
+                 ")");
+      }
+      continue;
+    }
     uint64_t offset = checkIndex(t.offsets[i], "trace offset", label);
     uint64_t length = checkIndex(t.lengths[i], "trace length", label);
     checkRange(offset, length, size_, label);
@@ -572,13 +632,22 @@ void TracedDevice::validateTrace(const TraceView& t, uint64_t from, uint64_t to)
 void TracedDevice::applyTrace(const TraceView& t, uint64_t from, uint64_t to) {
   checkOpen();
   validateTrace(t, from, to);  // all of it before the first instruction runs
+  uint64_t start = instructions_;  // trace index i runs as instruction i - from + start
   for (uint64_t i = from; i < to; i++) {
     uint64_t kind = t.kinds[i];
     if (kind == 2) {
       fence();
       continue;
     }
+    if (kind == 3) {
+      fenceIssue();
+      continue;
+    }
     uint64_t offset = static_cast<uint64_t>(t.offsets[i]);
+    if (kind == 4) {
+      fenceComplete(offset - from + start);
+      continue;
+    }
     uint64_t length = static_cast<uint64_t>(t.lengths[i]);
     if (kind == 0) {
       store(offset, t.data + static_cast<uint64_t>(t.dataOffsets[i]), length);

@@ -171,6 +171,140 @@ void testModel() {
   CHECK(codeOf([&] { device.flush(0, 8); }) == nvram::Code::powerCut);
 }
 
+// The asynchronous fence: an issue covers the stores flushing then; its completion makes
+// exactly those durable. Stores 0xA1.. fill one word each; lines 0 and 1 are offsets 0 and 64.
+void testAsyncFence() {
+  std::printf("asynchronous fence\n");
+  using nvram::Code;
+  using nvram::Model;
+  std::vector<uint8_t> zero(4096), out(4096);
+  uint8_t a[8], b[8];
+  std::memset(a, 0xA1, sizeof a);
+  std::memset(b, 0xB2, sizeof b);
+
+  nvram::TracedDevice device(zero.data(), zero.size(), true);
+  device.store(0, a, 8);  // 0: A
+  device.flush(0, 64);    // 1
+  uint64_t issue = device.fenceIssue();  // 2: covers A
+  CHECK(issue == 2);
+  device.store(8, b, 8);  // 3: B, same line, after the issue
+  device.flush(0, 64);    // 4: B flushing too, not covered
+  // A cut here: nothing is durable yet; px86 keeps a prefix of line 0 (none, A, A+B).
+  CHECK(device.nonDurableCount() == 2);
+  CHECK(device.imageCount(Model::px86) == 3 && device.imageCount(Model::relaxed) == 4);
+  CHECK(device.imageCount(Model::eadr) == 3);
+  double onlyB[] = {1}, onlyA[] = {0};
+  CHECK(!device.allows(Model::px86, onlyB, 1) && device.allows(Model::px86, onlyA, 1));
+  device.buildDurableImage(out.data(), out.size());
+  CHECK(out[0] == 0 && out[8] == 0);
+  CHECK(codeOf([&] { device.fenceComplete(3); }) == Code::badArgument);  // a store, no issue
+  CHECK(device.instructionCount() == 5);  // an argument error is not an instruction
+  device.fenceComplete(issue);  // 5: A durable, B still flushing
+  device.buildDurableImage(out.data(), out.size());
+  CHECK(out[0] == 0xA1 && out[8] == 0);
+  CHECK(device.nonDurableCount() == 1 && device.imageCount(Model::px86) == 2);
+  CHECK(device.imageCount(Model::relaxed) == 2 && device.imageCount(Model::eadr) == 2);
+  CHECK(codeOf([&] { device.fenceComplete(issue); }) == Code::badArgument);  // completed once
+  CHECK(device.instructionCount() == 6);
+
+  // The same trace replayed, whole and in two parts split between issue and completion.
+  const nvram::Trace& trace = device.trace();
+  size_t n = trace.records.size();
+  CHECK(n == 6 && trace.records[2].kind == 3 && trace.records[5].kind == 4);
+  CHECK(trace.records[5].offset == 2);
+  std::vector<uint8_t> kinds(n);
+  std::vector<double> offsets(n), lengths(n), dataOffsets(n);
+  for (size_t i = 0; i < n; i++) {
+    kinds[i] = trace.records[i].kind;
+    offsets[i] = static_cast<double>(trace.records[i].offset);
+    lengths[i] = static_cast<double>(trace.records[i].length);
+    dataOffsets[i] = static_cast<double>(trace.records[i].dataOffset);
+  }
+  nvram::TraceView view{kinds.data(), offsets.data(), lengths.data(), dataOffsets.data(),
+                        n,            trace.data.data(), trace.data.size()};
+  std::vector<uint8_t> replayedImage(4096);
+  for (uint64_t split : {uint64_t(0), uint64_t(3)}) {
+    nvram::TracedDevice replayed(zero.data(), zero.size(), false);
+    replayed.applyTrace(view, 0, split);
+    if (split == 3) CHECK(replayed.imageCount(Model::px86) == 2);  // A flushing, not durable
+    replayed.applyTrace(view, split, n);
+    replayed.buildDurableImage(replayedImage.data(), replayedImage.size());
+    CHECK(replayedImage == out && replayed.nonDurableCount() == 1);
+  }
+  {
+    nvram::TracedDevice replayed(zero.data(), zero.size(), false);
+    CHECK(codeOf([&] { replayed.applyTrace(view, 3, n); }) == Code::badArgument);  // no issue ran
+    CHECK(replayed.instructionCount() == 0);
+    offsets[5] = 3;  // a completion naming a store
+    CHECK(codeOf([&] { replayed.applyTrace(view, 0, n); }) == Code::badArgument);
+    CHECK(replayed.instructionCount() == 0);
+  }
+
+  // eadr: the cover is every store issued before the issue, flushed or not; px86 and
+  // relaxed retire only the flushed ones.
+  nvram::TracedDevice other(zero.data(), zero.size(), false);
+  other.store(0, a, 8);     // 0: X, line 0, never flushed
+  other.store(64, a, 8);    // 1: Y, line 1
+  other.flush(64, 64);      // 2
+  uint64_t second = other.fenceIssue();  // 3
+  other.store(8, b, 8);     // 4: Z, line 0
+  CHECK(other.imageCount(Model::px86) == 6 && other.imageCount(Model::relaxed) == 8);
+  CHECK(other.imageCount(Model::eadr) == 4 && other.fencedCount() == 0);
+  other.setPowerCut(5);  // the completion does not run: the images stay as they are
+  CHECK(codeOf([&] { other.fenceComplete(second); }) == Code::powerCut);
+  CHECK(other.imageCount(Model::px86) == 6 && other.imageCount(Model::eadr) == 4);
+
+  nvram::TracedDevice third(zero.data(), zero.size(), false);
+  third.store(0, a, 8);
+  third.store(64, a, 8);
+  third.flush(64, 64);
+  second = third.fenceIssue();
+  third.store(8, b, 8);
+  third.fenceComplete(second);  // Y durable; under eadr X is fenced, Z not
+  CHECK(third.nonDurableCount() == 2 && third.imageCount(Model::px86) == 3);
+  CHECK(third.imageCount(Model::relaxed) == 4);
+  CHECK(third.fencedCount() == 1 && third.imageCount(Model::eadr) == 2);
+  double none[] = {0}, x[] = {0}, xz[] = {0, 2};
+  CHECK(!third.allows(Model::eadr, none, 0) && third.allows(Model::eadr, x, 1));
+  CHECK(third.allows(Model::eadr, xz, 2) && third.allows(Model::px86, none, 0));
+
+  // A fence after the issue covers it all; the later completion changes nothing. So does
+  // the completion of an earlier issue after a later one completed.
+  nvram::TracedDevice fourth(zero.data(), zero.size(), false);
+  fourth.store(0, a, 8);
+  fourth.flush(0, 8);
+  uint64_t early = fourth.fenceIssue();
+  fourth.store(64, b, 8);
+  fourth.flush(64, 8);
+  uint64_t late = fourth.fenceIssue();
+  fourth.store(128, b, 8);
+  fourth.flush(128, 8);
+  fourth.fence();
+  CHECK(fourth.nonDurableCount() == 0);
+  fourth.store(192, a, 8);  // flushed after both issues: neither covers it
+  fourth.flush(192, 8);
+  fourth.fenceComplete(late);
+  fourth.fenceComplete(early);
+  CHECK(fourth.nonDurableCount() == 1 && fourth.imageCount(Model::px86) == 2);
+  CHECK(fourth.imageCount(Model::eadr) == 2);
+  fourth.buildDurableImage(out.data(), out.size());
+  CHECK(out[0] == 0xA1 && out[64] == 0xB2 && out[128] == 0xB2 && out[192] == 0);
+
+  nvram::TracedDevice fifth(zero.data(), zero.size(), false);
+  fifth.store(0, a, 8);
+  fifth.flush(0, 8);
+  early = fifth.fenceIssue();
+  fifth.store(64, b, 8);
+  fifth.flush(64, 8);
+  late = fifth.fenceIssue();
+  fifth.store(128, b, 8);
+  fifth.flush(128, 8);
+  fifth.fenceComplete(late);  // covers both earlier stores, not the third
+  CHECK(fifth.nonDurableCount() == 1);
+  fifth.fenceComplete(early);
+  CHECK(fifth.nonDurableCount() == 1 && fifth.imageCount(Model::eadr) == 2);
+}
+
 bool fileExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
@@ -309,6 +443,7 @@ int main() {
   testCrcAgree();
   testHeader();
   testModel();
+  testAsyncFence();
   testDirectDevice();
   testIssuedSync();
   if (failures != 0) {

@@ -48,7 +48,10 @@ export interface WordStoreList {
 
 /** A recorded instruction trace, replayable by `applyTrace` without re-running JS. */
 export interface TraceLog {
-  /** 0 = store, 1 = flush, 2 = fence */
+  /**
+   * 0 = store, 1 = flush, 2 = fence, 3 = fence issue, 4 = fence completion (its `offsets` entry
+   * is the instruction index of its issue)
+   */
   kinds: Uint8Array;
   offsets: Float64Array;
   lengths: Float64Array;
@@ -102,6 +105,16 @@ export interface NativeTracedDevice {
   store(offset: number, bytes: Uint8Array): void;
   flush(offset: number, length: number): void;
   fence(): void;
+  /**
+   * Issues an asynchronous fence (one instruction, kind 3) over every store flushed so far;
+   * returns its instruction index, which names it for fenceComplete.
+   */
+  fenceIssue(): number;
+  /**
+   * Completes the fence issued at instruction `issue` (one instruction, kind 4): the stores it
+   * covers become durable, none flushed after the issue. NVRAM_BAD_ARGUMENT unless pending.
+   */
+  fenceComplete(issue: number): void;
   /** Number of post-crash images the model allows right now (may be Infinity if > 1e308). */
   imageCount(model: PersistencyModel): number;
   /** The non-durable word-stores right now, in global program order. */

@@ -8,6 +8,10 @@
  * Loads never cross into native: they read the volatile image through typed arrays. While load
  * recording is on, each load also marks the 8-byte words it read, so the lab can tell which
  * words recovery depended on (issue 4: crash images differing only in unread words are one state).
+ *
+ * An asynchronous fence is two instructions (native/traced_device.h): its issue, now, and its
+ * completion, later, so the lab cuts between them too. `asyncFenceCompletion` says when the
+ * completion runs: on the next turn (default) or when the owner calls `completeFence`.
  */
 import type {
   HeaderInfo,
@@ -38,7 +42,7 @@ import {
   type Site,
 } from './arguments.js';
 import type { NvramDevice } from './device.js';
-import { PowerCutError } from './errors.js';
+import { NvramError, PowerCutError } from './errors.js';
 import { SectionTable } from './section-table.js';
 
 export interface TracedFormatOptions {
@@ -54,6 +58,18 @@ export interface TracedImageOptions {
   record?: boolean;
   /** Count a boot (a reboot after a crash) before returning; default true. */
   boot?: boolean;
+}
+
+/**
+ * When an asynchronous fence completes: 'next-turn' on setImmediate, in issue order; 'manual'
+ * once the owner calls `completeFence` (oldest first), for workloads that run synchronously.
+ */
+export type AsyncFenceCompletion = 'next-turn' | 'manual';
+
+interface PendingFence {
+  /** The issue's instruction index (the native device's name for it). */
+  readonly issue: number;
+  readonly onComplete: (error: Error | null) => void;
 }
 
 const twoTo32 = 2 ** 32;
@@ -84,6 +100,9 @@ export class TracedNvram implements NvramDevice {
   #accessEnd: number;
   #closed = false;
   #poweredOff = false;
+  #asyncFenceCompletion: AsyncFenceCompletion = 'next-turn';
+  /** Issued asynchronous fences not yet completed, oldest first. */
+  #pendingFences: PendingFence[] = [];
 
   /** A new in-memory device, formatted and booted once (like DirectNvram.format + open). */
   static format(
@@ -297,14 +316,34 @@ export class TracedNvram implements NvramDevice {
     }
   }
 
+  /**
+   * Issues the fence now (an instruction: a power cut there throws PowerCutError, as `fence`
+   * does) and completes it later as its own instruction, per `asyncFenceCompletion`. A power cut
+   * before the completion drops it: `onComplete` is never called, the machine is off. On a
+   * closed device, or one closed before the completion, `onComplete` gets NVRAM_CLOSED on the
+   * next turn.
+   */
   fenceAsync(onComplete: (error: Error | null) => void): void {
-    let error: Error | null = null;
-    try {
-      this.fence();
-    } catch (caught) {
-      error = caught as Error;
+    if (typeof onComplete !== 'function') {
+      fail(
+        this.#site('fenceAsync'),
+        'NVRAM_BAD_ARGUMENT',
+        `onComplete must be a function, got ${describe(onComplete)}`,
+      );
     }
-    setImmediate(() => onComplete(error));
+    if (this.#closed) {
+      this.#reportClosed([onComplete]);
+      return;
+    }
+    if (this.#accessEnd < 0) this.#checkUsable('fenceAsync');
+    let issue: number;
+    try {
+      issue = this.native.fenceIssue();
+    } catch (error) {
+      this.#nativeFailed(error);
+    }
+    this.#pendingFences.push({ issue, onComplete });
+    if (this.#asyncFenceCompletion === 'next-turn') setImmediate(() => this.#completeOnNextTurn());
   }
 
   /** SPEC 3: persist = flush + fence, two instructions. */
@@ -318,6 +357,9 @@ export class TracedNvram implements NvramDevice {
     this.#closed = true;
     this.#cutOffAccess();
     this.#loadMarks = null;
+    const pending = this.#pendingFences;
+    this.#pendingFences = [];
+    if (!this.native.poweredOff) this.#reportClosed(pending.map((fence) => fence.onComplete));
     this.native.close(); // free the images now: the crash lab boots thousands of devices
   }
 
@@ -329,6 +371,51 @@ export class TracedNvram implements NvramDevice {
 
   get poweredOff(): boolean {
     return this.native.poweredOff;
+  }
+
+  /** When asynchronous fences complete; changed only while none is pending (NVRAM_BAD_ARGUMENT). */
+  get asyncFenceCompletion(): AsyncFenceCompletion {
+    return this.#asyncFenceCompletion;
+  }
+
+  set asyncFenceCompletion(mode: AsyncFenceCompletion) {
+    const site = this.#site('asyncFenceCompletion');
+    if (mode !== 'next-turn' && mode !== 'manual') {
+      fail(site, 'NVRAM_BAD_ARGUMENT', `must be 'next-turn' or 'manual', got ${describe(mode)}`);
+    }
+    if (mode !== this.#asyncFenceCompletion && this.#pendingFences.length > 0) {
+      fail(
+        site,
+        'NVRAM_BAD_ARGUMENT',
+        `${this.#pendingFences.length} asynchronous fence(s) pending: change the mode before issuing`,
+      );
+    }
+    this.#asyncFenceCompletion = mode;
+  }
+
+  /** Asynchronous fences issued and not yet completed (nor dropped by a power cut or close). */
+  get pendingFences(): number {
+    return this.#pendingFences.length;
+  }
+
+  /**
+   * Completes the oldest pending asynchronous fence (one instruction) and calls its
+   * `onComplete`; false if none is pending. A power cut at the completion throws PowerCutError
+   * and drops every pending fence.
+   */
+  completeFence(): boolean {
+    this.#checkOpen('completeFence');
+    const fence = this.#pendingFences.shift();
+    if (fence === undefined) return false;
+    let error: Error | null = null;
+    try {
+      this.native.fenceComplete(fence.issue);
+    } catch (caught) {
+      if (caught instanceof PowerCutError) this.#nativeFailed(caught);
+      error = caught as Error;
+    }
+    fence.onComplete(error);
+    return true;
   }
 
   /** Cut power when the instruction counter reaches k (that instruction does not run); -1 clears. */
@@ -461,6 +548,29 @@ export class TracedNvram implements NvramDevice {
   #powerOff(): void {
     this.#poweredOff = true;
     this.#cutOffAccess();
+    this.#pendingFences = []; // the machine is off: no completion will run
+  }
+
+  /** One scheduled completion ('next-turn'); a power cut meanwhile, or at it, drops it. */
+  #completeOnNextTurn(): void {
+    if (this.#closed) return; // close reported it already
+    if (this.native.poweredOff) {
+      this.#powerOff();
+      return;
+    }
+    try {
+      this.completeFence();
+    } catch (error) {
+      if (!(error instanceof PowerCutError)) throw error;
+    }
+  }
+
+  #reportClosed(callbacks: ((error: Error | null) => void)[]): void {
+    if (callbacks.length === 0) return;
+    const message = `nvram: ${this.label}: fenceAsync: the device is closed`;
+    setImmediate(() => {
+      for (const onComplete of callbacks) onComplete(new NvramError('NVRAM_CLOSED', message));
+    });
   }
 
   #cutOffAccess(): void {
