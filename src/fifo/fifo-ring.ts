@@ -91,6 +91,12 @@ export class FifoRing {
   tail = 0;
   /** The tail word as last made durable: recovery scans from it (<= tail). */
   durableTail = 0;
+  /**
+   * No tail word is stored past a torn record recovery passed (row D5) until the head is past
+   * it: every record below the durable tail word stays intact, so a later boot never finds a
+   * damaged one there, which it could only take for a media fault. Infinity: no cap.
+   */
+  tailWordCap = Infinity;
   /** A tail word stored and flushed, durable at this FIFO's next fence; -1 if none. */
   protected tailFlushed = -1;
   /** The same for the head word. */

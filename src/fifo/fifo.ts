@@ -75,9 +75,31 @@ export class PersistentFifo extends RecoverableFifo {
    * with every head word, see fence).
    */
   protected publishTail(tail: number): void {
-    this.storeCounter(this.tailOffset, WordRole.tail, tail);
     this.tail = tail;
+    this.#storeTailWord(this.tailWord());
     if (tail - this.durableTail > this.tailLagMax()) this.flushTail();
+  }
+
+  /** The tail word last stored (a capped one may need storing again once the cap is lifted). */
+  #tailWordStored = -1;
+
+  #storeTailWord(word: number): void {
+    this.storeCounter(this.tailOffset, WordRole.tail, word);
+    this.#tailWordStored = word;
+  }
+
+  /**
+   * The tail word to store: the tail, capped below a torn record until the durable head is past
+   * it (the volatile head is not enough: a cut could keep a tail word past the record and lose
+   * the head word past it).
+   */
+  protected tailWord(): number {
+    if (this.tailWordCap === Infinity) return this.tail;
+    if (this.persistedHead > this.tailWordCap) {
+      this.tailWordCap = Infinity;
+      return this.tail;
+    }
+    return Math.min(this.tail, this.tailWordCap);
   }
 
   /**
@@ -93,9 +115,11 @@ export class PersistentFifo extends RecoverableFifo {
 
   /** Flushes the stored tail word; this FIFO's next fence makes it durable. */
   protected flushTail(): void {
-    if (this.tail === this.durableTail || this.tailFlushed === this.tail) return;
+    const word = this.tailWord();
+    if (word === this.durableTail || this.tailFlushed === word) return;
+    if (word !== this.#tailWordStored) this.#storeTailWord(word); // the cap was lifted since
     this.device.flush(this.tailOffset, 8);
-    this.tailFlushed = this.tail;
+    this.tailFlushed = word;
   }
 
   /**

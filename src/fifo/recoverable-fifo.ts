@@ -14,7 +14,14 @@ import { seqMax } from '../constants.js';
 import { assert } from '../events/assert.js';
 import { WordRole, confirmationWordIntact, wordDamaged } from '../events/checked-word.js';
 import { NodeError } from '../events/errors.js';
-import { RecordVerdict, recordVerdictNames, checkRecord, getU64 } from '../events/record.js';
+import {
+  RecordVerdict,
+  recordVerdictNames,
+  checkRecord,
+  getU64,
+  recordOffsets,
+  recordTag,
+} from '../events/record.js';
 import { FifoRing, fifoLoadRunSlots } from './fifo-ring.js';
 import { describeDescriptorFault, fifoDescriptorBytes } from './layout.js';
 import {
@@ -102,10 +109,16 @@ export class RecoverableFifo extends FifoRing {
     // rows D4, D5: records published after the tail word (or after a head word past it, D2)
     const torn: FifoPointers['torn'] = [];
     tail = this.scanTail(head, Math.max(head, tail), torn);
-    if (tail > stored && options.repair !== false) this.repairTail(tail);
+    // D5: the tail word stays below a torn record inside the range until the head passes it
+    this.tailWordCap = Infinity;
+    for (const position of this.tornInRange)
+      this.tailWordCap = Math.min(this.tailWordCap, position);
+    const word = Math.max(stored, Math.min(tail, this.tailWordCap));
+    if (word > stored && options.repair !== false) this.repairTail(word);
+    if (options.repair !== false) this.eraseLeftovers(head, tail);
     this.head = this.persistedHead = head;
     this.tail = this.reserved = tail;
-    this.durableTail = options.repair !== false ? tail : stored;
+    this.durableTail = options.repair !== false ? word : stored;
     this.tailFlushed = this.headFlushed = -1;
     this.deferredCount = 0;
     this.examinedUpTo = this.loadedUpTo = this.recoveredHead = head;
@@ -247,6 +260,27 @@ export class RecoverableFifo extends FifoRing {
     const base = this.slotBase(position);
     if (checkRecord(this.buffer, base, position, this.limits) !== RecordVerdict.valid) return 0;
     return getU64(this.shadowView, base + 24);
+  }
+
+  /**
+   * Row D6: tagged records past the scanned tail in this lap that name their own position are
+   * leftovers of appends cut short behind a record that never became durable (never
+   * acknowledged). Each one's tag word is zeroed (an untagged slot reads as never written) and
+   * the erasures are persisted before any new append: otherwise a new append at the tail, torn
+   * by a later cut, would be passed by that boot's scan (row D5) and the leftover after it taken
+   * for a published record.
+   */
+  protected eraseLeftovers(head: number, tail: number): void {
+    let erased = 0;
+    for (let position = tail + 1; position < head + this.slotCount; position++) {
+      if (!this.holdsPosition(position)) continue;
+      const offset = this.slotsOffset + this.slotBase(position) + recordOffsets.sourceBytes;
+      if (this.device.loadU32(offset + 4) !== recordTag) continue; // erased by an earlier boot
+      this.device.storeU64(offset, 0); // the word holding the tag (offset 60)
+      this.device.flush(offset, 8);
+      erased++;
+    }
+    if (erased > 0) this.device.fence();
   }
 
   /** Row D4: the scanned tail persisted before any new append (a later scan starts there). */

@@ -3,7 +3,9 @@
  * its record, and recovery extends the durable tail word by a scan. Pinned regressions for the
  * scan's rules: a slot never written ends it; a torn record followed by intact ones is passed
  * (row D5: reported, never delivered); and a stale record left beyond a cut-short group commit
- * is never taken up again once a later boot wrote newer records before it.
+ * is never taken up again once a later boot wrote newer records before it. Two repairs keep a
+ * second crash honest: a leftover past the scanned tail is erased before any new append (row
+ * D6), and the tail word is never stored past a torn record the durable head has not passed.
  */
 import { describe, expect, test } from 'vitest';
 import { fifoOffsets, slotBytesFor } from '../../src/fifo/layout.js';
@@ -100,6 +102,61 @@ describe('the lazily persisted tail word', () => {
         details: { section: 'runtime-fifo', position: 0, reason: 'bad-checksum' },
       },
     ]);
+  });
+
+  test('row D6: a leftover past a never-written slot is erased before the first new append', () => {
+    const { device } = deviceWithUnwrittenFirst();
+    const fifo = device.section('runtime-fifo');
+    const tagAt = (image: TracedNvram, position: number): number =>
+      image.loadU32(fifo.offset + fifoOffsets.slots + position * slotBytes + 60);
+    expect(tagAt(device, 1)).not.toBe(0); // intact leftovers of the cut-short appends
+    const { node, device: second } = bootNode(device);
+    const durable = rebootDurable(second);
+    expect([tagAt(durable, 1), tagAt(durable, 2)]).toEqual([0, 0]); // durable before any append
+    // so a new append at 0, torn by the next cut, cannot be passed to the leftover after it
+    node.registerRecipient('r', {}, () => {});
+    node.start();
+    node.producer('p').emit('a.x', 'err', bytes(9));
+    const third = rebootDurable(second);
+    tear(third, 0);
+    const { seen, node: after } = recover(third);
+    expect(seen).toEqual([]);
+    expect(after.recovery.discarded).toBe(0);
+  });
+
+  test('the tail word stays below a torn record until the durable head passes it', () => {
+    // records 0 and 2 intact, 1 torn: the head waits at 0 while nobody confirms it
+    const { node: first, device: firstDevice } = bootNode(freshDevice(limits));
+    first.registerRecipient('r', {}, () => {});
+    first.start();
+    for (let k = 0; k < 3; k++) first.producer('p').emit('a.x', 'err', bytes(k));
+    const device = rebootDurable(firstDevice);
+    tear(device, 1);
+    const tailWord = (image: TracedNvram): number =>
+      loadCounterWord(
+        image,
+        image.section('runtime-fifo').offset + fifoOffsets.tail,
+        WordRole.tail,
+      );
+    const { node, device: second } = bootNode(device);
+    const seen: number[] = [];
+    node.registerRecipient('r', {}, (event) => seen.push(event.seq)); // confirms nothing yet
+    node.start();
+    const p = node.producer('p');
+    for (let k = 0; k < 40; k++) p.emit('a.x', 'err', bytes(k)); // past the tail lag
+    node.drainUntilIdle();
+    node.close();
+    expect(tailWord(rebootDurable(second))).toBe(1); // capped at the torn record
+    // a second boot: the torn one is still passed (D5), never discarded
+    const { node: third, device: thirdDevice } = bootNode(rebootDurable(second));
+    expect(third.recovery.discarded).toBe(0);
+    third.registerRecipient('r', {}, (event, recipient) => recipient.confirm(event.seq));
+    third.start();
+    third.drainUntilIdle();
+    third.producer('p').emit('a.x', 'err', bytes(99));
+    third.drainUntilIdle();
+    third.close();
+    expect(tailWord(rebootDurable(thirdDevice))).toBe(third.fifos[1]?.tail); // the cap lifted
   });
 
   test('a fresh ring, or one closed cleanly, reports no torn record', () => {
