@@ -5,6 +5,7 @@
  * (./explain/sites.ts).
  */
 import type { HeaderInfo, NvramDevice, SectionInfo } from '../src/nvram/device.js';
+import { PowerCutError } from '../src/nvram/errors.js';
 
 export type WriteOperation = 'store' | 'flush' | 'fence' | 'persist';
 
@@ -72,11 +73,16 @@ export abstract class DeviceWrapper<
     this.issue('persist', () => this.inner.persist(offset, length));
   }
 
-  /** A fence issued asynchronously: a failure to issue it reaches `onComplete`, as one to complete it. */
+  /**
+   * A fence issued asynchronously: a failure to issue it reaches `onComplete`, as one to
+   * complete it; a power cut at the issue is thrown, as by `fence` (the machine is off: nothing
+   * completes).
+   */
   fenceAsync(onComplete: (error: Error | null) => void): void {
     try {
       this.issue('fence', () => this.inner.fenceAsync(onComplete));
     } catch (error) {
+      if (error instanceof PowerCutError) throw error;
       setImmediate(() => onComplete(error as Error));
     }
   }

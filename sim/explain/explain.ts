@@ -13,12 +13,12 @@ import type { TraceLog, WordStoreList } from '../../src/nvram/addon-api.js';
 import type { ReplayedStage, ReplayResult } from '../replay.js';
 import { bytesHex, diffRows, hexDiff } from './hex-diff.js';
 
-const kindNames = ['store', 'flush', 'fence'] as const;
+const kindNames = ['store', 'flush', 'fence', 'fence issue', 'fence completion'] as const;
 const lineBytes = 64;
 
 export interface InstructionView {
   index: number;
-  kind: 'store' | 'flush' | 'fence';
+  kind: (typeof kindNames)[number];
   offset: number;
   length: number;
   site: string;

@@ -80,15 +80,17 @@ export function userFrames(stack: string): string[] {
  */
 export function blameSites(stacks: readonly (readonly string[])[]): string[] {
   const callers = new Map<string, Set<string>>();
+  // a hole: an instruction issued on the traced device itself (a fence completion the
+  // workload drives), not through the wrapper
   for (const frames of stacks) {
-    const [top, caller] = frames;
+    const [top, caller] = frames ?? [];
     if (top === undefined || caller === undefined) continue;
     const set = callers.get(top) ?? new Set<string>();
     set.add(caller);
     callers.set(top, set);
   }
-  return stacks.map((frames) => {
-    const [top, caller] = frames;
+  return Array.from(stacks, (frames) => {
+    const [top, caller] = frames ?? [];
     if (top === undefined) return 'unknown site';
     if (caller === undefined || (callers.get(top)?.size ?? 0) < 2) return top;
     return `${caller} via ${top.replace(/ \(.*\)$/, '')}`;

@@ -143,10 +143,13 @@ export class RecoveryDevice implements NvramDevice {
     this.fence();
   }
 
-  /** Recovery fences synchronously; an asynchronous one counts as a fence all the same. */
+  /** Two instructions, as on the traced device: the issue now, the completion next turn. */
   fenceAsync(onComplete: (error: Error | null) => void): void {
-    this.fence();
-    setImmediate(() => onComplete(null));
+    this.#instructions++;
+    setImmediate(() => {
+      this.#instructions++;
+      onComplete(null);
+    });
   }
 
   close(): void {

@@ -74,6 +74,19 @@ export class GroupWithoutFenceFifo extends PersistentFifo {
 }
 
 /**
+ * A pipelined group acknowledged at the issue of its fence, not at its completion: its emitters
+ * hear (and its records are published and delivered) while the records may still be only
+ * flushed, so a cut before the completion loses acknowledged events.
+ */
+export class AckAtIssueFifo extends PersistentFifo {
+  override issueGroupFence(tail: number, done: (error: Error | null) => void): void {
+    super.issueGroupFence(tail, () => {}); // the real completion, ignored
+    this.groupFenced(tail, -1, -1);
+    done(null);
+  }
+}
+
+/**
  * Step 216 skipped: a confirmation the head word does not pass (an out-of-order one) is never
  * stored, though the fence after it returns as if it were durable.
  */
@@ -137,7 +150,7 @@ export interface EventMutant {
   description: string;
   variant: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine' | 'SeqLease'>;
   /** The workload that must catch it (default `events`, workloads/registry.ts). */
-  workload?: 'events' | 'dead-letters';
+  workload?: 'events' | 'dead-letters' | 'events-pipelined';
   /**
    * The invariants (checker/spec4.ts) whose violation shows the mutant for what it is; one
    * suffices. 'recovery completes' is the runtime's own assertion stopping a broken recovery.
@@ -165,6 +178,13 @@ export const eventMutants: readonly EventMutant[] = [
     expects: ['persist-order'],
     description: 'FIFO: a group commit published without its fence',
     variant: { Fifo: GroupWithoutFenceFifo },
+  },
+  {
+    name: 'mutant-ack-at-issue',
+    expects: ['no-loss', 'persist-order'],
+    description: 'pipelined group commit: a group acknowledged when its fence is issued',
+    variant: { Fifo: AckAtIssueFifo },
+    workload: 'events-pipelined',
   },
   {
     name: 'mutant-dropped-confirmations',

@@ -115,7 +115,8 @@ function traceSvg(input: ReportInput): string {
   for (let i = 0; i < instructions; i++) {
     const kind = trace.kinds[i] as number;
     const px = Math.round(x(i));
-    if (kind === 2) {
+    if (kind >= 2) {
+      // a fence, or an asynchronous fence's issue (3) or completion (4): a vertical line
       if (drawn.has(`f${px}`)) continue;
       drawn.add(`f${px}`);
       parts.push(
@@ -152,7 +153,7 @@ function addressRange(recording: StageRecording<unknown>, header: HeaderInfo): [
   let low = Infinity;
   let high = 0;
   for (let i = 0; i < recording.instructions; i++) {
-    if (recording.trace.kinds[i] === 2) continue;
+    if ((recording.trace.kinds[i] as number) >= 2) continue; // fences name no address
     low = Math.min(low, recording.trace.offsets[i] as number);
     high = Math.max(
       high,

@@ -18,6 +18,8 @@ import { NodeError, QueueFull } from '../../src/events/errors.js';
 import { formatNode, nodeLayout, type NodeLimits } from '../../src/node/layout.js';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
+import { TracedNvram } from '../../src/nvram/traced.js';
+import { DeviceWrapper } from '../device-wrapper.js';
 import { HistoryChecker, type Observation } from '../checker/spec4.js';
 import type { WorkloadParams } from '../plan.js';
 import { assert } from '../assert.js';
@@ -72,6 +74,12 @@ export interface EventWorkloadOptions {
   seed: number;
   /** Broken runtime classes (mutants/). */
   variant?: Pick<NodeOptions, 'Fifo' | 'Replay' | 'Engine' | 'SeqLease'>;
+  /**
+   * Pipelined group commit (NodeOptions.pipelinedFence): the script issues group fences and
+   * completes them itself (the traced device's manual completion), emitting in between, so
+   * cuts fall between an issue and its completion.
+   */
+  pipelined?: boolean;
   name?: string;
 }
 
@@ -87,8 +95,10 @@ class EventStageDriver {
   readonly #context: StageContext<EventMark>;
   readonly #clock: { time: number } & Clock;
   readonly #late: { recipient: Recipient; seq: number }[] = [];
-  /** Keys of group-commit emits not yet published: the next drain commits their group. */
+  /** Keys of group-commit emits not yet published, in emit order. */
   #grouped: string[] = [];
+  /** The traced device whose fence completions the script drives (pipelined), or null. */
+  readonly #fences: TracedNvram | null;
   readonly #boot: number;
   /** The stage's epoch: 0 for the workload, i for the i-th recovery (one boot each). */
   readonly #epoch: number;
@@ -109,13 +119,36 @@ class EventStageDriver {
     context.mark({ kind: 'boot', epoch: this.#epoch });
     // The TypeScript checksum: the same bytes as the default, and no WebAssembly instance (with
     // its address-space reservation) for each of the thousands of boots an exploration makes.
+    const pipelined = options.pipelined ?? false;
+    // recovery only emits synchronously: no fence of its own to complete
+    this.#fences = pipelined ? tracedUnder(device) : null;
+    if (this.#fences !== null) this.#fences.asyncFenceCompletion = 'manual';
     this.node = Node.boot(device, {
       scheduling: 'manual',
       clock,
       retry,
       checksum: 'typescript',
+      pipelinedFence: pipelined,
       ...options.variant,
     });
+    // a group is acknowledged when it is durable: its emits, the oldest keys waiting
+    this.node.recorder.onGroupDurable = (group) => {
+      for (const seq of group.seqs) {
+        const key = this.#grouped.shift();
+        if (key !== undefined)
+          this.#context.mark({ kind: 'emitted', epoch: this.#epoch, key, seq });
+      }
+    };
+  }
+
+  /** Pipelined: issues the open group's fence (Node.commit). */
+  commit(): void {
+    this.node.commit();
+  }
+
+  /** Pipelined: the oldest fence in flight completes (its group is published). */
+  completeFence(): void {
+    this.#fences?.completeFence();
   }
 
   register(lateConfirms: boolean): void {
@@ -216,10 +249,7 @@ class EventStageDriver {
    * group: its emits are durable once it returns.
    */
   drain(): boolean {
-    const progress = this.node.drain();
-    for (const key of this.#grouped)
-      this.#context.mark({ kind: 'emitted', epoch: this.#epoch, key });
-    this.#grouped = [];
+    const progress = this.node.drain(); // without pipelining: the open group is committed first
     this.#context.mark({ kind: 'durable', epoch: this.#epoch });
     return progress;
   }
@@ -265,15 +295,36 @@ function runWorkload(
     driver.emit(prng.below(3), prng.below(2), prng.below(8));
   driver.start();
   for (let i = 0; i < options.events; i++) {
-    // one emit in three joins a group commit (emitAsync), published by the next drain
+    // one emit in three joins a group commit (emitAsync), published by the next drain, or
+    // (pipelined) by the completion of the fence a commit issued
     driver.emit(prng.below(3), prng.below(2), prng.below(8), prng.below(3) === 0);
+    if (options.pipelined === true) {
+      if (prng.below(2) === 0) driver.commit();
+      if (prng.below(3) === 0) driver.completeFence();
+    }
     const action = prng.below(4);
     if (action === 1) driver.confirmLate(1 + prng.below(3));
     if (action === 2) driver.step(retry.timeoutMs + 1);
     if (action !== 3) driver.drain();
   }
   driver.confirmLate(Infinity);
+  if (options.pipelined === true) {
+    driver.commit();
+    driver.completeFence();
+    driver.commit();
+    driver.completeFence();
+  }
   driver.drain();
+}
+
+/**
+ * The traced device a (wrapped) device stands on, whose fence completions the script drives;
+ * null for recovery's device (recovery emits synchronously: it issues no fence to complete).
+ */
+function tracedUnder(device: NvramDevice): TracedNvram | null {
+  let inner: unknown = device;
+  while (inner instanceof DeviceWrapper) inner = inner.inner;
+  return inner instanceof TracedNvram ? inner : null;
 }
 
 function runRecovery(
@@ -404,5 +455,11 @@ export function eventOptions(params: WorkloadParams, name: string): EventWorkloa
     }
     return value;
   };
-  return { name, seed: number('seed'), events: number('events'), bootEvents: number('bootEvents') };
+  return {
+    name,
+    seed: number('seed'),
+    events: number('events'),
+    bootEvents: number('bootEvents'),
+    ...(params['pipelined'] !== undefined ? { pipelined: number('pipelined') === 1 } : {}),
+  };
 }

@@ -130,6 +130,14 @@ registerWorkload({
   create: (params) => eventSubject(eventOptions(params, 'events-small')) as CrashSubject,
 });
 
+registerWorkload({
+  name: 'events-pipelined',
+  description:
+    'the events workload with pipelined group commit: fences issued, events emitted, then completed',
+  defaults: { seed: 1, events: 40, bootEvents: 3, pipelined: 1 },
+  create: (params) => eventSubject(eventOptions(params, 'events-pipelined')) as CrashSubject,
+});
+
 const deadLetterDefaults = { seed: 1, events: 6, attemptsMax: 2, deferredFence: 1 };
 
 registerWorkload({
@@ -160,7 +168,8 @@ for (const mutant of eventMutants) {
   registerWorkload({
     name: mutant.name,
     description: `${mutant.description} (must fail)`,
-    defaults: mutantDefaults,
+    defaults:
+      mutant.workload === 'events-pipelined' ? { ...mutantDefaults, pipelined: 1 } : mutantDefaults,
     create: (params) =>
       eventSubject({
         ...eventOptions(params, mutant.name),

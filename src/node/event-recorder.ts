@@ -97,7 +97,7 @@ export class EventRecorder {
     details: Uint8Array | null,
     options: AppendOptions = appendBySubscription,
   ): number {
-    if (this.#group !== null) this.commitGroup(); // keep publish order = seq order
+    if (this.#group !== null || this.#fencing !== null) this.commitGroup(); // keep publish order = seq order
     const fifo = this.fifos[fifoIndex] as PersistentFifo;
     const position = fifo.reserve();
     const seq = this.#encode(fifo, position, sourceId, typeId, level, details, options);
