@@ -175,6 +175,8 @@ export class Daemon {
     this.stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     const config = options.config;
     this.node = Node.boot(device, {
+      // 'power': each group's msync overlaps the next group's work (docs/ARCHITECTURE.md)
+      pipelinedFence: options.durability === 'power',
       retry: config.retry,
       inFlightMax: config.inFlightMax,
       ...(config.absentRecipientGraceMs !== undefined

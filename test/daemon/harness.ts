@@ -46,16 +46,18 @@ export interface StartOptions {
   tls?: TlsFiles;
   /** A temp dir to use (default: a new one). */
   dir?: string;
+  /** Default 'process'. */
+  durability?: 'process' | 'power';
 }
 
-/** A daemon on `<dir>/d.nvram`, listening on `<dir>/d.sock`; durability 'process', silent. */
+/** A daemon on `<dir>/d.nvram`, listening on `<dir>/d.sock`; durability 'process' unless asked, silent. */
 export async function startDaemon(options: StartOptions = {}): Promise<TestDaemon> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'nvrelay-daemon-'));
   const device = join(dir, 'd.nvram');
   const socket = join(dir, 'd.sock');
   const daemon = await Daemon.start({
     device,
-    durability: 'process',
+    durability: options.durability ?? 'process',
     config: parseConfig(options.config ?? {}),
     log: pino({ level: 'silent' }),
     socket,
