@@ -53,7 +53,7 @@ const suites: BenchSuite[] = [
   (await import('./sinks.js')).suite,
 ];
 
-const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json]
+const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json: one JSON object per row and line]
 suites: ${suites.map((suite) => suite.name).join(', ')}`;
 
 function parseFlags(): { context: BenchContext; only: string[] | null; json: boolean } {
@@ -140,13 +140,9 @@ async function main(): Promise<void> {
     for (const result of await suite.run(context)) rows.push({ suite: suite.name, result });
   }
   if (json) {
-    console.log(
-      JSON.stringify(
-        rows.map(({ suite, result }) => ({ suite, ...result, verdict: verdict(result) })),
-        null,
-        2,
-      ),
-    );
+    // one row per line (JSON Lines), so other tools can read the ratios as they come
+    for (const { suite, result } of rows)
+      console.log(JSON.stringify({ suite, ...result, verdict: verdict(result) }));
   } else {
     console.log(
       `\nnode ${process.version}, ${context.seconds} s per measure, best of 5 windows${context.quick ? ' (quick)' : ''}; load average ${(loadavg()[0] ?? 0).toFixed(1)} on ${cpus().length} CPUs\n`,
