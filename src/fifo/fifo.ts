@@ -180,11 +180,20 @@ export class PersistentFifo extends RecoverableFifo {
     this.prepareFence();
     const tailFlushed = this.tailFlushed;
     const headFlushed = this.headFlushed;
+    const confirmations = this.#confirmationsDeferredTotal;
     this.device.fenceAsync((error) => {
-      if (error === null) this.groupFenced(tail, tailFlushed, headFlushed);
+      if (error === null) {
+        // the confirmations stored by prepareFence are durable now: if none came since the
+        // issue, no fence of their own is owed (auto scheduling would otherwise make one)
+        if (this.#confirmationsDeferredTotal === confirmations) this.confirmationsUnfenced = false;
+        this.groupFenced(tail, tailFlushed, headFlushed);
+      }
       done(error);
     });
   }
+
+  /** Confirmations deferred so far (to tell whether any came after a fence's issue). */
+  #confirmationsDeferredTotal = 0;
 
   /**
    * What an asynchronous group fence made durable, recorded at its completion. A synchronous
@@ -215,6 +224,7 @@ export class PersistentFifo extends RecoverableFifo {
     if (this.deferredCount === this.confirmationsDeferred.length)
       this.storeDeferredConfirmations(this.head);
     this.confirmationsDeferred[this.deferredCount++] = position;
+    this.#confirmationsDeferredTotal++;
     this.confirmationsUnfenced = true;
   }
 

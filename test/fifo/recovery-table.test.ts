@@ -117,6 +117,8 @@ test('docs/ARCHITECTURE.md lists the same D and R rows as the tables', () => {
     ...scanEndTable.rows,
     ...confirmationTable.rows,
   ];
-  const coded = new Set(rows.map((row) => row.row));
+  // D6 has no facts to weigh: one loop (RecoverableFifo.eraseLeftovers), pinned in
+  // test/replay/lazy-tail.test.ts
+  const coded = new Set([...rows.map((row) => row.row), 'D6']);
   expect([...documented].sort()).toEqual([...coded].sort());
 });
