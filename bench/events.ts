@@ -630,11 +630,9 @@ async function run(context: BenchContext): Promise<BenchResult[]> {
     ];
     if (context.flags['peers'] === true) {
       for (const figure of await peerFigures(dir, seconds)) {
-        // the power class against the pipelined fence, the faster of our two power paths
-        const ours = judged(
-          figure.peerClass === 'process' ? processRate : pipelinedRate,
-          figure.peerClass,
-        );
+        // the power class against the faster of our two power paths in this run
+        const power = pipelinedRate.wall > powerRate.wall ? pipelinedRate : powerRate;
+        const ours = judged(figure.peerClass === 'process' ? processRate : power, figure.peerClass);
         const ratio = ours / judged(figure.rate, figure.peerClass);
         results.push({
           measure: `${figure.peerClass}: ${figure.peer}`,

@@ -36,6 +36,7 @@ interface ServeOptions {
   tlsCa?: string;
   logFormat: 'text' | 'json';
   logDetails: boolean;
+  pipelinedFence: boolean;
   metrics?: OperationsAddress;
 }
 
@@ -62,6 +63,11 @@ export function registerServe(program: Command): void {
     .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
     .option('--log-format <format>', 'text or json', parseLogFormat, 'text')
     .option('--log-details', 'log lines may carry event details (never without it)', false)
+    .option(
+      '--pipelined-fence',
+      "'power': each group's msync on a worker thread while the next group is assembled",
+      false,
+    )
     .option(
       '--metrics <[host:]port>',
       'serve /metrics (Prometheus) and a status page at / (a bare port: 127.0.0.1)',
@@ -103,6 +109,7 @@ async function serve(device: string, options: ServeOptions): Promise<number> {
     log,
     socket: options.socket === false ? null : options.socket,
     logDetails: options.logDetails,
+    pipelinedFence: options.pipelinedFence,
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
     ...(tls !== undefined ? { tls } : {}),
     ...(options.metrics !== undefined ? { operations: options.metrics } : {}),

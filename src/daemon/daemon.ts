@@ -51,6 +51,8 @@ export interface DaemonOptions {
   tls?: TlsFiles;
   /** Log lines may carry event details (a refused event's, a dead letter's). */
   logDetails?: boolean;
+  /** NodeOptions.pipelinedFence: group fences issued asynchronously. */
+  pipelinedFence?: boolean;
   /** The operations endpoint (metrics, status page: src/operations), only if asked. */
   operations?: { host: string; port: number };
 }
@@ -175,8 +177,8 @@ export class Daemon {
     this.stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     const config = options.config;
     this.node = Node.boot(device, {
-      // 'power': each group's msync overlaps the next group's work (docs/ARCHITECTURE.md)
-      pipelinedFence: options.durability === 'power',
+      // each group's msync overlapping the next group's work (docs/ARCHITECTURE.md), if asked
+      pipelinedFence: options.pipelinedFence ?? false,
       retry: config.retry,
       inFlightMax: config.inFlightMax,
       ...(config.absentRecipientGraceMs !== undefined

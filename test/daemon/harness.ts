@@ -48,6 +48,7 @@ export interface StartOptions {
   dir?: string;
   /** Default 'process'. */
   durability?: 'process' | 'power';
+  pipelinedFence?: boolean;
 }
 
 /** A daemon on `<dir>/d.nvram`, listening on `<dir>/d.sock`; durability 'process' unless asked, silent. */
@@ -58,6 +59,7 @@ export async function startDaemon(options: StartOptions = {}): Promise<TestDaemo
   const daemon = await Daemon.start({
     device,
     durability: options.durability ?? 'process',
+    ...(options.pipelinedFence !== undefined ? { pipelinedFence: options.pipelinedFence } : {}),
     config: parseConfig(options.config ?? {}),
     log: pino({ level: 'silent' }),
     socket,
