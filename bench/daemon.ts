@@ -170,7 +170,7 @@ export async function measure(
 // ---- servers as child processes ----
 
 /** A binary on PATH or in the sbin folders (Debian puts nats-server in /usr/sbin). */
-function findBinary(name: string): string | null {
+export function findBinary(name: string): string | null {
   const folders = [
     ...(process.env['PATH'] ?? '').split(delimiter),
     '/usr/sbin',

@@ -17,9 +17,9 @@
  * redis-server is started here (loopback TCP on a free port, its data in a temp dir) and
  * stopped at the end; without the binary the Redis rows are skipped and say why.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { parseConfig } from '../src/daemon/config.js';
@@ -34,6 +34,7 @@ import {
   startServer,
   stopServer,
   type Server,
+  findBinary,
 } from './daemon.js';
 import type { BenchContext, BenchResult, BenchSuite } from './run.js';
 
@@ -62,19 +63,6 @@ interface Figure {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A binary on PATH or in the sbin folders. */
-function findBinary(name: string): string | null {
-  const folders = [
-    ...(process.env['PATH'] ?? '').split(delimiter),
-    '/usr/sbin',
-    '/usr/local/sbin',
-    '/sbin',
-  ];
-  for (const folder of folders)
-    if (folder !== '' && existsSync(join(folder, name))) return join(folder, name);
-  return null;
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
