@@ -87,7 +87,7 @@ export class Daemon {
     const { device, formatted } = openNodeDevice(options.device, {
       durability: options.durability,
       // a mux's device, formatted here, has room for a full origin trail beside the details
-      ...(Object.keys(options.config.upstreams).length > 0
+      ...(hasUpstreams(options.config)
         ? { detailsBytesMax: detailsBytesMaxDefault + originBytes(originHopsMax) }
         : {}),
     });
@@ -220,7 +220,7 @@ export class Daemon {
       );
     this.node.engine.onDeadLetter = (recipient, seq) =>
       this.log.warn({ recipient: recipient.name, seq }, 'dead letter');
-    if (Object.keys(config.upstreams).length > 0)
+    if (hasUpstreams(config))
       this.mux = new Multiplexer(this.node, {
         onRefused: (link, seq, error) =>
           this.log.warn({ upstream: link.name, seq, err: error }, 'upstream event not recorded'),
@@ -323,6 +323,11 @@ export class Daemon {
     this.log.fatal({ err: error }, 'node failed: stopping (reopen the device to recover)');
     void this.stop('NODE_FAILED');
   }
+}
+
+/** The config names upstreams: the daemon is a multiplexing recipient (src/mux). */
+function hasUpstreams(config: DaemonConfig): boolean {
+  return Object.keys(config.upstreams).length > 0;
 }
 
 /**

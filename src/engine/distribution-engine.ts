@@ -200,6 +200,20 @@ export class DistributionEngine implements ConfirmationSink {
     this.#loader.load(i);
   }
 
+  /**
+   * Entry `i` examined now if a boot recovered it and nothing examined it yet, as the engine
+   * does on reaching it (for readers of the queue outside a pass: the metrics). A device error
+   * fails the engine (fail-stop).
+   */
+  examine(i: number): void {
+    if (((this.queue.flags[i] as number) & entryFlagUnexamined) === 0) return;
+    try {
+      this.load(i);
+    } catch (error) {
+      throw this.onFailure(error);
+    }
+  }
+
   /** Step 215: a first delivery; the window entry exists before the handler can confirm. */
   protected deliver(recipient: Recipient, counter: number, i: number): void {
     const slot = recipient.windowTail % recipient.inFlightMax;

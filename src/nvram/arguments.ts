@@ -49,6 +49,12 @@ export function fail(site: Site, code: NvramError['code'], problem: string): nev
   throw new NvramError(code, `nvram: ${site.label}: ${site.method}: ${problem}`);
 }
 
+/** A function (NVRAM_BAD_ARGUMENT otherwise): an asynchronous operation's callback. */
+export function requireFunction(site: Site, name: string, value: unknown): void {
+  if (typeof value !== 'function')
+    fail(site, 'NVRAM_BAD_ARGUMENT', `${name} must be a function, got ${describe(value)}`);
+}
+
 /** A non-negative integer that is exact in a double (NVRAM_BAD_ARGUMENT otherwise). */
 export function requireCount(site: Site, name: string, value: unknown): number {
   if (typeof value !== 'number') {

@@ -39,6 +39,7 @@ import {
   requireWordValue,
   describe,
   type Site,
+  requireFunction,
 } from './arguments.js';
 import type { NvramDevice } from './device.js';
 import { NvramError } from './errors.js';
@@ -325,13 +326,7 @@ export class DirectNvram implements NvramDevice {
    * closed device it completes with NVRAM_CLOSED; close waits for any msync still running.
    */
   fenceAsync(onComplete: (error: Error | null) => void): void {
-    if (typeof onComplete !== 'function') {
-      fail(
-        this.#site('fenceAsync'),
-        'NVRAM_BAD_ARGUMENT',
-        `onComplete must be a function, got ${describe(onComplete)}`,
-      );
-    }
+    requireFunction(this.#site('fenceAsync'), 'onComplete', onComplete);
     try {
       this.#checkOpen('fenceAsync');
     } catch (error) {

@@ -40,6 +40,7 @@ import {
   requireWordValue,
   wordBytes,
   type Site,
+  requireFunction,
 } from './arguments.js';
 import type { NvramDevice } from './device.js';
 import { NvramError, PowerCutError } from './errors.js';
@@ -324,13 +325,7 @@ export class TracedNvram implements NvramDevice {
    * next turn.
    */
   fenceAsync(onComplete: (error: Error | null) => void): void {
-    if (typeof onComplete !== 'function') {
-      fail(
-        this.#site('fenceAsync'),
-        'NVRAM_BAD_ARGUMENT',
-        `onComplete must be a function, got ${describe(onComplete)}`,
-      );
-    }
+    requireFunction(this.#site('fenceAsync'), 'onComplete', onComplete);
     if (this.#closed) {
       this.#reportClosed([onComplete]);
       return;

@@ -9,12 +9,11 @@
  * entries not examined yet: their seq and masks are unknown until the engine reaches them
  * (src/engine/recovered-entry.ts), and a recipient that is away may not reach them for a long
  * time, so reading their columns as they are would show it owed nothing. They are examined
- * first, in queue order, as the engine itself does before it reads an entry (retire,
- * deadLetterOwed, confirmOwed): each entry is examined once, by whoever reaches it first, and a
- * damaged record is reported through the engine's own discard hook.
+ * first, in queue order, by the engine (`DistributionEngine.examine`), as it does itself before
+ * it reads an entry: each entry is examined once, by whoever reaches it first, and a damaged
+ * record is reported as the engine reports it.
  */
 import { entryFlagUnexamined } from '../engine/indication-queue.js';
-import { RecoveredEntryLoader } from '../engine/recovered-entry.js';
 import { recordOffsets } from '../events/record.js';
 import type { PersistentFifo } from '../fifo/fifo.js';
 import type { NodeStats } from '../node/node-stats.js';
@@ -58,19 +57,10 @@ export interface Sample {
 
 export class Sampler {
   readonly daemon: Daemon;
-  readonly #loader: RecoveredEntryLoader;
   #sample: Sample | null = null;
 
   constructor(daemon: Daemon) {
     this.daemon = daemon;
-    const node = daemon.node;
-    this.#loader = new RecoveredEntryLoader(
-      node.queue,
-      node.fifos,
-      node.types,
-      node.sources,
-      (fifo, position, verdict) => node.engine.onDiscard(fifo, position, verdict),
-    );
   }
 
   /** The reading of this turn of the event loop. */
@@ -144,11 +134,7 @@ export class Sampler {
           unexamined++;
           continue;
         }
-        try {
-          this.#loader.load(i);
-        } catch (error) {
-          throw node.engine.onFailure(error); // fail-stop, as when the engine examines it
-        }
+        node.engine.examine(i); // fail-stop on a device error, as in a pass
       }
       const low = (queue.intendedLo[i] as number) & ~(queue.confirmedLo[i] as number);
       const high = (queue.intendedHi[i] as number) & ~(queue.confirmedHi[i] as number);
