@@ -20,35 +20,23 @@ import {
   recordFlagOrigin,
   recordHeaderBytes,
   type EventRecord,
-  type RecordLimits,
 } from '../../src/events/record.js';
-import { slotBytesFor } from '../../src/fifo/layout.js';
+import { recordLimits, sampleRecord } from './records.js';
 import { bootNode, rebootDurable, smallLimits } from '../engine/harness.js';
 
-const detailsBytesMax = 96;
-const limits: RecordLimits = {
-  slotBytes: slotBytesFor(detailsBytesMax),
-  detailsBytesMax,
-  recipientsMax: 56,
-};
+const limits = recordLimits(96, 56);
+const { detailsBytesMax } = limits;
 const trail: OriginHop[] = [
   { node: '00000000000000ff', seq: 7 },
   { node: 'fedcba9876543210', seq: seqMax },
 ];
-const relayed: EventRecord = {
+const relayed: EventRecord = sampleRecord({
   position: 3,
   seq: 41,
-  time: 1,
-  severity: 3,
   flags: recordFlagOrigin,
-  intendedMask: 1n,
-  confirmedMask: 0n,
-  originalSeq: 0,
-  source: 'raid',
-  type: 'disk.failed',
   details: new Uint8Array([1, 2, 3, 4]),
   origin: trail,
-};
+});
 const check = (slot: Uint8Array): number => checkRecord(recordBuffer(slot), 0, 3, limits);
 const trailAt = recordHeaderBytes + 'raid'.length + 'disk.failed'.length + 4;
 

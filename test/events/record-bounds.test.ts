@@ -24,28 +24,10 @@ import {
   type EventRecord,
   type RecordLimits,
 } from '../../src/events/record.js';
-import { slotBytesFor } from '../../src/fifo/layout.js';
+import { recordLimits, sampleRecord } from './records.js';
 
-const detailsBytesMax = 64;
-const limits: RecordLimits = {
-  slotBytes: slotBytesFor(detailsBytesMax),
-  detailsBytesMax,
-  recipientsMax,
-};
-
-const base: EventRecord = {
-  position: 7,
-  seq: 10,
-  time: 1,
-  severity: 3,
-  flags: 0,
-  intendedMask: 1n,
-  confirmedMask: 0n,
-  originalSeq: 0,
-  source: 'raid',
-  type: 'disk.failed',
-  details: new Uint8Array(4),
-};
+const limits = recordLimits(64, recipientsMax);
+const base = sampleRecord();
 
 function encode(change: Partial<EventRecord>, slotBytes = limits.slotBytes): Uint8Array {
   return encodeRecord({ ...base, ...change }, slotBytes);

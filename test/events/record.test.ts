@@ -15,19 +15,14 @@ import {
   recordBuffer,
   recordHeaderBytes,
   type EventRecord,
-  type RecordLimits,
 } from '../../src/events/record.js';
-import { slotBytesFor } from '../../src/fifo/layout.js';
+import { recordLimits, sampleRecord } from './records.js';
 import { crc32c, crc32cWords } from '../../src/events/crc32c.js';
 import { crc32c as nativeCrc32c } from '../../src/nvram/index.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 20_251_126);
-const detailsBytesMax = 96;
-const limits: RecordLimits = {
-  slotBytes: slotBytesFor(detailsBytesMax),
-  detailsBytesMax,
-  recipientsMax: 56,
-};
+const limits = recordLimits(96, 56);
+const { detailsBytesMax } = limits;
 
 const nameWord = fc.stringMatching(/^[a-z0-9_-]{1,6}$/);
 const recordArbitrary: fc.Arbitrary<EventRecord> = fc.record({
@@ -114,19 +109,7 @@ describe('encodeRecord and decodeRecord', () => {
   });
 
   test('out-of-range fields are rejected even with a valid checksum', () => {
-    const base: EventRecord = {
-      position: 3,
-      seq: 10,
-      time: 1,
-      severity: 3,
-      flags: 0,
-      intendedMask: 1n,
-      confirmedMask: 0n,
-      originalSeq: 0,
-      source: 'raid',
-      type: 'disk.failed',
-      details: new Uint8Array(4),
-    };
+    const base = sampleRecord({ position: 3 });
     expect(check(encodeRecord(base, limits.slotBytes), 3)).toBe(RecordVerdict.valid);
     const bad: Partial<EventRecord>[] = [
       { severity: 8 },
