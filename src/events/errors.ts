@@ -16,7 +16,9 @@ export type NodeErrorCode =
   | 'RECIPIENTS_FULL' // every recipient id is taken
   | 'RECIPIENT_UNKNOWN' // no recipient of that name in the persistent recipient table
   | 'DEAD_LETTER_FULL' // the dead-letter section has no free entry for what must go there
-  | 'TABLE_FULL'; // too many distinct event types or producers this boot
+  | 'TABLE_FULL' // too many distinct event types or producers this boot
+  | 'MIRROR_PARTNER' // the partner mirror holds another node's events, or a geometry of its own
+  | 'MIRROR_UNAVAILABLE'; // a mirrored emit could not reach the partner's mirror [193]
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;

@@ -24,6 +24,11 @@ export interface RelayedEvent {
   details: Uint8Array;
   /** Its path before the upstream (empty if the upstream recorded it first). */
   origin: readonly OriginHop[];
+  /**
+   * Names of this node's recipients it is not meant for: a partner's event taken over [193]
+   * that they had confirmed on the partner. Absent from the wire.
+   */
+  except?: readonly string[];
 }
 
 /** The upstream's side: a confirmation that resolves once the upstream made it durable. */
@@ -84,7 +89,13 @@ export class UpstreamLink {
       // step 252: the event, its trail and this hop, recorded in this node's FIFO
       durable = this.mux.node
         .producer(event.source)
-        .emitRelayed(event.type, event.severity, event.details, [...event.origin, hop]);
+        .emitRelayed(
+          event.type,
+          event.severity,
+          event.details,
+          [...event.origin, hop],
+          this.#excepted(event.except),
+        );
     } catch (error) {
       this.#refused(event.seq, error); // QueueFull or too large: the upstream sends it again
       return;
@@ -134,6 +145,13 @@ export class UpstreamLink {
   /** CONFIRMED arrived (a mutant releases earlier). */
   protected released(holding: Holding): void {
     this.mux.release(holding);
+  }
+
+  /** The ids of the named recipients this node knows (one it does not know is not subscribed). */
+  #excepted(names: readonly string[] | undefined): number[] {
+    if (names === undefined) return [];
+    const table = this.mux.node.recipientTable;
+    return names.map((name) => table.find(name)).filter((id) => id >= 0);
   }
 
   #refused(seq: number, error: unknown): void {

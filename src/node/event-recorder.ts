@@ -26,6 +26,12 @@ export interface AppendOptions {
   intendedRecipient: number;
   /** A relayed event's origin trail, encoded (flag recordFlagOrigin), or null. */
   origin?: Uint8Array | null;
+  /**
+   * Recipient ids cleared from the subscriptions' mask (a partner's event taken over [193]:
+   * those that had confirmed it on the partner), as the mask's low and high 32 bits.
+   */
+  exceptLow?: number;
+  exceptHigh?: number;
 }
 
 export const appendBySubscription: AppendOptions = Object.freeze({
@@ -40,8 +46,15 @@ export function producerCounted(counter: number): AppendOptions {
 }
 
 /** A relayed event (src/mux): its origin trail stored after the details. */
-export function relayed(origin: Uint8Array): AppendOptions {
-  return { flags: recordFlagOrigin, originalSeq: 0, intendedRecipient: -1, origin };
+export function relayed(origin: Uint8Array, exceptLow = 0, exceptHigh = 0): AppendOptions {
+  return {
+    flags: recordFlagOrigin,
+    originalSeq: 0,
+    intendedRecipient: -1,
+    origin,
+    exceptLow,
+    exceptHigh,
+  };
 }
 
 export class EventRecorder {
@@ -64,6 +77,13 @@ export class EventRecorder {
   onFenceFailed: (error: unknown) => void = () => {};
   /** Told each group once it is durable, before its emitters are (the crash lab's marks). */
   onGroupDurable: (group: GroupCommit) => void = () => {};
+  /**
+   * Tells a durable group's emitters. A node of an HA pair (src/ha) first waits for its
+   * partner's mirror to hold the group [193]; such a node refuses the synchronous emit.
+   */
+  acknowledge: (group: GroupCommit) => void = (group) => group.resolve();
+  /** True once `acknowledge` may wait (a synchronous emit could not). */
+  acknowledgesLater = false;
 
   constructor(
     fifos: readonly PersistentFifo[],
@@ -212,7 +232,7 @@ export class EventRecorder {
       );
     }
     this.onGroupDurable(group);
-    group.resolve();
+    this.acknowledge(group);
   }
 
   /** Fail-stop: an open group is never committed; its emitters get `error`. */
@@ -242,6 +262,8 @@ export class EventRecorder {
       low = alone < 32 ? 1 << alone : 0;
       high = alone < 32 ? 0 : 1 << (alone - 32);
     }
+    low &= ~(options.exceptLow ?? 0);
+    high &= ~(options.exceptHigh ?? 0);
     const base = fifo.slotBase(position);
     this.#stampTime(fifo.shadowView, base);
     writeRecord(

@@ -99,6 +99,7 @@ export interface RecoveryReport {
   events: RecoveryEvent[];
 }
 
+const noneExcepted = [0, 0] as const;
 const bootFifoIndex = 0;
 const runtimeFifoIndex = 1;
 const systemSource = 'nvrelay';
@@ -326,6 +327,12 @@ export class Node {
 
   /** @internal Producer.emit: records one event durably and queues it. Hot path. */
   emitEvent(sourceId: number, typeId: number, level: number, details: Uint8Array | null): number {
+    if (this.recorder.acknowledgesLater) {
+      throw new NodeError(
+        'MIRROR_UNAVAILABLE',
+        "nvrelay: a mirrored node returns an emit only once its partner's mirror holds it: use emitAsync",
+      );
+    }
     const fifoIndex = this.#admit(level, details);
     try {
       return this.recorder.append(fifoIndex, sourceId, typeId, level, details);
@@ -345,12 +352,13 @@ export class Node {
     details: Uint8Array | null,
     counter = 0,
     origin: Uint8Array | null = null,
+    except: readonly [low: number, high: number] = noneExcepted,
   ): Promise<number> {
     const fifoIndex = this.#admit(level, details, origin === null ? 0 : origin.length);
     try {
       const options: AppendOptions =
         origin !== null
-          ? relayed(origin)
+          ? relayed(origin, except[0], except[1])
           : counter === 0
             ? appendBySubscription
             : producerCounted(counter);

@@ -3,7 +3,7 @@
  * the event in a pre-allocated slot [212], persists it to the FIFO [213], queues it [214] and
  * returns its sequence number once it is durable.
  */
-import { seqMax } from '../constants.js';
+import { recipientsMax, seqMax } from '../constants.js';
 import { badArgument } from '../events/errors.js';
 import { encodeOrigin, type OriginHop } from '../events/origin.js';
 import { severityLevel, type Severity } from '../events/severity.js';
@@ -68,13 +68,15 @@ export class Producer {
   /**
    * emitAsync for a multiplexing recipient (src/mux) [252]: the event it received, recorded with
    * its origin trail (the path it took; the last hop its immediate upstream and its seq there).
-   * The trail counts against detailsBytesMax.
+   * The trail counts against detailsBytesMax. `except`: recipient ids it is not meant for
+   * although subscribed (a partner's event taken over [193]: those that had confirmed it there).
    */
   emitRelayed(
     type: string,
     severity: Severity,
     details: Uint8Array | null,
     origin: readonly OriginHop[],
+    except: readonly number[] = [],
   ): Promise<number> {
     const typeId = type === this.#lastType ? this.#lastTypeId : this.#resolve(type);
     const trail = encodeOrigin(origin);
@@ -85,6 +87,7 @@ export class Producer {
       checkDetails(details),
       0,
       trail,
+      exceptMask(except),
     );
   }
 
@@ -99,6 +102,19 @@ export class Producer {
     this.#lastTypeId = typeId;
     return typeId;
   }
+}
+
+/** Recipient ids as a mask's low and high 32 bits. */
+function exceptMask(ids: readonly number[]): [low: number, high: number] {
+  let low = 0;
+  let high = 0;
+  for (const id of ids) {
+    if (!Number.isSafeInteger(id) || id < 0 || id >= recipientsMax)
+      badArgument(`a recipient id must be an integer in [0, ${recipientsMax}), got ${String(id)}`);
+    if (id < 32) low |= 1 << id;
+    else high |= 1 << (id - 32);
+  }
+  return [low, high];
 }
 
 function checkDetails(details: Uint8Array | null | undefined): Uint8Array | null {

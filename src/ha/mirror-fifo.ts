@@ -1,0 +1,107 @@
+/**
+ * One mirror FIFO [193]: a copy of one of the partner's FIFOs, written by the partner's updates
+ * instead of by emits. The same ring, the same pointer words and the same recovery as any FIFO
+ * (it extends PersistentFifo); only how records arrive differs: placed at the position the
+ * partner appended them at, whole, as the partner stored them.
+ *
+ * Persist order H (docs/ARCHITECTURE.md, "The HA pair"), per update:
+ *  H1  a slot is overwritten only once this mirror's durable head is past its previous lap
+ *      (the partner's own rule, PersistentFifo.free); if the update's head is needed for that,
+ *      one fence makes it durable first;
+ *  H2  the records stored and flushed, the confirmation words changed since the last update
+ *      stored and flushed (as deferred confirmations);
+ *  H3  one fence: the records are durable, which publishes them (row D4, as for an emit); only
+ *      then is the update acknowledged to the partner, whose emit returns only after that;
+ *  H4  the partner's durable head, applied in memory; the next fence of this mirror carries it.
+ *
+ * So the mirror never shows a record the partner did not make durable first (the partner sends
+ * a group only once its own fence completed), and what a lagging mirror costs is redelivery: a
+ * confirmation or a head move not yet mirrored makes the survivor deliver again, never skip.
+ */
+import { assert } from '../events/assert.js';
+import { PersistentFifo } from '../fifo/fifo.js';
+
+export class MirrorFifo extends PersistentFifo {
+  /**
+   * Moves an empty or stale mirror to `position`: everything before it was retired by the
+   * partner (a partner that was running without its mirror resends from its head).
+   */
+  skipTo(position: number): void {
+    assert(position > this.tail, 'mirror skip backwards');
+    this.head = this.tail = this.reserved = position;
+    this.tailWordCap = Infinity;
+    this.persistPointers(); // H1: both words durable before a slot of the new range is written
+  }
+
+  /** H1: makes the partner's head durable here if the slot of `position` needs it. */
+  makeRoom(position: number, head: number): void {
+    if (position - this.persistedHead < this.slotCount) return;
+    this.follow(head);
+    this.persistPointers();
+    assert(position - this.persistedHead < this.slotCount, 'mirror slot still in use');
+  }
+
+  /**
+   * H2: a record as the partner stored it, at the next position. Its confirmation word (outside
+   * the CRC, carried as a bare mask) is stored with its check by confirmWord, never as sent.
+   */
+  place(position: number, record: Uint8Array): void {
+    assert(position === this.reserved, 'mirror record out of order');
+    assert(record.length === this.slotBytes, 'mirror record of another slot size');
+    this.reserve();
+    const slot = this.slotView(position);
+    slot.set(record);
+    const base = this.slotBase(position);
+    const low = this.shadowView.getUint32(base, true);
+    const high = this.shadowView.getUint32(base + 4, true) & 0xffffff;
+    this.shadowView.setUint32(base, 0, true);
+    this.shadowView.setUint32(base + 4, 0, true);
+    this.writeRecord(position);
+    if (low !== 0 || high !== 0) this.#confirmPlaced(position, low, high);
+  }
+
+  /** A placed record's mask: published by the same fence, so deferred until then. */
+  #confirmPlaced(position: number, low: number, high: number): void {
+    const base = this.slotBase(position);
+    this.shadowView.setUint32(base, low, true);
+    this.shadowView.setUint32(base + 4, high, true);
+    this.placedMasks.push(position);
+  }
+
+  /** Positions placed with a mask in this update: stored once they are published (H3). */
+  protected readonly placedMasks: number[] = [];
+
+  /** H2: the partner's confirmation word of a position it holds (bits only ever added). */
+  confirmWord(position: number, low: number, high: number): void {
+    if (position < this.head || position >= this.tail) return; // retired here, or not placed
+    const base = this.slotBase(position);
+    const view = this.shadowView;
+    const oldLow = view.getUint32(base, true);
+    const oldHigh = view.getUint32(base + 4, true) & 0xffffff;
+    const newLow = (oldLow | low) >>> 0;
+    const newHigh = (oldHigh | high) & 0xffffff;
+    if (newLow === oldLow && newHigh === oldHigh) return;
+    view.setUint32(base, newLow, true);
+    view.setUint32(base + 4, newHigh, true);
+    this.deferConfirmation(position);
+  }
+
+  /** H3: one fence over the placed records (and the words of H2), then publishes them. */
+  commitPlaced(): void {
+    if (this.reserved > this.tail) this.commitGroup(this.reserved);
+    for (const position of this.placedMasks) this.deferConfirmation(position);
+    this.placedMasks.length = 0;
+    this.confirmationsDurable();
+  }
+
+  /** H4: the partner's durable head; never past what this mirror holds, never backwards. */
+  follow(head: number): void {
+    const next = Math.min(head, this.tail);
+    if (next > this.head) this.head = next;
+  }
+
+  /** The takeover's release: every position before `position` is handled here [217]. */
+  releaseTo(position: number): void {
+    this.follow(position);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What one node of a pair sends its partner's mirror [193]: per FIFO, the records made durable
+ * since the last update (whole slots, as stored), the confirmation words changed, and its
+ * durable head; and the recipient entries registered since (so the survivor can tell which
+ * recipient a mask bit names). Applied by PartnerMirror, produced by MirrorSource.
+ */
+
+/** One FIFO's part of an update. */
+export interface MirrorFifoUpdate {
+  /** 0 the boot FIFO, 1 the runtime FIFO (the node's FIFO order). */
+  fifo: number;
+  /** The sender's durable head: every position before it is completely handled there [217]. */
+  head: number;
+  /** Position of records[0]. */
+  from: number;
+  /** Whole slots (slotBytes each), confirmation word included, as the sender stored them. */
+  records: Uint8Array[];
+  /** Confirmation words: position, then the mask's low and high 32 bits, repeated. */
+  confirmations: number[];
+}
+
+export interface MirrorUpdate {
+  /** The sender's node id (its device id, 16 lowercase hex digits). */
+  node: string;
+  /** Recipient table entries (64 bytes each, as stored) by id, sent before any record names them. */
+  recipients: { id: number; entry: Uint8Array }[];
+  fifos: MirrorFifoUpdate[];
+}
+
+/** What the mirror holds after an update: per FIFO, one past the newest record placed. */
+export interface MirrorAck {
+  tails: number[];
+}

@@ -1,0 +1,184 @@
+/**
+ * Takeover [193]: the survivor of an HA pair replays its failed partner's unfinished events
+ * from its mirror, after its own boot [191] and incomplete [192] events (queued at its boot),
+ * before new ones (they are recorded now, so every later emit has a higher seq).
+ *
+ * Not a second delivery path: the mirror is an upstream of this node's Multiplexer (src/mux),
+ * whose transport is the local mirror instead of a connection. Each pending partner event is
+ * recorded here once, with its origin trail and the hop (partner, seq) [252], for this node's
+ * recipients minus those that had confirmed it on the partner; the custodian holds it until
+ * the mirror has durably released it (steps 253 custody and CONFIRMED, here the mirror's head
+ * moved past it). So a cut of this node at any instruction of a takeover costs no event and no
+ * second record: a boot rebuilds the index of held (partner, seq) from the pending records, and
+ * the next takeover recognises them.
+ *
+ * Only a node that holds the partner stream's lease takes over (./lease.ts: the fencing token of
+ * the grant is the takeover's), and it stops taking events from the mirror the moment its lease
+ * is not held any more (self-fence).
+ */
+import type { Multiplexer } from '../mux/multiplexer.js';
+import type { UpstreamConfirmer, UpstreamLink } from '../mux/upstream-link.js';
+import { severityName } from '../events/severity.js';
+import type { MirroredEvent, PartnerMirror } from './partner-mirror.js';
+
+export interface TakeoverOptions {
+  /** The fencing token of the lease grant on the partner's stream. */
+  token: bigint;
+  /** False once the lease is lost: nothing more is taken from the mirror. */
+  held: () => boolean;
+  /** Refused events (this node's pool full) are offered again this often (ms; default 50). */
+  retryMs?: number;
+}
+
+export interface TakeoverReport {
+  partner: string | null;
+  token: bigint;
+  /** Partner events pending in the mirror when the takeover began. */
+  pending: number;
+  /** Recorded here (or found recorded by an earlier takeover) and released from the mirror. */
+  released: number;
+  /** Stopped early: the lease was lost. */
+  fenced: boolean;
+}
+
+export class Takeover implements UpstreamConfirmer {
+  readonly mux: Multiplexer;
+  readonly mirror: PartnerMirror;
+  readonly token: bigint;
+  readonly #held: () => boolean;
+  readonly #retryMs: number;
+  readonly #bySeq = new Map<number, MirroredEvent>();
+  /** Per mirror FIFO: the pending positions in order, and how many of them are released. */
+  readonly #order: number[][];
+  readonly #seqs: number[][];
+  readonly #releasedUpTo: number[];
+  readonly #released = new Set<number>();
+  #link: UpstreamLink | null = null;
+  #report: TakeoverReport;
+  #done: () => void = () => {};
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(mux: Multiplexer, mirror: PartnerMirror, options: TakeoverOptions) {
+    this.mux = mux;
+    this.mirror = mirror;
+    this.token = options.token;
+    this.#held = options.held;
+    this.#retryMs = options.retryMs ?? 50;
+    this.#order = mirror.fifos.map(() => []);
+    this.#seqs = mirror.fifos.map(() => []);
+    this.#releasedUpTo = mirror.fifos.map(() => 0);
+    this.#report = {
+      partner: mirror.partner,
+      token: options.token,
+      pending: 0,
+      released: 0,
+      fenced: false,
+    };
+  }
+
+  /** Step 193: resolves once every pending partner event is held here and out of the mirror. */
+  run(): Promise<TakeoverReport> {
+    const partner = this.mirror.partner;
+    const events = partner === null ? [] : this.mirror.pending();
+    this.#report.pending = events.length;
+    if (partner === null || events.length === 0) return Promise.resolve(this.#report);
+    for (const event of events) {
+      this.#bySeq.set(event.record.seq, event);
+      (this.#order[event.fifo] as number[]).push(event.position);
+      (this.#seqs[event.fifo] as number[]).push(event.record.seq);
+    }
+    const finished = new Promise<TakeoverReport>((resolve) => {
+      this.#done = () => resolve(this.#report);
+    });
+    const link = this.mux.link(`partner:${partner}`, 'custody');
+    this.#link = link;
+    link.connected(partner, this); // what an earlier takeover recorded is confirmed now
+    this.#offer([...this.#bySeq.values()]);
+    return finished;
+  }
+
+  /** Records each event not yet held (UpstreamLink.receive skips those it holds). */
+  #offer(events: MirroredEvent[]): void {
+    const link = this.#link;
+    if (link === null) return;
+    const refusedBefore = this.mux.counters.refused;
+    for (const event of events) {
+      if (!this.#held()) {
+        this.#fence();
+        return;
+      }
+      if (this.#released.has(event.record.seq)) continue;
+      const record = event.record;
+      link.receive({
+        seq: record.seq,
+        severity: severityName(record.severity),
+        source: record.source,
+        type: record.type,
+        details: record.details,
+        origin: record.origin ?? [],
+        except: event.confirmed,
+      });
+    }
+    if (this.mux.counters.refused > refusedBefore) this.#retryLater();
+  }
+
+  /** This node refused some (its pool was full): offered again until all are held. */
+  #retryLater(): void {
+    if (this.#timer !== null) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      const waiting = [...this.#bySeq.values()].filter(
+        (event) =>
+          !this.#released.has(event.record.seq) &&
+          this.mux.index.find(this.mirror.partner as string, event.record.seq) === undefined,
+      );
+      this.#offer(waiting);
+    }, this.#retryMs);
+    this.#timer.unref();
+  }
+
+  /** The lease is lost: nothing more is taken (what is recorded here stays this node's). */
+  #fence(): void {
+    this.#report.fenced = true;
+    this.stop();
+    this.#done();
+  }
+
+  /**
+   * The custodian's confirmation (UpstreamConfirmer): the event is durable here, so the mirror
+   * may let it go; the mirror's head moves over the released prefix, durably, before this
+   * resolves (and the custodian releases its hold).
+   */
+  confirmDurable(seq: number): Promise<void> {
+    const event = this.#bySeq.get(seq);
+    if (event === undefined) return Promise.resolve(); // released by an earlier takeover
+    if (!this.#released.has(seq)) {
+      this.#released.add(seq);
+      this.#report.released++;
+      this.#advance(event.fifo);
+    }
+    if (this.#report.released === this.#report.pending) {
+      this.stop();
+      this.#done();
+    }
+    return Promise.resolve();
+  }
+
+  /** The mirror's head past every released position at the front of the FIFO. */
+  #advance(fifo: number): void {
+    const order = this.#order[fifo] as number[];
+    let k = this.#releasedUpTo[fifo] as number;
+    const seqs = this.#seqs[fifo] as number[];
+    while (k < order.length && this.#released.has(seqs[k] as number)) k++;
+    if (k === this.#releasedUpTo[fifo]) return;
+    this.#releasedUpTo[fifo] = k;
+    const upTo = k === order.length ? (this.mirror.fifos[fifo]?.tail ?? 0) : (order[k] as number);
+    this.mirror.release(fifo, upTo);
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#link?.disconnected();
+  }
+}
