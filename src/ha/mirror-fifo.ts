@@ -22,6 +22,11 @@ import { assert } from '../events/assert.js';
 import { PersistentFifo } from '../fifo/fifo.js';
 
 export class MirrorFifo extends PersistentFifo {
+  /** Row D1's fact for the mirror's own decision (./partner-mirror.ts: format or recover). */
+  descriptorIntact(): boolean {
+    return this.descriptorFault() === null;
+  }
+
   /**
    * Moves an empty or stale mirror to `position`: everything before it was retired by the
    * partner (a partner that was running without its mirror resends from its head).

@@ -56,23 +56,21 @@ export class PartnerMirror {
     this.#recover();
   }
 
+  /**
+   * Recovery of the mirror. Without an owner word nothing was ever placed (the owner is
+   * persisted before the first record, #adopt), so a descriptor that is not intact is a format
+   * that never ran or was cut: formatted (again). With an owner, the FIFOs are recovered as any
+   * FIFO (a damaged descriptor there is damaged media: NODE_CORRUPT, row D1).
+   */
   #recover(): void {
+    this.partner = this.#loadOwner();
     this.fifos.forEach((fifo, k) => {
-      if (this.#unformatted(fifo)) {
-        // never written: a node formatted before it joined a pair, or a cut before this format
+      if (this.partner === null && !fifo.descriptorIntact())
         MirrorFifo.format(this.device, fifo.name, fifoGeometry(this.geometry, fifo.slotCount));
-      }
       fifo.recover({ repair: true });
       assert(fifo.head <= fifo.tail, `mirror FIFO ${k} recovered with head past tail`);
     });
     this.recipients.load();
-    this.partner = this.#loadOwner();
-  }
-
-  #unformatted(fifo: MirrorFifo): boolean {
-    const bytes = new Uint8Array(fifoOffsets.slots);
-    this.device.loadBytes(fifo.sectionOffset, bytes);
-    return bytes.every((byte) => byte === 0);
   }
 
   #loadOwner(): string | null {
