@@ -53,8 +53,6 @@ interface Recovered {
   pending: { seq: number; bytes: string }[];
 }
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.subarray(8)).toString('hex');
-
 let updates: MirrorUpdate[] = [];
 beforeAll(async () => {
   updates = await recordUpdates();
