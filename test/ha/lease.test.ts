@@ -187,6 +187,24 @@ describe.each(coordinators)('stream leases on $name', ({ name, make, installed }
     },
   );
 
+  test.skipIf(!installed)(
+    'of eight holders acquiring at once through their own clients, exactly one gets the grant',
+    async () => {
+      const stream = freshStream();
+      const holders = Array.from({ length: 8 }, (_, index) => `h${index}`);
+      const clients = holders.map(() => open());
+      const grants = await Promise.all(
+        holders.map((holder, index) => clients[index]?.acquire(stream, holder)),
+      );
+      const granted = grants.filter((grant) => grant !== null && grant !== undefined);
+      expect(granted).toHaveLength(1);
+      expect(await clients[0]?.current(stream)).toEqual({
+        holder: granted[0]?.holder,
+        token: granted[0]?.token,
+      });
+    },
+  );
+
   test.skipIf(!installed)('renewals keep a grant past its TTL', async () => {
     const [a, b] = [open(), open()];
     const stream = freshStream();
