@@ -21,7 +21,7 @@
  * circuit breaker (cockatiel's noop policies): the keeper's renewal schedule is the retry.
  */
 import { noop } from 'cockatiel';
-import { Etcd3, type IKeyValue } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, type IKeyValue } from 'etcd3';
 import {
   LeaseError,
   type LeaseGrant,
@@ -172,7 +172,7 @@ export class EtcdLeases implements StreamLeases {
       await this.client.leaseClient.leaseRevoke({ ID: id }, { deadline });
     } catch (error) {
       // already gone (expired, or revoked by an earlier release): released is released
-      if (!/lease not found/.test(String(error))) throw error;
+      if (!(error instanceof EtcdLeaseInvalidError)) throw error;
     }
   }
 

@@ -204,17 +204,20 @@ export class FileLeases implements StreamLeases {
   }
 
   protected async write(state: LeaseFileState): Promise<void> {
-    const streams: Record<string, unknown> = {};
-    for (const [stream, entry] of state.streams) {
-      streams[stream] = {
-        current: entry.current && {
-          holder: entry.current.holder,
-          token: String(entry.current.token),
-          expiresAt: entry.current.expiresAt,
+    // fromEntries: a stream named __proto__ is a key like any other
+    const streams = Object.fromEntries(
+      [...state.streams].map(([stream, entry]) => [
+        stream,
+        {
+          current: entry.current && {
+            holder: entry.current.holder,
+            token: String(entry.current.token),
+            expiresAt: entry.current.expiresAt,
+          },
+          last: { holder: entry.last.holder, token: String(entry.last.token) },
         },
-        last: { holder: entry.last.holder, token: String(entry.last.token) },
-      };
-    }
+      ]),
+    );
     const text = `${JSON.stringify({ token: String(state.token), streams }, null, 2)}\n`;
     const temp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {

@@ -437,11 +437,12 @@ describe('the lease file', () => {
     const path = leaseFile();
     const leases = new FileLeases(path, { ttlMs, timeoutMs });
     const x = await leases.acquire('x', 'a');
-    const y = await leases.acquire('y', 'b');
+    const y = await leases.acquire('__proto__', 'b');
     expect([x?.token, y?.token]).toEqual([1n, 2n]);
     const again = new FileLeases(path, { ttlMs, timeoutMs });
     expect(await again.current('x')).toEqual({ holder: 'a', token: 1n });
-    expect(await again.last('y')).toEqual({ holder: 'b', token: 2n });
+    expect(await again.last('__proto__')).toEqual({ holder: 'b', token: 2n });
+    expect(await again.acquire('__proto__', 'c')).toBeNull();
     expect(readdirSync(join(path, '..'))).toEqual(['leases.json']);
   });
 });
