@@ -77,6 +77,33 @@ const sink = z.discriminatedUnion('kind', [
   z.object({ ...sinkShared, ...sinkKinds.relp }).strict(),
 ]);
 
+/** HOST:PORT on loopback (the interconnect is plain TCP, as the daemon's own TCP listener). */
+const loopbackAddress = z
+  .string()
+  .regex(
+    /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/,
+    'HOST:PORT with a loopback host (127.x.x.x, localhost or [::1])',
+  );
+
+/**
+ * The HA pair [193] (src/ha, docs/CONFIG.md): this node's interconnect listener, its partner's,
+ * whether an emit needs the partner's mirror, and the coordinator of the stream leases.
+ */
+const partner = z
+  .object({
+    listen: loopbackAddress,
+    address: loopbackAddress,
+    /** required: refuse emits the mirror does not hold; preferred: run degraded and say so. */
+    mirror: z.enum(['required', 'preferred']).default('required'),
+    lease: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('file'), path: z.string().min(1) }).strict(),
+      z.object({ kind: z.literal('etcd'), endpoints: z.array(z.string().url()).min(1) }).strict(),
+    ]),
+    /** A failed node's stream is taken over this long after its last renewal (etcd: whole seconds). */
+    leaseTtlMs: z.number().int().min(300).max(600_000).default(3000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Recipients by name: known before they connect. */
@@ -100,6 +127,8 @@ export const configSchema = z
         sink,
       )
       .default({}),
+    /** The HA pair this node is one of (src/ha), if any. */
+    partner: partner.optional(),
     /** Refuse subscriptions by names the config does not declare. */
     strictRecipients: z.boolean().default(false),
     /** Default retry policy and window of every recipient. */
@@ -132,6 +161,7 @@ export type DaemonConfig = z.infer<typeof configSchema>;
 export type RecipientConfig = z.infer<typeof recipient>;
 export type UpstreamConfig = z.infer<typeof upstream>;
 export type SinkConfig = z.infer<typeof sink>;
+export type PartnerConfig = z.infer<typeof partner>;
 
 /** The config with every default, for a daemon run without a file. */
 export function defaultConfig(): DaemonConfig {

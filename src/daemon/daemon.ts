@@ -32,6 +32,8 @@ import type { DaemonConfig, UpstreamConfig } from './config.js';
 import { ProducerLedger } from './producer-ledger.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import type { OperationsServer } from '../operations/server.js';
+import { pairLayout } from '../ha/layout.js';
+import { PairService } from '../ha/pair-service.js';
 
 export interface TlsFiles {
   cert: Buffer;
@@ -65,6 +67,8 @@ export class Daemon {
   readonly mux: Multiplexer | null = null;
   /** The config's sinks (src/sinks), recipients inside the daemon. */
   readonly sinks: SinkRecipient[] = [];
+  /** This node's part of an HA pair, if the config names a partner (src/ha). */
+  readonly pair: PairService | null;
   readonly #upstreams: Client[] = [];
   readonly #servers: Server[] = [];
   readonly #connections = new Set<Connection>();
@@ -86,15 +90,23 @@ export class Daemon {
       transports.set(name, openTransport(name, sink));
     const { device, formatted } = openNodeDevice(options.device, {
       durability: options.durability,
-      // a mux's device, formatted here, has room for a full origin trail beside the details
-      ...(hasUpstreams(options.config)
+      // a mux's device (and a pair's: takeover records with a trail), formatted here, has room
+      // for a full origin trail beside the details
+      ...(needsTrail(options.config)
         ? { detailsBytesMax: detailsBytesMaxDefault + originBytes(originHopsMax) }
         : {}),
+      // a node of an HA pair has the partner sections [193]
+      ...(options.config.partner !== undefined ? { layout: pairLayout } : {}),
     });
     let daemon: Daemon;
+    let pair: PairService | null = null;
     try {
-      daemon = new Daemon(device, options, transports);
+      // giveback and this node's lease before the boot replays anything (src/ha/pair.ts)
+      if (options.config.partner !== undefined)
+        pair = await PairService.prepare(options.config.partner, device, options.log);
+      daemon = new Daemon(device, options, transports, pair);
     } catch (error) {
+      await pair?.stop();
       device.close();
       throw error;
     }
@@ -109,6 +121,7 @@ export class Daemon {
     );
     try {
       await daemon.#listen(options);
+      await daemon.pair?.start();
       if (options.operations !== undefined) {
         // loaded only when asked: a daemon without the endpoint never loads prom-client
         const { start } = await import('../operations/server.js');
@@ -170,8 +183,10 @@ export class Daemon {
     device: DirectNvram,
     options: DaemonOptions,
     transports: ReadonlyMap<string, SinkTransport>,
+    pair: PairService | null,
   ) {
     this.device = device;
+    this.pair = pair;
     this.log = options.log;
     this.#socketPath = options.socket;
     this.stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
@@ -220,7 +235,7 @@ export class Daemon {
       );
     this.node.engine.onDeadLetter = (recipient, seq) =>
       this.log.warn({ recipient: recipient.name, seq }, 'dead letter');
-    if (hasUpstreams(config))
+    if (hasUpstreams(config) || pair !== null)
       this.mux = new Multiplexer(this.node, {
         onRefused: (link, seq, error) =>
           this.log.warn({ upstream: link.name, seq, err: error }, 'upstream event not recorded'),
@@ -230,6 +245,10 @@ export class Daemon {
           void this.stop('NODE_FAILED');
         },
       });
+    if (pair !== null) {
+      pair.attach(this.node, this.mux as Multiplexer);
+      pair.onOwnLeaseLost = () => void this.stop('LEASE_LOST');
+    }
     this.node.start();
     this.#ctx = {
       node: this.node,
@@ -311,6 +330,7 @@ export class Daemon {
     }
     for (const connection of [...this.#connections])
       connection.goodbye(reason, 'the daemon is stopping');
+    await this.pair?.stop(); // after the last acks: then the partner may take over [193]
     const failed = this.node.phase === 'failed';
     this.node.close(); // final fence (nothing more on a failed node)
     this.device.close();
@@ -323,6 +343,11 @@ export class Daemon {
     this.log.fatal({ err: error }, 'node failed: stopping (reopen the device to recover)');
     void this.stop('NODE_FAILED');
   }
+}
+
+/** Records may carry an origin trail: a multiplexing recipient's, or a pair's taken over. */
+function needsTrail(config: DaemonConfig): boolean {
+  return hasUpstreams(config) || config.partner !== undefined;
 }
 
 /** The config names upstreams: the daemon is a multiplexing recipient (src/mux). */

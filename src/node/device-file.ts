@@ -25,7 +25,16 @@ import { detailsBytesMaxDefault, fifoSlotsMax } from '../constants.js';
 import { assert } from '../events/assert.js';
 import { NodeError } from '../events/errors.js';
 import { DirectNvram, NvramError, TracedNvram, type Durability } from '../nvram/index.js';
-import { formatNode, nodeLayout, readNodeGeometry, type NodeLimits } from './layout.js';
+import {
+  formatNode,
+  nodeLayout,
+  readNodeGeometry,
+  type NodeLayout,
+  type NodeLimits,
+} from './layout.js';
+
+/** The sections of a device for the limits: a node's own (nodeLayout), or more (an HA pair's). */
+export type LayoutOf = (limits: NodeLimits) => NodeLayout;
 
 /** The size of a device file the commands format (SPEC 3: a multiple of 4096). */
 export const nodeDeviceBytesDefault = 64 << 20;
@@ -41,6 +50,8 @@ export interface NodeDeviceOptions {
   /** Used only when the file is formatted here. */
   detailsBytesMax?: number;
   sizeBytes?: number;
+  /** The sections of a device formatted here (default nodeLayout). */
+  layout?: LayoutOf;
 }
 
 export interface OpenedNodeDevice {
@@ -53,10 +64,14 @@ export interface OpenedNodeDevice {
  * The limits of a device formatted here: the largest power-of-two runtime FIFO (up to
  * runtimeSlotsFormatMax) whose layout fits in `sizeBytes`.
  */
-export function formatLimits(sizeBytes: number, detailsBytesMax: number): NodeLimits {
+export function formatLimits(
+  sizeBytes: number,
+  detailsBytesMax: number,
+  layout: LayoutOf = nodeLayout,
+): NodeLimits {
   for (let runtimeSlots = runtimeSlotsFormatMax; runtimeSlots >= 16; runtimeSlots /= 2) {
     const limits = { detailsBytesMax, runtimeSlots };
-    if (nodeLayout(limits).sizeBytes <= sizeBytes) return limits;
+    if (layout(limits).sizeBytes <= sizeBytes) return limits;
   }
   throw new NodeError(
     'NODE_BAD_LAYOUT',
@@ -73,8 +88,13 @@ export function formatLimits(sizeBytes: number, detailsBytesMax: number): NodeLi
  * there (another process won the race), which is left untouched. No temporary file outlives
  * the call.
  */
-export function formatNodeDevice(path: string, sizeBytes: number, limits: NodeLimits): boolean {
-  const layout = nodeLayout(limits);
+export function formatNodeDevice(
+  path: string,
+  sizeBytes: number,
+  limits: NodeLimits,
+  layoutOf: LayoutOf = nodeLayout,
+): boolean {
+  const layout = layoutOf(limits);
   assert(layout.geometry.runtimeSlots <= fifoSlotsMax, 'runtime FIFO too large');
   const building = `${path}${formattingTag}${process.pid}.${randomBytes(8).toString('hex')}`;
   let published = false;
@@ -200,10 +220,10 @@ function openJustFormatted(path: string, durability: NodeDeviceOptions['durabili
 export function openNodeDevice(path: string, options: NodeDeviceOptions): OpenedNodeDevice {
   const sizeBytes = options.sizeBytes ?? nodeDeviceBytesDefault;
   const detailsBytesMax = Math.max(detailsBytesMaxDefault, options.detailsBytesMax ?? 0);
-  const limits = formatLimits(sizeBytes, detailsBytesMax);
+  const limits = formatLimits(sizeBytes, detailsBytesMax, options.layout);
   removeAbandonedFormats(path);
   let formatted = false;
-  if (!existsSync(path)) formatted = formatNodeDevice(path, sizeBytes, limits);
+  if (!existsSync(path)) formatted = formatNodeDevice(path, sizeBytes, limits, options.layout);
   const device = formatted
     ? openJustFormatted(path, options.durability)
     : DirectNvram.open(path, { durability: options.durability });

@@ -5,13 +5,16 @@
  */
 import { WireError, decodeFrame, frameHeaderBytes, type Frame } from './frames.js';
 
-export class FrameStream {
+export class FrameStream<F = Frame> {
   readonly frameBytesMax: number;
+  readonly #decode: (type: number, payload: Uint8Array) => F;
   #buffer = new Uint8Array(0);
   #length = 0;
 
-  constructor(frameBytesMax: number) {
+  /** `decode`: the protocol's decoder (the interconnect of an HA pair has its own). */
+  constructor(frameBytesMax: number, decode?: (type: number, payload: Uint8Array) => F) {
     this.frameBytesMax = frameBytesMax;
+    this.#decode = decode ?? (decodeFrame as unknown as (type: number, payload: Uint8Array) => F);
   }
 
   /** Bytes buffered that are not yet a whole frame. */
@@ -20,9 +23,9 @@ export class FrameStream {
   }
 
   /** Appends a chunk and returns every whole frame in it, decoded; WireError on a bad one. */
-  push(chunk: Uint8Array): Frame[] {
+  push(chunk: Uint8Array): F[] {
     this.#append(chunk);
-    const frames: Frame[] = [];
+    const frames: F[] = [];
     let at = 0;
     const view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#length);
     while (this.#length - at >= 4) {
@@ -37,7 +40,7 @@ export class FrameStream {
       const type = this.#buffer[at + 4] as number;
       // copied: the buffer is reused, and a frame's fields (details, records) outlive this call
       const payload = this.#buffer.slice(at + frameHeaderBytes, at + 4 + length);
-      frames.push(decodeFrame(type, payload));
+      frames.push(this.#decode(type, payload));
       at += 4 + length;
     }
     this.#buffer.copyWithin(0, at, this.#length);
