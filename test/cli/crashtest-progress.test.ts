@@ -4,7 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
+import { progressBar } from '../../cli/crashtest-progress.js';
 
 const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const hasScript = spawnSync('script', ['--version']).status === 0;
@@ -19,5 +20,18 @@ describe.skipIf(!hasScript)('the crashtest progress bar', () => {
     const total = /cuts 0\/(\d+)/.exec(screen)?.[1];
     expect(screen).toContain(`100% | cuts ${total}/${total} |`);
     expect(screen).toMatch(/exhaustive: every cut point/);
+  });
+});
+
+describe('progressBar', () => {
+  test('stopped before any update, it draws nothing', () => {
+    const write = vi.spyOn(process.stderr, 'write');
+    try {
+      const bar = progressBar();
+      bar.stop();
+      expect(write).not.toHaveBeenCalled();
+    } finally {
+      write.mockRestore();
+    }
   });
 });
