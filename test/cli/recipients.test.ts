@@ -29,7 +29,7 @@ function nvrelay(...args: string[]): { status: number | null; stdout: string; st
 
 let deviceCount = 0;
 
-function preparedDevice(): { path: string; seqs: number[] } {
+function preparedDevice(events = 3): { path: string; seqs: number[] } {
   const path = join(dir, `recipients-${deviceCount++}.nvram`);
   formatNodeDevice(path, deviceBytes, formatLimits(deviceBytes, 256));
   const device = DirectNvram.open(path);
@@ -38,7 +38,9 @@ function preparedDevice(): { path: string; seqs: number[] } {
   node.registerRecipient('gone', {}, () => {});
   node.start();
   const disks = node.producer('raid');
-  const seqs = [0, 1, 2].map((disk) => disks.emitJson('disk.failed', 'err', { disk }));
+  const seqs = Array.from({ length: events }, (_, disk) =>
+    disks.emitJson('disk.failed', 'err', { disk }),
+  );
   node.drainUntilIdle();
   node.close();
   device.close();
@@ -92,6 +94,16 @@ describe('nvrelay recipients retire', () => {
     expect(dump.deadLetters.map((l) => [l.seq, l.reason])).toEqual(
       seqs.map((seq) => [seq, 'recipient-retired']),
     );
+  });
+
+  test('one owed event is named in the singular', () => {
+    const { path, seqs } = preparedDevice(1);
+    const result = nvrelay('recipients', 'retire', path, 'gone');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(
+      "retired recipient 'gone': 1 owed event dead-lettered, its id freed\n",
+    );
+    expect(inspectJson(path).node.deadLetters.held).toBe(seqs.length);
   });
 
   test('an unknown name exits 1 with the typed error; so does a second retirement', () => {
