@@ -5,7 +5,7 @@
  * down to 1 s. `pause` and `resume` (SIGSTOP, SIGCONT) make it a coordinator that hangs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,8 @@ export const etcdFlags = ['--heartbeat-interval=10', '--election-timeout=50'];
 export interface EtcdServer {
   /** The client URL. */
   url: string;
-  pause(): void;
+  /** SIGSTOP; resolves once the process is stopped (a signal is delivered asynchronously). */
+  pause(): Promise<void>;
   resume(): void;
   stop(): Promise<void>;
 }
@@ -69,10 +70,23 @@ export async function startEtcd(): Promise<EtcdServer> {
   }
   return {
     url,
-    pause: () => signal(child, 'SIGSTOP'),
+    pause: async () => {
+      signal(child, 'SIGSTOP');
+      await untilStopped(child.pid as number);
+    },
     resume: () => signal(child, 'SIGCONT'),
     stop,
   };
+}
+
+/** Waits (at most 2 s) until /proc says the process is stopped (state T). */
+async function untilStopped(pid: number): Promise<void> {
+  for (let k = 0; k < 200; k++) {
+    const state = /\) ([A-Za-z]) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+    if (state === 'T' || state === 't') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`etcd (pid ${pid}) did not stop`);
 }
 
 function signal(child: ChildProcess, name: NodeJS.Signals): void {
