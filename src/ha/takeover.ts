@@ -16,7 +16,7 @@
  * the grant is the takeover's), and it stops taking events from the mirror the moment its lease
  * is not held any more (self-fence).
  */
-import type { Multiplexer } from '../mux/multiplexer.js';
+import { custodianName, type Multiplexer } from '../mux/multiplexer.js';
 import type { UpstreamConfirmer, UpstreamLink } from '../mux/upstream-link.js';
 import { severityName } from '../events/severity.js';
 import type { MirroredEvent, PartnerMirror } from './partner-mirror.js';
@@ -116,7 +116,8 @@ export class Takeover implements UpstreamConfirmer {
         type: record.type,
         details: record.details,
         origin: record.origin ?? [],
-        except: event.confirmed,
+        // the partner's own custodian confirmed it there: never this node's custodian [253]
+        except: event.confirmed.filter((name) => name !== custodianName),
       });
     }
     if (this.mux.counters.refused > refusedBefore) this.#retryLater();
