@@ -111,6 +111,12 @@ export class UpstreamLink {
           this.mux.advance(holding);
         },
         (error: unknown) => {
+          if ((error as { code?: string }).code === 'MIRROR_UNAVAILABLE') {
+            // durable here, only not mirrored [193]: held, so a re-send is not recorded again
+            if (holding.state === 'recording') holding.state = 'held';
+            counters.recorded++;
+            return;
+          }
           this.mux.index.delete(holding); // never recorded (a failed node): nothing is held
           this.#refused(event.seq, error);
         },
