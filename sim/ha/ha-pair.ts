@@ -199,7 +199,8 @@ export class HaPair {
     const partner = this.partnerOf(sim);
     partner.source?.disconnected(`${sim.name} ${what}`);
     sim.incarnation++;
-    sim.rebootIn = 1 + this.prng.below(4);
+    // a short absence, or one long enough for the partner to take the stream over
+    sim.rebootIn = this.prng.below(3) === 0 ? 30 + this.prng.below(30) : 2 + this.prng.below(16);
   }
 
   /** If `sim`'s device lost power: down, on an image the model allows at that cut. */
