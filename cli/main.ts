@@ -25,6 +25,7 @@ import { registerInspect } from './inspect.js';
 import { registerPump } from './pump.js';
 import { registerRecipients } from './recipients.js';
 import { registerServe } from './serve.js';
+import { registerSimulate } from './simulate.js';
 import { registerEmit } from './emit.js';
 import { registerTail } from './tail.js';
 
@@ -34,6 +35,7 @@ const commands: Array<(program: Command) => void> = [
   registerCheck,
   registerDemo,
   registerCrashtest,
+  registerSimulate,
   registerPump,
   registerDump,
   registerRedeliver,
