@@ -128,10 +128,12 @@ export class HaPair {
       });
       sim.node = node;
       sim.mirror = new PartnerMirror(sim.device, node.geometry);
-      sim.source = new MirrorSource(node, { mode: 'required', stateSyncMs: never });
       sim.mux = new Multiplexer(node, { onError: (error) => this.defect(sim, error) });
       for (const leaf of leaves) this.#register(sim, node, leaf);
       node.start();
+      // after start: start() records recovery's reports with synchronous emits, which a
+      // mirrored node refuses (MIRROR_UNAVAILABLE); the next resync mirrors them
+      sim.source = new MirrorSource(node, { mode: 'required', stateSyncMs: never });
     } catch (error) {
       if (this.cutFired(sim)) return;
       if (error instanceof NodeError || error instanceof NvramError) {
