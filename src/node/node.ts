@@ -327,12 +327,6 @@ export class Node {
 
   /** @internal Producer.emit: records one event durably and queues it. Hot path. */
   emitEvent(sourceId: number, typeId: number, level: number, details: Uint8Array | null): number {
-    if (this.recorder.acknowledgesLater) {
-      throw new NodeError(
-        'MIRROR_UNAVAILABLE',
-        "nvrelay: a mirrored node returns an emit only once its partner's mirror holds it: use emitAsync",
-      );
-    }
     const fifoIndex = this.#admit(level, details);
     try {
       return this.recorder.append(fifoIndex, sourceId, typeId, level, details);
@@ -453,9 +447,11 @@ export class Node {
         this.counters.recoveryEventsRejected++;
         continue;
       }
-      system.emit(
-        event.type,
-        event.severity,
+      // no producer waits on these: recorded even on a mirrored node (they are mirrored later)
+      this.emitEvent(
+        system.sourceId,
+        this.typeId(event.type),
+        severityLevel(event.severity),
         fitDetails(event.details, this.geometry.detailsBytesMax),
       );
     }

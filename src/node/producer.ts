@@ -4,7 +4,7 @@
  * returns its sequence number once it is durable.
  */
 import { recipientsMax, seqMax } from '../constants.js';
-import { badArgument } from '../events/errors.js';
+import { NodeError, badArgument } from '../events/errors.js';
 import { encodeOrigin, type OriginHop } from '../events/origin.js';
 import { severityLevel, type Severity } from '../events/severity.js';
 import type { Node } from './node.js';
@@ -32,6 +32,12 @@ export class Producer {
    * slot for this severity, EVENT_TOO_LARGE when details exceed the device's detailsBytesMax.
    */
   emit(type: string, severity: Severity, details?: Uint8Array | null): number {
+    if (this.#node.recorder.acknowledgesLater) {
+      throw new NodeError(
+        'MIRROR_UNAVAILABLE',
+        "nvrelay: a mirrored node returns an emit only once its partner's mirror holds it: use emitAsync",
+      );
+    }
     const typeId = type === this.#lastType ? this.#lastTypeId : this.#resolve(type);
     return this.#node.emitEvent(
       this.sourceId,

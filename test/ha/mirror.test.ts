@@ -83,6 +83,19 @@ describe('an emit of a mirrored node', () => {
     );
   });
 
+  test("starts although recovery has reports to record (the node's own, not a producer's)", () => {
+    const device = pairDevice(nodeA);
+    const lease = device.section('control').offset + 64;
+    device.storeBytes(lease, new Uint8Array(8).fill(0x5a)); // a damaged seq lease word: row L1
+    device.persist(lease, 8);
+    const a = boot(rebootDurable(device));
+    expect(a.recovery.events.length).toBeGreaterThan(0);
+    const source = new MirrorSource(a);
+    a.start();
+    expect(a.stats().counters.emitted).toBe(a.recovery.events.length);
+    source.close();
+  });
+
   test("without the partner: 'required' refuses the acknowledgement, 'preferred' counts it", async () => {
     const required = boot(pairDevice(nodeA));
     const strict = new MirrorSource(required, { mode: 'required' });
