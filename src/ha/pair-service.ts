@@ -68,7 +68,7 @@ export class PairService {
     this.log = log.child({ pair: this.self });
   }
 
-  /** Boot step (before Node.boot): giveback if owed, then this node's own lease. */
+  /** Boot step (before Node.boot): giveback whenever owed, until this node's own lease is held. */
   static async prepare(
     config: PartnerConfig,
     device: NvramDevice,
@@ -77,19 +77,22 @@ export class PairService {
     const service = new PairService(config, device, log);
     try {
       const partner = parseAddress(config.address);
-      await prepareGiveback({
-        device,
-        leases: service.leases,
-        self: service.self,
-        ask: () => askGiveback(partner, service.selfFrame, givebackAnswerMs),
-        log: service.log,
-      });
       service.own = await acquireWaiting(
         service.leases,
         service.self,
         service.self,
         () => service.#ownLost(),
         service.log,
+        // while this node waits for its own lease, the partner may take the stream over: it
+        // is asked for it back before each try (a no-op unless it holds or last held it)
+        () =>
+          prepareGiveback({
+            device,
+            leases: service.leases,
+            self: service.self,
+            ask: () => askGiveback(partner, service.selfFrame, givebackAnswerMs),
+            log: service.log,
+          }).then(() => {}),
       );
       service.log.info({ token: String(service.own.grant.token) }, 'own stream lease held');
     } catch (error) {

@@ -62,15 +62,20 @@ export async function prepareGiveback(options: {
   }
 }
 
-/** Acquires `stream` for `holder`, waiting while another holder's grant runs. */
+/**
+ * Acquires `stream` for `holder`, waiting while another holder's grant runs; `before` runs
+ * before each try (the giveback, should the partner have taken the stream meanwhile).
+ */
 export async function acquireWaiting(
   leases: StreamLeases,
   stream: string,
   holder: string,
   onLost: () => void,
   log: Logger,
+  before: () => Promise<void> = () => Promise.resolve(),
 ): Promise<LeaseKeeper> {
   for (let attempt = 0; ; attempt++) {
+    await before();
     const keeper = await LeaseKeeper.acquire(leases, stream, holder, { onLost });
     if (keeper !== null) return keeper;
     if (attempt % 25 === 0) {
