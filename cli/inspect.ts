@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { inspectNode } from '../src/node/inspect.js';
 import { examineDeviceFile, NvramError, type HeaderInfo } from '../src/nvram/index.js';
 import { formatSize } from './arguments.js';
+import { leaseHolders, partnerPart, renderLeases, type LeaseView } from './partner.js';
 import {
   hasNodeSections,
   nodeSummary,
@@ -95,6 +96,15 @@ export function inspectJson(report: InspectReport): Record<string, unknown> {
   return json;
 }
 
+/** This node's stream and its partner's (if the mirror names one), as the coordinator has them. */
+async function pairLeases(report: InspectReport, config: string): Promise<LeaseView[]> {
+  const self = report.header.deviceId.toString(16).padStart(16, '0');
+  const partner = report.parts.find(({ part }) => part.name === 'partner')?.value as
+    { partner?: string | null } | undefined;
+  const streams = [self, ...(partner?.partner ? [partner.partner] : [])];
+  return leaseHolders(config, streams);
+}
+
 function hexId(id: bigint): string {
   return '0x' + id.toString(16).padStart(16, '0');
 }
@@ -105,13 +115,18 @@ export function registerInspect(program: Command): void {
     .description('show the header, sections and boot count of a device (takes no lock)')
     .argument('<device>', 'path of the device file')
     .option('--json', 'print one JSON object')
-    .action((device: string, options: { json?: boolean }) => {
+    .option('--config <file>', "an HA pair's serve config: also who holds each stream's lease")
+    .action(async (device: string, options: { json?: boolean; config?: string }) => {
       const report = inspectDevice(device);
-      console.log(
-        options.json === true
-          ? JSON.stringify(inspectJson(report), null, 2)
-          : renderInspect(report),
-      );
+      const leases = options.config === undefined ? [] : await pairLeases(report, options.config);
+      if (options.json === true) {
+        const json = inspectJson(report);
+        if (options.config !== undefined) json['leases'] = leases;
+        console.log(JSON.stringify(json, null, 2));
+        return;
+      }
+      const text = renderInspect(report);
+      console.log(options.config === undefined ? text : [text, ...renderLeases(leases)].join('\n'));
     });
 }
 
@@ -219,3 +234,4 @@ function formatAge(ms: number): string {
 }
 
 addInspectPart({ name: 'node', collect: collectNode, render: renderNode });
+addInspectPart(partnerPart); // an HA pair's partner mirror [193] (./partner.ts)
