@@ -51,6 +51,7 @@ const suites: BenchSuite[] = [
   (await import('./daemon.js')).suite,
   (await import('./mux.js')).suite,
   (await import('./sinks.js')).suite,
+  (await import('./ha.js')).suite,
 ];
 
 const usage = `usage: npm run bench -- [--only SUITE,...] [--quick] [--seconds S] [--dir DIR] [--json: one JSON object per row and line]

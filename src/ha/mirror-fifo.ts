@@ -19,6 +19,7 @@
  * confirmation or a head move not yet mirrored makes the survivor deliver again, never skip.
  */
 import { assert } from '../events/assert.js';
+import { confirmationCheck } from '../events/checked-word.js';
 import { PersistentFifo } from '../fifo/fifo.js';
 
 export class MirrorFifo extends PersistentFifo {
@@ -48,33 +49,22 @@ export class MirrorFifo extends PersistentFifo {
 
   /**
    * H2: a record as the partner stored it, at the next position. Its confirmation word (outside
-   * the CRC, carried as a bare mask) is stored with its check by confirmWord, never as sent.
+   * the CRC, carried as a bare mask) is stored with its check byte, in the same store as the
+   * record: the one fence of H3 makes both durable.
    */
   place(position: number, record: Uint8Array): void {
     assert(position === this.reserved, 'mirror record out of order');
     assert(record.length === this.slotBytes, 'mirror record of another slot size');
     this.reserve();
-    const slot = this.slotView(position);
-    slot.set(record);
+    this.slotView(position).set(record);
     const base = this.slotBase(position);
-    const low = this.shadowView.getUint32(base, true);
-    const high = this.shadowView.getUint32(base + 4, true) & 0xffffff;
-    this.shadowView.setUint32(base, 0, true);
-    this.shadowView.setUint32(base + 4, 0, true);
+    const view = this.shadowView;
+    const low = view.getUint32(base, true);
+    const high = view.getUint32(base + 4, true) & 0xffffff;
+    view.setUint32(base + 4, (high | (confirmationCheck(low, high) << 24)) >>> 0, true);
     this.writeRecord(position);
-    if (low !== 0 || high !== 0) this.#confirmPlaced(position, low, high);
+    view.setUint32(base + 4, high, true); // the shadow keeps the bare mask, as every FIFO's
   }
-
-  /** A placed record's mask: published by the same fence, so deferred until then. */
-  #confirmPlaced(position: number, low: number, high: number): void {
-    const base = this.slotBase(position);
-    this.shadowView.setUint32(base, low, true);
-    this.shadowView.setUint32(base + 4, high, true);
-    this.placedMasks.push(position);
-  }
-
-  /** Positions placed with a mask in this update: stored once they are published (H3). */
-  protected readonly placedMasks: number[] = [];
 
   /** H2: the partner's confirmation word of a position it holds (bits only ever added). */
   confirmWord(position: number, low: number, high: number): void {
@@ -94,9 +84,7 @@ export class MirrorFifo extends PersistentFifo {
   /** H3: one fence over the placed records (and the words of H2), then publishes them. */
   commitPlaced(): void {
     if (this.reserved > this.tail) this.commitGroup(this.reserved);
-    for (const position of this.placedMasks) this.deferConfirmation(position);
-    this.placedMasks.length = 0;
-    this.confirmationsDurable();
+    else this.confirmationsDurable(); // an update of confirmations and head moves only
   }
 
   /** H4: the partner's durable head; never past what this mirror holds, never backwards. */

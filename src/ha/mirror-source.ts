@@ -67,8 +67,6 @@ export class MirrorSource {
   readonly #sentWords: Float64Array[];
   /** Recipient names as last sent, by id. */
   readonly #sentNames: (string | null)[];
-  /** Updates sent and not yet acknowledged, with the groups each one acknowledges. */
-  #inFlight: Promise<unknown> = Promise.resolve();
   readonly #onDegraded: (degraded: boolean, reason: string) => void;
   readonly #stateSyncMs: number;
   #stateTimer: NodeJS.Timeout | null = null;
@@ -150,9 +148,9 @@ export class MirrorSource {
     if (port === null) return Promise.reject(new Error('mirror link down'));
     const update = this.#collect(words);
     this.counters.updates++;
-    const sent = this.#inFlight.then(() => port.send(update));
-    this.#inFlight = sent.catch(() => {});
-    return sent;
+    // sent at once, not after the last one's answer: the link keeps their order (a socket, or
+    // an apply in the call), the mirror applies them in it, and the answers come back in it
+    return port.send(update);
   }
 
   /** Builds an update: new records, the head, and (with `words`) changed confirmation words. */
