@@ -21,7 +21,7 @@ import {
   parseResponse,
   type RelpFrame,
 } from '../../src/sinks/relp-frames.js';
-import { RelpTransport } from '../../src/sinks/relp.js';
+import { RelpTransport, syslogMessage } from '../../src/sinks/relp.js';
 import type { SinkEvent, SinkOutcome } from '../../src/sinks/sink.js';
 import { startDaemon, type TestDaemon } from '../daemon/harness.js';
 
@@ -546,12 +546,26 @@ describe('RELP frames', () => {
     for (const bad of ['', 'OK', '20 OK', '2000 OK', '200OK', ' 200 OK'])
       expect(parseResponse(Buffer.from(bad))).toBeNull();
   });
+
+  test('an offer without a value is kept with an empty one', () => {
+    expect(parseResponse(Buffer.from('200 OK\nrelp_version=0\nstarttls'))?.offers).toEqual(
+      new Map([
+        ['relp_version', '0'],
+        ['starttls', ''],
+      ]),
+    );
+  });
 });
 
 /** What a scripted server answers to one `syslog` command: bytes, or nothing. */
 type Answer = (frame: RelpFrame) => string | null;
 
-/** A RELP server on loopback that answers `open` properly and `syslog` as scripted. */
+const openAnswer: Answer = (frame) =>
+  encodeFrame(frame.txnr, 'rsp', Buffer.from('200 OK\nrelp_version=0\ncommands=syslog')).toString(
+    'latin1',
+  );
+
+/** A RELP server on loopback that answers `open` properly (unless told otherwise) and `syslog` as scripted. */
 class FakeRelpServer {
   readonly server: Server;
   readonly port: number;
@@ -559,18 +573,21 @@ class FakeRelpServer {
   connections = 0;
   closed = 0;
   answer: Answer;
+  readonly #open: Answer;
   readonly #sockets = new Set<Socket>();
 
-  private constructor(server: Server, port: number, answer: Answer) {
+  private constructor(server: Server, port: number, answer: Answer, open: Answer) {
     this.server = server;
     this.port = port;
     this.answer = answer;
+    this.#open = open;
   }
 
-  static async start(answer: Answer): Promise<FakeRelpServer> {
+  static async start(answer: Answer, open: Answer = openAnswer): Promise<FakeRelpServer> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const fake = new FakeRelpServer(server, (server.address() as { port: number }).port, answer);
+    const port = (server.address() as { port: number }).port;
+    const fake = new FakeRelpServer(server, port, answer, open);
     server.on('connection', (socket) => fake.#accept(socket));
     servers.push(fake);
     return fake;
@@ -595,8 +612,7 @@ class FakeRelpServer {
   }
 
   #reply(frame: RelpFrame): string | Buffer | null {
-    if (frame.command === 'open')
-      return encodeFrame(frame.txnr, 'rsp', Buffer.from('200 OK\nrelp_version=0\ncommands=syslog'));
+    if (frame.command === 'open') return this.#open(frame);
     if (frame.command === 'close') return `${frame.txnr} rsp 0\n0 serverclose 0\n`;
     return this.answer(frame);
   }
@@ -728,6 +744,138 @@ describe('the relp transport with a scripted server', () => {
     await relp.close();
   });
 
+  test.each([
+    ['a code other than 200', '500 busy', 'relp: open refused: 500 busy'],
+    ['no offers', '200 OK', 'relp: the server offered no relp_version'],
+    [
+      'no commands offered',
+      '200 OK\nrelp_version=0',
+      'relp: the server does not accept syslog commands',
+    ],
+    [
+      'commands without syslog',
+      '200 OK\nrelp_version=0\ncommands=eventlog',
+      'relp: the server does not accept syslog commands',
+    ],
+  ])(
+    'open answered with %s: every event retried with why, nothing sent',
+    async (_, rsp, reason) => {
+      const server = await FakeRelpServer.start(ok, (frame) =>
+        encodeFrame(frame.txnr, 'rsp', Buffer.from(rsp)).toString('latin1'),
+      );
+      const relp = transport(server.port);
+      expect(await relp.send(events(2))).toEqual([
+        { kind: 'retry', reason },
+        { kind: 'retry', reason },
+      ]);
+      await until(() => server.closed === 1, 2_000, 'the client to drop the connection');
+      expect(server.frames.map((f) => f.command)).toEqual(['open']);
+      await relp.close();
+    },
+  );
+
+  test('an rsp nothing waits for, right behind the answer to open: the session is dropped before any syslog', async () => {
+    // one write: the client reads both frames at once, so the session is lost by the time the
+    // send that waited for it to open goes on
+    const server = await FakeRelpServer.start(
+      ok,
+      (frame) => `${openAnswer(frame)}9 rsp 6 200 OK\n`,
+    );
+    const relp = transport(server.port);
+    const reason = 'relp: rsp 9 out of turn (expected none)';
+    expect(await relp.send(events(2))).toEqual([
+      { kind: 'retry', reason },
+      { kind: 'retry', reason },
+    ]);
+    expect(server.frames.map((f) => f.command)).toEqual(['open']);
+    await relp.close();
+  });
+
+  test('a hint other than serverclose is ignored: the session goes on', async () => {
+    const server = await FakeRelpServer.start(
+      (frame) => `0 keepalive 0\n${frame.txnr} rsp 6 200 OK\n`,
+    );
+    const relp = transport(server.port);
+    expect(await relp.send(events(2))).toEqual([{ kind: 'held' }, { kind: 'held' }]);
+    expect(await relp.send(events(1, 3))).toEqual([{ kind: 'held' }]);
+    expect(server.connections).toBe(1);
+    await relp.close();
+  });
+
+  test('a send racing close(): its events are retried, the session closing, and only close is sent', async () => {
+    const server = await FakeRelpServer.start(ok);
+    const relp = transport(server.port);
+    expect(await relp.send(events(1))).toEqual([{ kind: 'held' }]);
+    const racing = relp.send(events(2, 2));
+    await relp.close();
+    expect(await racing).toEqual([
+      { kind: 'retry', reason: 'relp: closing' },
+      { kind: 'retry', reason: 'relp: closing' },
+    ]);
+    expect(server.frames.map((f) => f.command)).toEqual(['open', 'syslog', 'close']);
+  });
+
+  test('an empty batch on an open session: no outcomes, nothing written', async () => {
+    const server = await FakeRelpServer.start(ok);
+    const relp = transport(server.port);
+    expect(await relp.send(events(1))).toEqual([{ kind: 'held' }]);
+    expect(await relp.send([])).toEqual([]);
+    expect(await relp.send(events(1, 2))).toEqual([{ kind: 'held' }]);
+    expect(server.frames.map((f) => `${f.txnr} ${f.command}`)).toEqual([
+      '1 open',
+      '2 syslog',
+      '3 syslog',
+    ]);
+    await relp.close();
+  });
+
+  test('over TLS, a server that never completes the handshake: retried, no connection within the timeout', async () => {
+    const dir = mkdtempSync(join(root, 'silent-tls-'));
+    certificate(dir, 'ca', '/CN=nvrelay relp test CA', null);
+    certificate(dir, 'client', '/CN=nvrelay relp test client', 'ca');
+    const file = (name: string): Buffer => readFileSync(join(dir, name));
+    const accepted = new Set<Socket>();
+    const silent = createServer((socket) => {
+      accepted.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const relp = new RelpTransport({
+        host: '127.0.0.1',
+        port,
+        tls: { cert: file('client.pem'), key: file('client.key'), ca: file('ca.pem') },
+        facility: 16,
+        appName: 'nvrelay',
+        hostname: 'test-host',
+        timeoutMs: 200,
+      });
+      expect(relp.target).toBe(`relp+tls://127.0.0.1:${port}`);
+      const reason = 'relp: no connection within 200 ms';
+      expect(await relp.send(events(2))).toEqual([
+        { kind: 'retry', reason },
+        { kind: 'retry', reason },
+      ]);
+      await relp.close();
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  test('an IPv6 host is bracketed in the target', () => {
+    const relp = new RelpTransport({
+      host: '::1',
+      port: 2514,
+      facility: 16,
+      appName: 'nvrelay',
+      hostname: 'test-host',
+      timeoutMs: 100,
+    });
+    expect(relp.target).toBe('relp://[::1]:2514');
+  });
+
   test('in a daemon: bad frames leave the events unconfirmed, retried until answered', async () => {
     const server = await FakeRelpServer.start(() => 'garbage\n');
     const { daemon } = await daemonWithRelp(server.port);
@@ -742,5 +890,20 @@ describe('the relp transport with a scripted server', () => {
     server.answer = ok;
     await until(() => sink.recipient.confirmed === 5, 5_000, 'every event confirmed');
     expect(sink.state).toBe('up');
+  });
+});
+
+describe('the RFC 5424 message of an event', () => {
+  test('a year past 9999 is a nil timestamp, and header fields with nothing printable are nil', () => {
+    const [event] = events(1);
+    const message = syslogMessage(
+      { ...event!, time: Date.UTC(10_000, 0, 1), level: 3, type: ' \u00e9 ' },
+      { facility: 1, hostname: '', appName: 'n v\u00fcrelay' },
+      42,
+    );
+    expect(message.split(' ').slice(0, 6)).toEqual(['<11>1', '-', '-', 'nvrelay', '42', '-']);
+    // the message's own JSON keeps the time as ISO 8601 (a six-digit year) and escapes the é
+    expect(message).toContain('"time":"+010000-01-01T00:00:00.000Z"');
+    expect(message).toContain('"type":" \\u00e9 "');
   });
 });
