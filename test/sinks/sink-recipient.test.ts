@@ -10,7 +10,9 @@ import { describe, expect, test } from 'vitest';
 import { FailingNvram } from '../../sim/device-errors.js';
 import { SinkRecipient, type SinkRecipientOptions } from '../../src/sinks/sink-recipient.js';
 import type { SinkEvent, SinkOutcome, SinkTransport } from '../../src/sinks/sink.js';
-import { bootNode, bytes, freshDevice } from '../engine/harness.js';
+import { Node } from '../../src/node/node.js';
+import type { NvramDevice } from '../../src/nvram/device.js';
+import { ManualClock, bytes, freshDevice } from '../engine/harness.js';
 
 /** A transport whose sends wait until the test answers them, in order. */
 class ScriptedTransport implements SinkTransport {
@@ -54,14 +56,17 @@ interface LogLine {
   [field: string]: unknown;
 }
 
-function setup(options: Partial<SinkRecipientOptions> = {}, device = freshDevice()) {
+function setup(options: Partial<SinkRecipientOptions> = {}, device: NvramDevice = freshDevice()) {
   const lines: LogLine[] = [];
   const log = pino(
     { level: 'info' },
     { write: (line: string) => lines.push(JSON.parse(line) as LogLine) },
   );
   const transport = new ScriptedTransport();
-  const { node, clock } = bootNode(device, {
+  const clock = new ManualClock();
+  const node = Node.boot(device, {
+    scheduling: 'manual',
+    clock,
     retry: { timeoutMs: 100, timeoutMaxMs: 100, attemptsMax: 1 },
   });
   const sink = new SinkRecipient(node, {
