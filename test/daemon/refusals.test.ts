@@ -85,6 +85,35 @@ describe('the daemon refuses', () => {
     await raw.end();
   });
 
+  test('a subscription when every recipient id is taken: REFUSED RECIPIENTS_FULL, the connection stays', async () => {
+    const loose = await startDaemon();
+    try {
+      const raw = await RawConnection.open({ path: loose.socket });
+      await raw.hello();
+      const ids = loose.daemon.node.geometry.recipientsMax;
+      for (let k = 1; k <= ids + 1; k++)
+        raw.sendFrame({
+          type: FrameType.subscribe,
+          requestId: k,
+          recipient: `r${k}`,
+          severityMax: 7,
+          window: 8,
+          prefixes: [],
+        });
+      for (let k = 1; k <= ids; k++)
+        expect(await raw.waitFor(answerTo(k))).toMatchObject({ type: FrameType.subscribed });
+      const refused = await raw.waitFor(answerTo(ids + 1));
+      expect(refused).toMatchObject({ type: FrameType.refused, code: 'RECIPIENTS_FULL' });
+      expect(refused?.type === FrameType.refused && refused.message).not.toMatch(/^nvrelay: /);
+      expect(raw.goodbyes()).toEqual([]);
+      raw.sendFrame({ type: FrameType.ping, nonce: 7 });
+      expect(await raw.waitFor((f) => f.type === FrameType.pong)).toMatchObject({ nonce: 7 });
+      await raw.end();
+    } finally {
+      await loose.remove();
+    }
+  });
+
   test('an emit the node refuses is REFUSED with its code; the connection stays', async () => {
     const raw = await RawConnection.open({ path: t.socket });
     const welcome = await raw.hello();
