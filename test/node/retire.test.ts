@@ -151,6 +151,33 @@ describe('retireRecipient', () => {
     node.close();
   });
 
+  test('malformed options or a name that is not a string are BAD_ARGUMENT, nothing retired', () => {
+    const { device } = owingDevice(1);
+    const { node } = bootWithoutGone(device);
+    const refusals: [() => unknown, RegExp][] = [
+      [() => node.retireRecipient('gone', null as never), /options must be an object/],
+      [() => node.retireRecipient('gone', 'soon' as never), /options must be an object/],
+      [
+        () => node.retireRecipient('gone', { why: 'x' } as never),
+        /unknown retireRecipient option 'why'/,
+      ],
+      [() => node.retireRecipient('gone', { reason: '' }), /reason must be a non-empty string/],
+      [
+        () => node.retireRecipient('gone', { reason: 7 } as never),
+        /reason must be a non-empty string/,
+      ],
+      [() => node.retireRecipient(7 as never), /recipient name must be a string, got number/],
+    ];
+    for (const [call, message] of refusals) {
+      expect(codeOf(call)).toBe('BAD_ARGUMENT');
+      expect(call).toThrow(message);
+    }
+    expect(node.phase).toBe('running');
+    expect(node.deadLetterList()).toEqual([]);
+    expect(node.recipientTable.find('gone')).toBe(0);
+    node.close();
+  });
+
   test('a full dead-letter section stops it: what fitted stays, the id stays named', () => {
     const { device, seqs } = owingDevice(6); // 4 dead-letter slots
     const { node } = bootWithoutGone(device);
