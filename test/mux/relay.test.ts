@@ -83,6 +83,32 @@ describe('a multiplexing recipient', () => {
     expect(node.counters.emitted).toBe(40);
   });
 
+  test("the upstream's prefixes and severityMax: only the events they match are relayed", async () => {
+    const upstream = await daemon({ recipients: {} });
+    const mux = await daemon({
+      upstreams: {
+        u: {
+          address: `unix:${upstream.socket}`,
+          recipient: 'mux',
+          prefixes: ['disk.'],
+          severityMax: 'err',
+        },
+      },
+      recipients: { all: {} },
+    });
+    const down = await client(mux.socket);
+    const all = collect(down, 'all');
+    const producer = (await client(upstream.socket)).producer('raid');
+    const matching = await producer.emit('disk.failed', 'err', 'a');
+    await producer.emit('disk.slow', 'warning', 'b'); // less severe than err
+    await producer.emit('fan.failed', 'crit', 'c'); // another prefix
+    const last = await producer.emit('disk.gone', 'crit', 'd');
+    await until('the matching events relayed', () => all.length === 2);
+    expect(all.map((event) => event.origin.at(-1)?.seq)).toEqual([matching, last]);
+    expect(all.map((event) => event.type)).toEqual(['disk.failed', 'disk.gone']);
+    expect(mux.daemon.mux?.counters.received).toBe(2);
+  });
+
   test('end-to-end: confirmed upstream only once the mux recipients confirmed; unmatched at once', async () => {
     const upstream = await daemon({ recipients: { mux: {} } });
     const mux = await daemon({
