@@ -21,10 +21,13 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { formatLimits, formatNodeDevice, openNodeDevice } from '../../src/node/device-file.js';
+import { nodeLayout, readNodeGeometry } from '../../src/node/layout.js';
 import { DirectNvram, NvramError } from '../../src/nvram/index.js';
 
 /** The file-system calls device-file.ts makes that decide durability, in order. */
 const fsCalls = vi.hoisted(() => [] as { call: string; target: string }[]);
+/** An errno code the next link or unlink of device-file.ts fails with, once (null: none). */
+const fsFaults = vi.hoisted(() => ({ link: null as string | null, unlink: null as string | null }));
 
 // ESM built-ins cannot be spied on in place, but vitest resolves the module for the code under
 // test: the real calls run, and each is logged with its target (a path, or the dev:inode an
@@ -32,9 +35,20 @@ const fsCalls = vi.hoisted(() => [] as { call: string; target: string }[]);
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const identity = (stat: { dev: number; ino: number }): string => `${stat.dev}:${stat.ino}`;
+  const fault = (call: 'link' | 'unlink', path: string): void => {
+    const code = fsFaults[call];
+    if (code === null) return;
+    fsFaults[call] = null;
+    throw Object.assign(new Error(`${code}: injected, ${call} '${path}'`), { code });
+  };
   return {
     ...fs,
+    unlinkSync: (path: string) => {
+      fault('unlink', path);
+      fs.unlinkSync(path);
+    },
     linkSync: (from: string, to: string) => {
+      fault('link', to);
       fs.linkSync(from, to);
       fsCalls.push({ call: 'link', target: to });
     },
@@ -129,6 +143,72 @@ describe('formatNodeDevice publishes durably', () => {
     expect(formatNodeDevice(path, deviceBytes, limits)).toBe(false);
     expect(deviceIdOf(path)).toBe(first);
     expect(readdirSync(where)).toEqual(['node.nvram']);
+  });
+});
+
+describe('formatNodeDevice when the file system refuses', () => {
+  test('a link that fails for another reason than an existing name is thrown; no temporary file stays', () => {
+    const where = folder();
+    const path = join(where, 'node.nvram');
+    fsFaults.link = 'EACCES';
+    expect(() => formatNodeDevice(path, deviceBytes, limits)).toThrow(
+      expect.objectContaining({ code: 'EACCES' }),
+    );
+    expect(readdirSync(where)).toEqual([]);
+  });
+
+  test('a temporary file that cannot be removed is an error, not left unsaid', () => {
+    const where = folder();
+    const path = join(where, 'node.nvram');
+    fsFaults.unlink = 'EBUSY';
+    expect(() => formatNodeDevice(path, deviceBytes, limits)).toThrow(
+      expect.objectContaining({ code: 'EBUSY' }),
+    );
+    // the device was published before the removal failed; the temporary name is still there
+    expect(readdirSync(where).sort()).toEqual([
+      'node.nvram',
+      expect.stringMatching(/^node\.nvram\.formatting\.\d+\.[0-9a-f]{16}$/),
+    ]);
+  });
+});
+
+describe('openNodeDevice on a device that holds no usable node', () => {
+  test('the sections of a node but no control block: formatted in place', () => {
+    const where = folder();
+    const path = join(where, 'node.nvram');
+    DirectNvram.format(path, { sizeBytes: deviceBytes, sections: nodeLayout(limits).sections });
+    const { device, formatted } = openNodeDevice(path, {
+      durability: 'process',
+      sizeBytes: deviceBytes,
+    });
+    try {
+      expect(formatted).toBe(true);
+      expect(readNodeGeometry(device).runtimeSlots).toBe(limits.runtimeSlots);
+    } finally {
+      device.close();
+    }
+  });
+
+  test('a damaged control block, or sections of something else: the error is thrown and the device left closed', () => {
+    const where = folder();
+    const damaged = join(where, 'damaged.nvram');
+    expect(formatNodeDevice(damaged, deviceBytes, limits)).toBe(true);
+    const opened = DirectNvram.open(damaged);
+    const control = opened.section('control').offset;
+    opened.storeU32(control, 0x21212121); // the magic
+    opened.persist(control, 4);
+    opened.close();
+    const foreign = join(where, 'foreign.nvram');
+    DirectNvram.format(foreign, { sizeBytes: 65536, sections: [{ name: 'log', length: 4096 }] });
+    for (const [path, code] of [
+      [damaged, 'NODE_CORRUPT'],
+      [foreign, 'NVRAM_UNKNOWN_SECTION'],
+    ] as const) {
+      expect(() => openNodeDevice(path, { durability: 'process', sizeBytes: deviceBytes })).toThrow(
+        expect.objectContaining({ code }),
+      );
+      DirectNvram.open(path).close(); // not left locked
+    }
   });
 });
 
