@@ -300,6 +300,57 @@ describe('absentRecipientGraceMs', () => {
     node.close();
   });
 
+  test('a full dead-letter section blocks the retirement at the deadline: raised, and tried again a grace period later', () => {
+    const limits = { ...smallLimits, detailsBytesMax: 128 };
+    const { device, seqs } = owingDevice(6, limits); // 4 dead-letter slots
+    const clock = new ManualClock();
+    const { node } = bootNode(device, { absentRecipientGraceMs: 1_000 }, clock);
+    const seen: { type: string; details: unknown }[] = [];
+    node.registerRecipient('ops', { prefixes: ['nvrelay.recipient.'] }, (event, r) => {
+      seen.push({ type: event.type, details: event.detailsJson() });
+      r.confirm(event.seq);
+    });
+    node.registerRecipient('stay', {}, (event, r) => r.confirm(event.seq));
+    node.start();
+    clock.advance(1_000);
+    node.drainUntilIdle();
+    expect(node.deadLetterList().map((l) => l.seq)).toEqual(seqs.slice(0, 4));
+    expect(node.recipientTable.find('gone')).toBe(0); // still named: it owes two more
+    expect(seen.map((event) => event.type)).toEqual(['nvrelay.recipient.retire-blocked']);
+    // tried again a grace period later, not before (the section is still full)
+    clock.advance(999);
+    node.drainUntilIdle();
+    expect(seen).toHaveLength(1);
+    clock.advance(1);
+    node.drainUntilIdle();
+    expect(seen.map((event) => event.type)).toEqual([
+      'nvrelay.recipient.retire-blocked',
+      'nvrelay.recipient.retire-blocked',
+    ]);
+    expect(seen[0]?.details).toMatchObject({ name: 'gone' });
+    expect(node.recipientTable.find('gone')).toBe(0);
+    node.close();
+  });
+
+  test('retired letters are not delivered again by redeliverDeadLetters; retiring from a handler is NODE_STATE', () => {
+    const { device, seqs } = owingDevice(2);
+    const { node } = bootWithoutGone(device);
+    expect(node.retireRecipient('gone').deadLettered).toBe(2);
+    expect(node.redeliverDeadLetters()).toBe(0); // their id may be another's by now
+    expect(node.deadLetterList().map((l) => [l.seq, l.reason])).toEqual(
+      seqs.map((seq) => [seq, 'recipient-retired']),
+    );
+    let inside: string | undefined;
+    node.registerRecipient('later', {}, (event, r) => {
+      inside ??= codeOf(() => node.retireRecipient('stay'));
+      r.confirm(event.seq);
+    });
+    node.producer('raid').emit('disk.failed', 'err');
+    node.drainUntilIdle();
+    expect(inside).toBe('NODE_STATE');
+    node.close();
+  });
+
   test('auto scheduling: the retry timer machinery fires at the deadline', async () => {
     const { device, seqs } = owingDevice(1);
     const node = Node.boot(device, { absentRecipientGraceMs: 30 }); // auto, the system clock
