@@ -4,7 +4,8 @@
  * retried and dead-lettered exactly as the lower word's.
  */
 import { describe, expect, test } from 'vitest';
-import { bootNode, freshDevice, smallLimits } from './harness.js';
+import type { Recipient } from '../../src/engine/recipient.js';
+import { bootNode, freshDevice, rebootDurable, smallLimits } from './harness.js';
 
 const limits = { ...smallLimits, recipientsMax: 56, deadLetterSlots: 8 };
 
@@ -54,5 +55,75 @@ describe('recipients with ids 32 to 55', () => {
       ['r35', seq],
     ]);
     expect(node.stats().fifos.every((fifo) => fifo.pending === 0)).toBe(true);
+  });
+
+  test('an upper-word recipient confirms an event owed before it is delivered (a reconnect), not one never meant for it', () => {
+    const { node } = bootNode(freshDevice(limits));
+    const recipients: Recipient[] = [];
+    for (let i = 0; i < 34; i++)
+      recipients.push(
+        node.registerRecipient(`r${i}`, { prefixes: ['disk.'] }, (event, r) => {
+          if (r.id !== 33) r.confirm(event.seq);
+        }),
+      );
+    const high = recipients[33]!;
+    expect(high.id).toBe(33);
+    node.detachRecipient(high); // away: its events stay owed, not delivered
+    node.start();
+    const producer = node.producer('raid');
+    const owed = producer.emit('disk.failed', 'err');
+    const other = producer.emit('fan.slow', 'err'); // no subscriber takes it
+    node.drain();
+    expect(high.delivered).toBe(0);
+    expect(high.confirm(other)).toBe(false);
+    expect(high.confirm(owed)).toBe(true);
+    expect(high.confirm(owed)).toBe(false); // once
+    node.drain();
+    expect(node.stats().fifos.every((fifo) => fifo.pending === 0)).toBe(true);
+  });
+
+  test("for an upper-word recipient's event in flight, othersHandled looks at every other recipient", () => {
+    const { node } = bootNode(freshDevice(limits));
+    const held: number[] = [];
+    for (let i = 0; i < 34; i++)
+      node.registerRecipient(`r${i}`, {}, (event, r) => {
+        if (r.id === 33 || (r.id === 0 && held.length === 0)) held.push(event.seq);
+        else r.confirm(event.seq);
+      });
+    node.start();
+    const seq = node.producer('raid').emit('disk.failed', 'err');
+    node.drain();
+    const high = node.engine.recipients[33]!;
+    const low = node.engine.recipients[0]!;
+    expect(node.engine.othersHandled(high, seq)).toEqual({ handled: false, others: true }); // r0
+    low.confirm(seq);
+    expect(node.engine.othersHandled(high, seq)).toEqual({ handled: true, others: true });
+    expect(node.engine.othersHandled(high, seq + 1)).toBeNull(); // not in its window
+  });
+
+  test('retiring an upper-word recipient dead-letters what it owes, and settles those events', () => {
+    const { node, device } = bootNode(freshDevice(limits));
+    for (let i = 0; i < 34; i++)
+      node.registerRecipient(`r${i}`, {}, (event, r) => {
+        if (r.id !== 33) r.confirm(event.seq);
+      });
+    node.start();
+    const producer = node.producer('raid');
+    const seqs = [producer.emit('disk.failed', 'err'), producer.emit('disk.failed', 'err')];
+    node.drainUntilIdle();
+    node.close();
+
+    const again = bootNode(rebootDurable(device)).node;
+    for (let i = 0; i < 33; i++)
+      again.registerRecipient(`r${i}`, {}, (event, r) => r.confirm(event.seq));
+    again.start();
+    again.drainUntilIdle();
+    expect(again.retireRecipient('r33')).toEqual({ deadLettered: 2 });
+    expect(again.deadLetterList().map((letter) => [letter.seq, letter.reason])).toEqual(
+      seqs.map((seq) => [seq, 'recipient-retired']),
+    );
+    again.drainUntilIdle();
+    expect(again.stats().fifos.every((fifo) => fifo.pending === 0)).toBe(true);
+    again.close();
   });
 });
