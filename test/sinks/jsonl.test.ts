@@ -80,6 +80,17 @@ describe('the jsonl sink', () => {
     expect(lines(path).map((line) => line['seq'])).toEqual([1, seq]);
   });
 
+  test('a file that is one torn line, longer than a read, is cut to nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nvrelay-jsonl-'));
+    const path = join(dir, 'events.jsonl');
+    // no newline anywhere: the search goes back read by read (64 KiB each) to the start
+    writeFileSync(path, `{"seq":1,"torn":"${'x'.repeat(100_000)}`);
+    const { daemon } = await daemonWithSink({ path }, dir);
+    const seq = daemon.node.producer('disk').emit('disk.failed', 'err', null);
+    await until(() => daemon.sinks[0]!.recipient.confirmed === 1);
+    expect(lines(path).map((line) => line['seq'])).toEqual([seq]);
+  });
+
   test('rotation by size keeps whole lines in every file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nvrelay-jsonl-'));
     const path = join(dir, 'events.jsonl');
