@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { ProducerLedger, ledgerCountersMax } from '../../src/daemon/producer-ledger.js';
+import { bootNode, bytes, freshDevice, rebootDurable } from '../engine/harness.js';
 
 describe('ProducerLedger', () => {
   test('a name is held by one connection until it is released', () => {
@@ -62,5 +63,37 @@ describe('ProducerLedger', () => {
     expect(ledger.find('raid', 2)).toBeUndefined();
     expect(ledger.find('raid', 3)).toBe(103);
     expect(ledger.find('raid', ledgerCountersMax + 2)).toBe(ledgerCountersMax + 102);
+  });
+
+  test('recovered from the pending records a boot found: counters of damaged (discarded) records are not remembered', async () => {
+    const { node, device } = bootNode(freshDevice());
+    node.registerRecipient('audit', {}, () => {}); // never confirms: every record stays pending
+    node.start();
+    const producer = node.producer('raid');
+    const acks = [1, 2, 3].map((counter) =>
+      producer.emitAsync('disk.failed', 'err', bytes(counter), counter),
+    );
+    producer.emit('disk.plain', 'err', bytes(9)); // no counter: nothing to remember
+    node.commit();
+    const seqs = await Promise.all(acks);
+    const queue = node.queue;
+    const second = queue.head + 1; // the record of counter 2
+    const fifo = node.fifos[queue.fifoIndex[second % queue.capacity] as number]!;
+    const offset =
+      fifo.slotsOffset + fifo.slotBase(queue.position[second % queue.capacity] as number);
+    node.close();
+
+    const damaged = rebootDurable(device);
+    damaged.flipBits(offset + 24, 4, 3, 11); // inside the record: its checks fail
+    damaged.persist(offset + 24, 4);
+    const again = bootNode(damaged).node;
+    // the replay plan marks the damaged record discarded (seq 0): never delivered, never read
+    expect(again.replay.plan?.items.map((item) => item.seq)).toEqual([seqs[0], 0, seqs[2], 4]);
+    const ledger = ProducerLedger.recover(again);
+    expect(ledger.find('raid', 1)).toBe(seqs[0]);
+    expect(ledger.find('raid', 2)).toBeUndefined();
+    expect(ledger.find('raid', 3)).toBe(seqs[2]);
+    expect(ledger.claim('raid', {}, 0)).toBe(4);
+    again.close();
   });
 });
