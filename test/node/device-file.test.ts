@@ -28,6 +28,8 @@ import { DirectNvram, NvramError } from '../../src/nvram/index.js';
 const fsCalls = vi.hoisted(() => [] as { call: string; target: string }[]);
 /** An errno code the next link or unlink of device-file.ts fails with, once (null: none). */
 const fsFaults = vi.hoisted(() => ({ link: null as string | null, unlink: null as string | null }));
+/** Run right after the next link of device-file.ts, once (null: none). */
+const afterLink = vi.hoisted(() => ({ run: null as ((path: string) => void) | null }));
 
 // ESM built-ins cannot be spied on in place, but vitest resolves the module for the code under
 // test: the real calls run, and each is logged with its target (a path, or the dev:inode an
@@ -51,6 +53,9 @@ vi.mock('node:fs', async (importOriginal) => {
       fault('link', to);
       fs.linkSync(from, to);
       fsCalls.push({ call: 'link', target: to });
+      const run = afterLink.run;
+      afterLink.run = null;
+      run?.(to);
     },
     renameSync: (from: string, to: string) => {
       fs.renameSync(from, to);
@@ -169,6 +174,50 @@ describe('formatNodeDevice when the file system refuses', () => {
       'node.nvram',
       expect.stringMatching(/^node\.nvram\.formatting\.\d+\.[0-9a-f]{16}$/),
     ]);
+  });
+});
+
+describe('openNodeDevice when another process holds the device it just published', () => {
+  // A racer opens the device the moment it has its name and holds it briefly: the process
+  // that formatted it waits that hold out instead of failing with NVRAM_LOCKED.
+  const holder = `
+    import { writeFileSync } from 'node:fs';
+    import { DirectNvram } from ${JSON.stringify(pathToFileURL(built).href)};
+    const [path, marker] = process.argv.slice(1);
+    const device = DirectNvram.open(path);
+    writeFileSync(marker, 'held');
+    setTimeout(() => device.close(), 300);`;
+
+  test('a brief hold is waited out: this process still opens it, as the one that formatted it', async () => {
+    const where = folder();
+    const path = join(where, 'node.nvram');
+    const marker = join(dir, `held-${fileCount}`);
+    let child: ReturnType<typeof spawn> | null = null;
+    afterLink.run = (published) => {
+      child = spawn(process.execPath, ['--input-type=module', '-e', holder, published, marker], {
+        stdio: 'ignore',
+      });
+      // synchronously, as the format is: until the racer holds the device (bounded)
+      const end = Date.now() + 10_000;
+      while (!existsSync(marker) && Date.now() < end)
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    };
+    const started = Date.now();
+    const { device, formatted } = openNodeDevice(path, {
+      durability: 'process',
+      sizeBytes: deviceBytes,
+    });
+    device.close();
+    expect(existsSync(marker)).toBe(true); // the racer did hold it
+    expect(formatted).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const exited = child as ReturnType<typeof spawn> | null;
+    expect(exited).not.toBeNull();
+    const code = await new Promise<number | null>((resolve) => {
+      if (exited!.exitCode !== null) resolve(exited!.exitCode);
+      else exited!.once('exit', resolve);
+    });
+    expect(code).toBe(0);
   });
 });
 
