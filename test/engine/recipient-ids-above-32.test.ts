@@ -55,6 +55,13 @@ describe('recipients with ids 32 to 55', () => {
       ['r35', seq],
     ]);
     expect(node.stats().fifos.every((fifo) => fifo.pending === 0)).toBe(true);
+    // delivered again to r35 alone: an event intended for the upper word only
+    const before = new Map(attempts);
+    expect(node.redeliverDeadLetters({ recipient: 'r35' })).toBe(1);
+    node.drain();
+    expect(attempts.get('r35')).toBe((before.get('r35') ?? 0) + 1);
+    for (const [name, count] of before) if (name !== 'r35') expect(attempts.get(name)).toBe(count);
+    expect(node.deadLetterList()).toEqual([]);
   });
 
   test('an upper-word recipient confirms an event owed before it is delivered (a reconnect), not one never meant for it', () => {
