@@ -92,6 +92,12 @@ export class HaPair {
     const partner = this.partnerOf(sim);
     if (partner.nvramLost) return true; // its mirror is gone: everything here replays
     if (!partner.up) return false; // its mirror is the only record of what it took
+    const running = partner.takeover;
+    if (running !== null) {
+      // what the takeover recorded is released from the mirror before the heads are read
+      running.run.quiesce();
+      if (running.run.unreleased > 0) return false;
+    }
     this.stopTakeover(partner);
     const mirror = partner.mirror as PartnerMirror;
     if (mirror.partner !== sim.id) return true; // nothing of this node's in that mirror

@@ -15,6 +15,7 @@ import { Prng } from '../prng.js';
 import type { CrashSubject } from '../subject.js';
 import type { ClusterWorkload } from '../cluster/explore-cluster.js';
 import { muxMutants } from '../mutants/mux-mutants.js';
+import { haMirrorSubject, haMirrorUpdates } from './ha-mirror.js';
 
 export interface WorkloadEntry {
   name: string;
@@ -112,6 +113,17 @@ registerWorkload({
     subjectOf(
       logCrashSpec(MissingFenceLog, 'log-missing-fence'),
       logValues(params),
+    ) as CrashSubject,
+});
+
+registerWorkload({
+  name: 'ha-mirror',
+  description:
+    "an HA pair's partner mirror applying a node's updates (persist order H): no acknowledged event lost",
+  defaults: { seed: 1, events: 30 },
+  create: (params) =>
+    haMirrorSubject(
+      haMirrorUpdates(numberParam(params, 'seed'), numberParam(params, 'events')),
     ) as CrashSubject,
 });
 

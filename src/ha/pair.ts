@@ -26,6 +26,8 @@ import { Takeover, type TakeoverReport } from './takeover.js';
 
 /** Tries again this often while waiting for a lease or the partner (ms). */
 const waitStepMs = 200;
+/** A giveback waits at most this many 10 ms steps for the takeover's records to be released. */
+const givebackSettleSteps = 300;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -163,6 +165,13 @@ export class HaPair {
   async giveback(node: string): Promise<number[]> {
     if (node !== this.options.mirror.partner)
       throw new Error(`node ${node} is not this node's partner`);
+    const takeover = this.#takeover;
+    if (takeover !== null) {
+      // what the takeover recorded is released from the mirror first, so the heads cover it
+      // and the partner retires it (else both would deliver it)
+      takeover.quiesce();
+      for (let k = 0; k < givebackSettleSteps && takeover.unreleased > 0; k++) await sleep(10);
+    }
     this.#takeover?.stop();
     this.#takeover = null;
     const keeper = this.#partnerLease;

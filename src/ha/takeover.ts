@@ -54,6 +54,8 @@ export class Takeover implements UpstreamConfirmer {
   readonly #releasedUpTo: number[];
   readonly #released = new Set<number>();
   #link: UpstreamLink | null = null;
+  /** No more events taken from the mirror (a giveback is coming); the recorded ones go on. */
+  #quiesced = false;
   #report: TakeoverReport;
   #done: () => void = () => {};
   #timer: NodeJS.Timeout | null = null;
@@ -79,9 +81,9 @@ export class Takeover implements UpstreamConfirmer {
   /** Step 193: resolves once every pending partner event is held here and out of the mirror. */
   run(): Promise<TakeoverReport> {
     const partner = this.mirror.partner;
-    const events = partner === null ? [] : this.mirror.pending();
+    if (partner === null) return Promise.resolve(this.#report);
+    const events = this.mirror.pending();
     this.#report.pending = events.length;
-    if (partner === null || events.length === 0) return Promise.resolve(this.#report);
     for (const event of events) {
       this.#bySeq.set(event.record.seq, event);
       (this.#order[event.fifo] as number[]).push(event.position);
@@ -92,7 +94,11 @@ export class Takeover implements UpstreamConfirmer {
     });
     const link = this.mux.link(`partner:${partner}`, 'custody');
     this.#link = link;
-    link.connected(partner, this); // what an earlier takeover recorded is confirmed now
+    // what an earlier takeover recorded (the index rebuilt at boot) is released now, even when
+    // the mirror has nothing pending any more (its release was durable before a cut); known
+    // events first (#bySeq), so one still pending is released from the mirror, not skipped
+    link.connected(partner, this);
+    if (events.length === 0) return Promise.resolve(this.#report);
     this.#offer([...this.#bySeq.values()]);
     return finished;
   }
@@ -101,13 +107,14 @@ export class Takeover implements UpstreamConfirmer {
   #offer(events: MirroredEvent[]): void {
     const link = this.#link;
     if (link === null) return;
-    const refusedBefore = this.mux.counters.refused;
     for (const event of events) {
       if (!this.#held()) {
         this.#fence();
         return;
       }
+      if (this.#quiesced) return;
       if (this.#released.has(event.record.seq)) continue;
+      const refusedBefore = this.mux.counters.refused;
       const record = event.record;
       link.receive({
         seq: record.seq,
@@ -119,8 +126,13 @@ export class Takeover implements UpstreamConfirmer {
         // the partner's own custodian confirmed it there: never this node's custodian [253]
         except: event.confirmed.filter((name) => name !== custodianName),
       });
+      if (this.mux.counters.refused > refusedBefore) {
+        // in order, never past a refused one: what is recorded is a prefix of the mirror's
+        // pending events, so a giveback's heads cover exactly what this node recorded
+        this.#retryLater();
+        return;
+      }
     }
-    if (this.mux.counters.refused > refusedBefore) this.#retryLater();
   }
 
   /** This node refused some (its pool was full): offered again until all are held. */
@@ -136,6 +148,25 @@ export class Takeover implements UpstreamConfirmer {
       this.#offer(waiting);
     }, this.#retryMs);
     this.#timer.unref();
+  }
+
+  /**
+   * A giveback is asked for: nothing more is taken from the mirror, while what is recorded here
+   * is still released from it (`unreleased` falls to 0); then the heads cover all of it.
+   */
+  quiesce(): void {
+    this.#quiesced = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Partner events recorded here and not yet released from the mirror. */
+  get unreleased(): number {
+    const partner = this.mirror.partner;
+    let count = 0;
+    for (const holding of this.mux.index.values())
+      if (holding.node === partner && !this.#released.has(holding.seq)) count++;
+    return count;
   }
 
   /** The lease is lost: nothing more is taken (what is recorded here stays this node's). */
