@@ -1,7 +1,7 @@
 /**
  * The index of events a multiplexer holds for their upstream (src/mux/origin-index.ts): rebuilt
  * at boot from the pending records whose custodian bit is not set, a damaged (discarded) record
- * left out; and a holding replaced under its key is not removed by a late delete of the old one.
+ * and a record the custodian was never meant for left out; and a holding replaced under its key is not removed by a late delete of the old one.
  */
 import { describe, expect, test } from 'vitest';
 import { Multiplexer } from '../../src/mux/multiplexer.js';
@@ -51,6 +51,27 @@ describe('the origin index', () => {
     expect(recovered.index.find(upstreamNode, 1)?.state).toBe('held');
     expect(recovered.index.find(upstreamNode, 2)).toBeUndefined();
     expect(recovered.index.find(upstreamNode, 3)?.state).toBe('held');
+    again.close();
+  });
+
+  test('records relayed before the node had a custodian are not held for any upstream', async () => {
+    // recorded with a trail while no multiplexer ran here: the custodian was never intended
+    const { node, device } = bootNode();
+    node.registerRecipient('audit', {}, () => {}); // keeps them pending
+    node.start();
+    const recorded = node
+      .producer('raid')
+      .emitRelayed('disk.failed', 'err', null, [{ node: upstreamNode, seq: 4 }]);
+    node.commit();
+    await recorded;
+    node.close();
+
+    const again = bootNode(rebootDurable(device)).node;
+    again.registerRecipient('audit', {}, () => {});
+    const mux = new Multiplexer(again);
+    expect(again.replay.plan?.items).toHaveLength(1); // pending, with its trail
+    expect(mux.held).toBe(0);
+    expect(mux.index.find(upstreamNode, 4)).toBeUndefined();
     again.close();
   });
 
