@@ -120,6 +120,29 @@ describe('the multiplexer', () => {
     node.close();
   });
 
+  test('delivered to the custodian before its emitter heard it was durable: confirmed upstream once', async () => {
+    const { node, mux } = setup();
+    const link = mux.link('u', 'custody');
+    const confirmer = new ScriptedConfirmer();
+    link.connected(upstreamNode, confirmer);
+    link.receive(relayed(7));
+    node.commit();
+    node.drain(); // the pass runs before the group's acks reach the link
+    expect(confirmer.calls.map((call) => call.seq)).toEqual([7]);
+    await settle(); // now the link hears the record is durable
+    expect(mux.counters.recorded).toBe(1);
+    expect(confirmer.calls).toHaveLength(1); // not confirmed a second time
+    // another upstream node connecting leaves this one's held event alone
+    const other = new ScriptedConfirmer();
+    mux.link('v', 'custody').connected('00000000000000cc', other);
+    expect(other.calls).toEqual([]);
+    confirmer.calls[0]!.resolve();
+    await settle();
+    expect(mux.counters.released).toBe(1);
+    expect(mux.held).toBe(0);
+    node.close();
+  });
+
   test('a CONFIRMED that arrives after the node closed forgets the event, confirming nothing', async () => {
     const { node, mux } = setup();
     const link = mux.link('u', 'custody');
