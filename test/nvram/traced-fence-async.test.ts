@@ -246,6 +246,29 @@ describe('completion', () => {
     expect(() => device.completeFence()).toThrow(NvramError);
   });
 
+  test("closed before its 'next-turn' completion: NVRAM_CLOSED once, the completion does not run", async () => {
+    const device = formatDevice();
+    const pending = recorder();
+    device.fenceAsync(pending.onComplete); // 'next-turn': its completion is scheduled
+    device.close();
+    await settle();
+    await settle();
+    expect(pending.calls.errors).toHaveLength(1);
+    expect((pending.calls.errors[0] as NvramError).code).toBe('NVRAM_CLOSED');
+  });
+
+  test('closed after a power cut: pending completions are not reported (the machine is off)', async () => {
+    const device = formatDevice();
+    device.asyncFenceCompletion = 'manual';
+    const pending = recorder();
+    device.fenceAsync(pending.onComplete);
+    device.setPowerCut(device.instructionCount);
+    expect(() => device.storeU64(C, 4)).toThrow(PowerCutError);
+    device.close();
+    await settle();
+    expect(pending.calls.errors).toEqual([]);
+  });
+
   test('the mode is checked and changes only with no fence pending', () => {
     const device = formatDevice();
     expect(() => {
