@@ -90,6 +90,22 @@ describe('examineHeader', () => {
     ]);
   });
 
+  test('a section name that fills its field with no NUL is read whole and refused', () => {
+    const image = TracedNvram.format(deviceBytes, [
+      { name: 'events', length: 4096 },
+    ]).buildDurableImage();
+    image.fill('a'.charCodeAt(0), 40, 72); // the 32-byte name field, no terminator
+    const { findings, header } = examineHeader(image.subarray(0, 4096), image.length, 'image');
+    expect(header?.sections[0]?.name).toBe('a'.repeat(32));
+    expect(findings.slice(1)).toEqual([
+      {
+        code: 'NVRAM_BAD_LAYOUT',
+        message: `nvram: image: section 0 (${JSON.stringify('a'.repeat(32))}): name is not 1..31 characters of [a-z0-9._-], NUL-padded`,
+      },
+    ]);
+    expect(findings[0]?.code).toBe('NVRAM_HEADER_CHECKSUM'); // the bytes changed under it
+  });
+
   test('a file shorter than the header page is NVRAM_TRUNCATED', () => {
     const { findings, header } = examineHeader(new Uint8Array(100), 100, 'image');
     expect(header).toBeNull();
