@@ -10,8 +10,7 @@
  * partner again and moves it the same way. It never moves a head past this node's own tail: a
  * mirror never holds a position this node did not make durable first (persist order H).
  */
-import { PersistentFifo } from '../fifo/fifo.js';
-import { fifoGeometry, readNodeGeometry, sectionNames } from '../node/layout.js';
+import { nodeFifos, readNodeGeometry } from '../node/layout.js';
 import type { NvramDevice } from '../nvram/device.js';
 
 export interface GivebackReport {
@@ -22,14 +21,7 @@ export interface GivebackReport {
 /** Moves this node's FIFO heads to the partner mirror's heads (before Node.boot). */
 export function giveBack(device: NvramDevice, mirrorHeads: readonly number[]): GivebackReport {
   const geometry = readNodeGeometry(device);
-  const fifos = [
-    new PersistentFifo(device, sectionNames.bootFifo, fifoGeometry(geometry, geometry.bootSlots)),
-    new PersistentFifo(
-      device,
-      sectionNames.runtimeFifo,
-      fifoGeometry(geometry, geometry.runtimeSlots),
-    ),
-  ];
+  const fifos = nodeFifos(device, geometry);
   const retired = fifos.map((fifo, k) => {
     const { head, tail } = fifo.recoverPointers({ repair: true });
     const target = Math.min(mirrorHeads[k] ?? 0, tail);

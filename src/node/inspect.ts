@@ -11,7 +11,7 @@ import { PersistentFifo, SlotVerdict, slotVerdictNames } from '../fifo/fifo.js';
 import type { NvramDevice } from '../nvram/device.js';
 import {
   deadLetterGeometry,
-  fifoGeometry,
+  nodeFifos,
   leaseOffset,
   readNodeGeometry,
   sectionNames,
@@ -70,14 +70,7 @@ export function inspectNode(device: NvramDevice): NodeInspection {
   const geometry = readNodeGeometry(device);
   const recipients = new RecipientTable(device, sectionNames.recipients, geometry.recipientsMax);
   recipients.load();
-  const fifos = [
-    new PersistentFifo(device, sectionNames.bootFifo, fifoGeometry(geometry, geometry.bootSlots)),
-    new PersistentFifo(
-      device,
-      sectionNames.runtimeFifo,
-      fifoGeometry(geometry, geometry.runtimeSlots),
-    ),
-  ];
+  const fifos = nodeFifos(device, geometry);
   const deadLetters = new DeadLetterStore(
     device,
     sectionNames.deadLetter,

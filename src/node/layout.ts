@@ -160,6 +160,18 @@ export function deadLetterGeometry(geometry: NodeGeometry) {
   };
 }
 
+/** A node's two FIFOs, boot first (the node's FIFO order), for tools that read them. */
+export function nodeFifos(device: NvramDevice, geometry: NodeGeometry): PersistentFifo[] {
+  return [
+    new PersistentFifo(device, sectionNames.bootFifo, fifoGeometry(geometry, geometry.bootSlots)),
+    new PersistentFifo(
+      device,
+      sectionNames.runtimeFifo,
+      fifoGeometry(geometry, geometry.runtimeSlots),
+    ),
+  ];
+}
+
 /** The sections (and device size) a node with these limits needs. */
 export function nodeLayout(limits: NodeLimits | NodeGeometry = {}): NodeLayout {
   const geometry = nodeGeometry(limits);

@@ -8,20 +8,12 @@
  * nothing after a giveback that B had delivered (and the recipient confirmed).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startEtcd, type EtcdServer } from '../ha/etcd-server.js';
+import { freePort, startEtcd, type EtcdServer } from '../ha/etcd-server.js';
 import { killAll, prng, role, sleep, start, waitFor, type Role } from './processes.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A TCP proxy on loopback that the test can cut (every connection dropped, new ones refused). */
 class Proxy {

@@ -24,7 +24,8 @@ export interface EtcdServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free a moment ago (the test binds it soon after). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

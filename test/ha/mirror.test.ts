@@ -50,14 +50,20 @@ async function emit(node: Node, type: string, text = ''): Promise<number> {
   return acked;
 }
 
+/** Node A started, mirroring into a fresh mirror of node B over a LocalPort. */
+async function mirroredPair() {
+  const a = boot(pairDevice(nodeA));
+  const mirror = openMirror(pairDevice(nodeB));
+  const port = new LocalPort(mirror);
+  const source = new MirrorSource(a);
+  a.start();
+  await source.connected(port);
+  return { a, mirror, port, source };
+}
+
 describe('an emit of a mirrored node', () => {
   test('is acknowledged only once the partner mirror holds it', async () => {
-    const a = boot(pairDevice(nodeA));
-    const mirror = openMirror(pairDevice(nodeB));
-    const port = new LocalPort(mirror);
-    const source = new MirrorSource(a);
-    a.start();
-    await source.connected(port);
+    const { a, mirror, port, source } = await mirroredPair();
     port.hold = true;
     let acked = 0;
     const emitted = a.producer('ctl').emitAsync('disk.failed', 'err', enc('d1'));
@@ -127,12 +133,7 @@ describe('an emit of a mirrored node', () => {
 
 describe('the partner mirror', () => {
   test('refuses a damaged record and another partner, and keeps what it holds', async () => {
-    const a = boot(pairDevice(nodeA));
-    const mirror = openMirror(pairDevice(nodeB));
-    const port = new LocalPort(mirror);
-    const source = new MirrorSource(a);
-    a.start();
-    await source.connected(port);
+    const { a, mirror, port, source } = await mirroredPair();
     await emit(a, 'disk.failed', 'one');
     const update = port.updates.at(-1);
     const part = update?.fifos.find((fifo) => fifo.records.length > 0);
