@@ -92,12 +92,15 @@ export class HaPair {
     const partner = this.partnerOf(sim);
     if (partner.nvramLost) return true; // its mirror is gone: everything here replays
     if (!partner.up) return false; // its mirror is the only record of what it took
-    const running = partner.takeover;
-    if (running !== null) {
-      // what the takeover recorded is released from the mirror before the heads are read
-      running.run.quiesce();
-      if (running.run.unreleased > 0) return false;
-    }
+    // what a takeover recorded (this one, or one before the partner's last boot) is released
+    // from the mirror before the heads are read
+    partner.releasing ??=
+      partner.takeover?.run ??
+      Takeover.releasing(partner.mux as Multiplexer, partner.mirror as PartnerMirror);
+    partner.releasing?.quiesce();
+    if ((partner.releasing?.unreleased ?? 0) > 0) return false;
+    if (partner.releasing !== partner.takeover?.run) partner.releasing?.stop();
+    partner.releasing = null;
     this.stopTakeover(partner);
     const mirror = partner.mirror as PartnerMirror;
     if (mirror.partner !== sim.id) return true; // nothing of this node's in that mirror
@@ -115,7 +118,11 @@ export class HaPair {
     if (!partner.up || takeover?.grant.stream !== sim.name || !takeover.done) return false;
     this.stopTakeover(partner);
     resetMirror(partner.device);
-    partner.mirror = new PartnerMirror(partner.device, (partner.node as Node).geometry);
+    partner.mirror = new PartnerMirror(
+      partner.device,
+      (partner.node as Node).geometry,
+      'typescript',
+    );
     this.channels[sim.index]?.cut(0);
     sim.nvramLost = false;
     this.marks.push({ kind: 'fault', node: partner.name, what: 'mirror reset' });
@@ -133,7 +140,7 @@ export class HaPair {
         checksum: 'typescript',
       });
       sim.node = node;
-      sim.mirror = new PartnerMirror(sim.device, node.geometry);
+      sim.mirror = new PartnerMirror(sim.device, node.geometry, 'typescript');
       sim.mux = new Multiplexer(node, { onError: (error) => this.defect(sim, error) });
       for (const leaf of leaves) this.#register(sim, node, leaf);
       node.start();

@@ -86,6 +86,8 @@ export class PairNode {
   /** The lease on its own stream while it is up. */
   grant: LeaseGrant | null = null;
   takeover: RunningTakeover | null = null;
+  /** Releasing what an earlier takeover recorded, before a giveback (Takeover.releasing). */
+  releasing: Takeover | null = null;
   readonly late: { recipient: Recipient; seq: number }[] = [];
   /** Steps left before a node that is down tries to come back (-1: it is up). */
   rebootIn = -1;
@@ -113,6 +115,8 @@ export class PairNode {
   forget(): void {
     this.source?.close();
     this.takeover?.run.stop();
+    this.releasing?.stop();
+    this.releasing = null;
     this.node = null;
     this.mirror = null;
     this.source = null;

@@ -165,14 +165,14 @@ export class HaPair {
   async giveback(node: string): Promise<number[]> {
     if (node !== this.options.mirror.partner)
       throw new Error(`node ${node} is not this node's partner`);
-    const takeover = this.#takeover;
+    const takeover = this.#takeover ?? Takeover.releasing(this.options.mux, this.options.mirror);
     if (takeover !== null) {
       // what the takeover recorded is released from the mirror first, so the heads cover it
       // and the partner retires it (else both would deliver it)
       takeover.quiesce();
       for (let k = 0; k < givebackSettleSteps && takeover.unreleased > 0; k++) await sleep(10);
     }
-    this.#takeover?.stop();
+    takeover?.stop();
     this.#takeover = null;
     const keeper = this.#partnerLease;
     this.#partnerLease = null;

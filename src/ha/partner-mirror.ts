@@ -7,7 +7,13 @@
 import { recipientEntryBytes, RecipientTable } from '../engine/recipient-table.js';
 import { assert } from '../events/assert.js';
 import { NodeError } from '../events/errors.js';
-import { checkRecord, decodeRecord, recordBuffer, type EventRecord } from '../events/record.js';
+import {
+  checkRecord,
+  decodeRecord,
+  recordBuffer,
+  type ChecksumEngine,
+  type EventRecord,
+} from '../events/record.js';
 import { SlotVerdict } from '../fifo/fifo.js';
 import { fifoOffsets } from '../fifo/layout.js';
 import { fifoGeometry, type NodeGeometry } from '../node/layout.js';
@@ -39,13 +45,18 @@ export class PartnerMirror {
   readonly #ownerOffset: number;
   readonly #scratch = new Uint8Array(8);
 
-  /** Opens (formatting on first use) and recovers the mirror. */
-  constructor(device: NvramDevice, geometry: NodeGeometry) {
+  /** Opens (formatting on first use) and recovers the mirror; `checksum` as the node's. */
+  constructor(
+    device: NvramDevice,
+    geometry: NodeGeometry,
+    checksum: ChecksumEngine = 'webassembly',
+  ) {
     this.device = device;
     this.geometry = geometry;
     const counts = partnerSlotCounts(geometry);
     this.fifos = partnerFifoNames.map(
-      (name, k) => new MirrorFifo(device, name, fifoGeometry(geometry, counts[k] as number)),
+      (name, k) =>
+        new MirrorFifo(device, name, fifoGeometry(geometry, counts[k] as number), checksum),
     );
     this.recipients = new RecipientTable(
       device,

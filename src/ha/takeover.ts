@@ -160,6 +160,20 @@ export class Takeover implements UpstreamConfirmer {
     this.#timer = null;
   }
 
+  /**
+   * Before a giveback with no takeover running: what an earlier one recorded here (the index
+   * rebuilt at boot) and had not released from the mirror yet is released now (nothing new is
+   * taken: no lease needed). Null if this node holds nothing of the partner's.
+   */
+  static releasing(mux: Multiplexer, mirror: PartnerMirror): Takeover | null {
+    const partner = mirror.partner;
+    if (partner === null || ![...mux.index.values()].some((h) => h.node === partner)) return null;
+    const takeover = new Takeover(mux, mirror, { token: 0n, held: () => true });
+    takeover.quiesce();
+    void takeover.run();
+    return takeover;
+  }
+
   /** Partner events recorded here and not yet released from the mirror. */
   get unreleased(): number {
     const partner = this.mirror.partner;
