@@ -63,6 +63,7 @@ describe('a client whose daemon comes and goes', () => {
     const seq = t.daemon.node.producer('raid').emit('disk.failed', 'err', null);
     await until('the delivery', () => seen.length === 1);
     await t.stop(); // GOODBYE SHUTDOWN: the client reconnects, and keeps trying
+    await until('the client to try again', () => c.reconnects > 0);
     audit.confirm(seq); // no connection: nothing is sent
     t = await daemon(dir, config);
     await until('the delivery again', () => seen.length === 2);
