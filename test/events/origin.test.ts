@@ -8,6 +8,7 @@ import { NodeError } from '../../src/events/errors.js';
 import {
   encodeOrigin,
   originBytes,
+  originHopsAt,
   originHopsMax,
   type OriginHop,
 } from '../../src/events/origin.js';
@@ -75,6 +76,14 @@ describe('the origin trail in the record codec', () => {
     const length = view.getUint16(12, true);
     view.setUint32(8, resealed.crc(12, length - 12), true);
     expect(check(zero)).toBe(RecordVerdict.badField);
+  });
+
+  test('the hop count is read only where a trail can start: none at or past the end', () => {
+    const bytes = new Uint8Array([2, 0, 0]);
+    expect(originHopsAt(bytes, 0, 3)).toBe(2);
+    expect(originHopsAt(bytes, 3, 3)).toBe(0);
+    expect(originHopsAt(bytes, 0, 0)).toBe(0);
+    expect(originHopsAt(new Uint8Array([9]), 0, 1)).toBe(0); // above the maximum of 8
   });
 
   test('the trail counts against detailsBytesMax', () => {
