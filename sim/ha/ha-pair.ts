@@ -104,9 +104,9 @@ export class HaPair {
     this.stopTakeover(partner);
     const mirror = partner.mirror as PartnerMirror;
     if (mirror.partner !== sim.id) return true; // nothing of this node's in that mirror
-    const heads = mirror.heads();
-    const seqs = takenOverSeqs(sim.device, heads);
-    this.protocol.giveBack(sim.device, heads);
+    const handover = mirror.handover();
+    const seqs = takenOverSeqs(sim.device, handover);
+    this.protocol.giveBack(sim.device, handover);
     this.marks.push({ kind: 'giveback', node: sim.name, id: sim.id, seqs });
     return true;
   }

@@ -10,6 +10,7 @@ import { pairLayout, partnerSectionNames } from '../../src/ha/layout.js';
 import { MirrorSource } from '../../src/ha/mirror-source.js';
 import { PartnerMirror } from '../../src/ha/partner-mirror.js';
 import type { Takeover } from '../../src/ha/takeover.js';
+import type { Handover } from '../../src/ha/mirror-update.js';
 import { decodeRecord } from '../../src/events/record.js';
 import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
 import type { Multiplexer } from '../../src/mux/multiplexer.js';
@@ -135,20 +136,24 @@ export class PairNode {
 }
 
 /**
- * The seqs of this node's own records before `heads` (the partner's mirror heads), pending
- * here: what the partner took over, which a giveback retires unreplayed. Reads only.
+ * The seqs of this node's own records the partner's handover covers (before its heads, or handed
+ * back by position), pending here: what a giveback retires unreplayed. Reads only.
  */
-export function takenOverSeqs(device: TracedNvram, heads: readonly number[]): number[] {
+export function takenOverSeqs(device: TracedNvram, handover: Handover): number[] {
   const geometry = readNodeGeometry(device);
   const seqs: number[] = [];
   [sectionNames.bootFifo, sectionNames.runtimeFifo].forEach((name, k) => {
     const slots = k === 0 ? geometry.bootSlots : geometry.runtimeSlots;
     const fifo = new PersistentFifo(device, name, fifoGeometry(geometry, slots));
     const { head, tail, verdicts } = fifo.recover({ repair: false });
-    const end = Math.min(heads[k] ?? 0, tail);
-    for (let position = head; position < end; position++) {
+    const end = Math.min(handover.heads[k] ?? 0, tail);
+    const taken = new Set(
+      handover.taken.filter((t) => t.fifo === k).map((t) => `${t.position}:${t.seq}`),
+    );
+    for (let position = head; position < tail; position++) {
       if (verdicts[position - head] !== SlotVerdict.valid) continue;
-      seqs.push(decodeRecord(fifo.shadow, fifo.slotBase(position)).seq);
+      const seq = decodeRecord(fifo.shadow, fifo.slotBase(position)).seq;
+      if (position < end || taken.has(`${position}:${seq}`)) seqs.push(seq);
     }
   });
   return seqs;

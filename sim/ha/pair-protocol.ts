@@ -5,6 +5,7 @@
  * that lost its lease stops (self-fence), and the giveback before a returning node boots.
  */
 import { giveBack, type GivebackReport } from '../../src/ha/giveback.js';
+import type { Handover } from '../../src/ha/mirror-update.js';
 import type { MirrorPort } from '../../src/ha/mirror-source.js';
 import type { NvramDevice } from '../../src/nvram/device.js';
 import type { LeaseGrant, SimCoordinator } from './coordinator.js';
@@ -18,7 +19,7 @@ export interface PairProtocol {
   /** True if the node must stop now: it does not hold its own stream's lease (self-fence). */
   fenced(coordinator: SimCoordinator, grant: LeaseGrant | null): boolean;
   /** Before the returning node boots: its heads past what the partner took over. */
-  giveBack(device: NvramDevice, heads: readonly number[]): GivebackReport;
+  giveBack(device: NvramDevice, handover: Handover): GivebackReport;
 }
 
 /** A takeover's grant, and how the takeover learns that it is still held. */
@@ -34,5 +35,5 @@ export const pairProtocol: PairProtocol = {
     return grant === null ? null : { grant, held: () => coordinator.holds(grant) };
   },
   fenced: (coordinator, grant) => !coordinator.holds(grant),
-  giveBack: (device, heads) => giveBack(device, heads),
+  giveBack: (device, handover) => giveBack(device, handover),
 };

@@ -11,11 +11,11 @@
  * | 0x41 | UPDATE | id u32, node id (8), recipients u8 x (id u8, entry 64), fifos u8 x (fifo u8, head u64, from u64, records u32, slotBytes u32, records x slotBytes, words u32 x (position u64, low u32, high u32)) |
  * | 0x42 | UPDATED | id u32, fifos u8 x tail u64 |
  * | 0x43 | GIVEBACK_ASK | node id (8) |
- * | 0x44 | GIVEBACK | fifos u8 x head u64 (the mirror's heads: ./giveback.ts) |
+ * | 0x44 | GIVEBACK | fifos u8 x head u64, taken u32 x (fifo u8, position u64, seq u64) (./giveback.ts) |
  * | 0x45 | REFUSED | code (u8 length + ASCII), message (u16 length + UTF-8) |
  */
 import { WireError } from '../wire/frames.js';
-import type { MirrorFifoUpdate, MirrorUpdate } from './mirror-update.js';
+import type { Handover, MirrorFifoUpdate, MirrorUpdate } from './mirror-update.js';
 
 export const InterconnectType = Object.freeze({
   pair: 0x40,
@@ -53,7 +53,7 @@ export interface GivebackAskFrame {
 }
 export interface GivebackFrame {
   type: typeof InterconnectType.giveback;
-  heads: number[];
+  handover: Handover;
 }
 export interface RefusedFrame {
   type: typeof InterconnectType.refused;
@@ -191,8 +191,14 @@ export function encodeInterconnect(frame: InterconnectFrame): Uint8Array {
       w.node(frame.node);
       break;
     case InterconnectType.giveback:
-      w.u8(frame.heads.length);
-      for (const head of frame.heads) w.u64(head);
+      w.u8(frame.handover.heads.length);
+      for (const head of frame.handover.heads) w.u64(head);
+      w.u32(frame.handover.taken.length);
+      for (const { fifo, position, seq } of frame.handover.taken) {
+        w.u8(fifo);
+        w.u64(position);
+        w.u64(seq);
+      }
       break;
     case InterconnectType.refused: {
       const message = textEncoder.encode(frame.message).subarray(0, 0xffff);
@@ -256,9 +262,16 @@ export function decodeInterconnect(type: number, payload: Uint8Array): Interconn
     case InterconnectType.givebackAsk:
       frame = { type, node: r.node() };
       break;
-    case InterconnectType.giveback:
-      frame = { type, heads: counters(r) };
+    case InterconnectType.giveback: {
+      const heads = counters(r);
+      const taken = Array.from({ length: r.u32() }, () => ({
+        fifo: r.u8(),
+        position: r.u64(),
+        seq: r.u64(),
+      }));
+      frame = { type, handover: { heads, taken } };
       break;
+    }
     case InterconnectType.refused: {
       const code = textDecoder.decode(r.bytes(r.u8()));
       frame = { type, code, message: textDecoder.decode(r.bytes(r.u16())) };

@@ -21,7 +21,7 @@ import {
   type PairFrame,
 } from './interconnect-frames.js';
 import type { MirrorPort, MirrorSource } from './mirror-source.js';
-import type { MirrorAck, MirrorUpdate } from './mirror-update.js';
+import type { Handover, MirrorAck, MirrorUpdate } from './mirror-update.js';
 import type { PartnerMirror } from './partner-mirror.js';
 
 export interface InterconnectAddress {
@@ -55,8 +55,8 @@ export interface InterconnectServerOptions {
   /** This node's PAIR frame (its id and geometry). */
   self: PairFrame;
   log: Logger;
-  /** The partner asks for its stream back: resolves with the mirror's heads. */
-  onGivebackAsk: (node: string) => Promise<number[]>;
+  /** The partner asks for its stream back: resolves with the mirror's handover. */
+  onGivebackAsk: (node: string) => Promise<Handover>;
 }
 
 /** The listening side: the partner's updates applied here, in order, one connection at a time. */
@@ -154,7 +154,8 @@ export class InterconnectServer {
     }
     if (frame.type === InterconnectType.givebackAsk) {
       this.#options.onGivebackAsk(frame.node).then(
-        (heads) => socket.write(encodeInterconnect({ type: InterconnectType.giveback, heads })),
+        (handover) =>
+          socket.write(encodeInterconnect({ type: InterconnectType.giveback, handover })),
         (error: unknown) =>
           socket.end(
             encodeInterconnect({
@@ -294,12 +295,12 @@ export class InterconnectLink implements MirrorPort {
   }
 }
 
-/** Asks the partner at `address` for this node's stream back: the partner mirror's heads. */
+/** Asks the partner at `address` for this node's stream back: the partner mirror's handover. */
 export function askGiveback(
   address: InterconnectAddress,
   self: PairFrame,
   timeoutMs: number,
-): Promise<number[]> {
+): Promise<Handover> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({ host: address.host, port: address.port });
     const stream = new FrameStream(interconnectFrameBytesMax, decodeInterconnect);
@@ -322,7 +323,7 @@ export function askGiveback(
           if (frame.type === InterconnectType.giveback) {
             clearTimeout(timer);
             socket.end();
-            resolve(frame.heads);
+            resolve(frame.handover);
             return;
           }
           if (frame.type === InterconnectType.refused)

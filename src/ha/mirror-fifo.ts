@@ -93,6 +93,20 @@ export class MirrorFifo extends PersistentFifo {
     if (next > this.head) this.head = next;
   }
 
+  /**
+   * The takeover's release of one event recorded by the survivor (maybe out of order): its
+   * confirmation word set to its intended mask, as if every recipient had confirmed it [216];
+   * the caller persists it before the survivor lets its own record go.
+   */
+  releaseOne(position: number): void {
+    if (position < this.head || position >= this.tail) return;
+    const base = this.slotBase(position);
+    const view = this.shadowView;
+    view.setUint32(base, view.getUint32(base + 40, true), true);
+    view.setUint32(base + 4, view.getUint32(base + 44, true) & 0xffffff, true);
+    this.deferConfirmation(position);
+  }
+
   /** The takeover's release: every position before `position` is handled here [217]. */
   releaseTo(position: number): void {
     this.follow(position);

@@ -31,3 +31,14 @@ export interface MirrorUpdate {
 export interface MirrorAck {
   tails: number[];
 }
+
+/**
+ * What a giveback hands back [193]: per FIFO the mirror's head (every position before it handled
+ * or taken over), and the records past it the mirror holds as completely handled (a takeover
+ * released them out of order, or the partner confirmed them): position and seq, checked by the
+ * returning node against its own record before it marks it handled.
+ */
+export interface Handover {
+  heads: number[];
+  taken: { fifo: number; position: number; seq: number }[];
+}

@@ -21,6 +21,7 @@ import type { Multiplexer } from '../mux/multiplexer.js';
 import type { NvramDevice } from '../nvram/device.js';
 import { giveBack, type GivebackReport } from './giveback.js';
 import { LeaseKeeper, type StreamLeases } from './lease.js';
+import type { Handover } from './mirror-update.js';
 import type { PartnerMirror } from './partner-mirror.js';
 import { Takeover, type TakeoverReport } from './takeover.js';
 
@@ -39,7 +40,7 @@ export async function prepareGiveback(options: {
   device: NvramDevice;
   leases: StreamLeases;
   self: string;
-  ask: () => Promise<number[]>;
+  ask: () => Promise<Handover>;
   log: Logger;
   stopped?: () => boolean;
 }): Promise<GivebackReport | null> {
@@ -51,8 +52,8 @@ export async function prepareGiveback(options: {
   );
   for (let attempt = 0; ; attempt++) {
     try {
-      const heads = await options.ask();
-      const report = giveBack(options.device, heads);
+      const handover = await options.ask();
+      const report = giveBack(options.device, handover);
       options.log.info({ retired: report.retired }, 'giveback: records the partner recorded');
       return report;
     } catch (error) {
@@ -161,8 +162,8 @@ export class HaPair {
     this.options.log.warn('the lease on the partner stream was lost: takeover stopped');
   }
 
-  /** The partner asks for its stream back: takeover stopped, grant released, mirror heads. */
-  async giveback(node: string): Promise<number[]> {
+  /** The partner asks for its stream back: takeover stopped, grant released, the handover. */
+  async giveback(node: string): Promise<Handover> {
     if (node !== this.options.mirror.partner)
       throw new Error(`node ${node} is not this node's partner`);
     const takeover = this.#takeover ?? Takeover.releasing(this.options.mux, this.options.mirror);
@@ -177,7 +178,7 @@ export class HaPair {
     const keeper = this.#partnerLease;
     this.#partnerLease = null;
     await keeper?.release();
-    return this.options.mirror.heads();
+    return this.options.mirror.handover();
   }
 
   /** A takeover in progress or holding the partner's stream. */

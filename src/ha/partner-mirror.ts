@@ -10,6 +10,7 @@ import { NodeError } from '../events/errors.js';
 import {
   checkRecord,
   decodeRecord,
+  getU64,
   recordBuffer,
   type ChecksumEngine,
   type EventRecord,
@@ -20,7 +21,7 @@ import { fifoGeometry, type NodeGeometry } from '../node/layout.js';
 import type { NvramDevice } from '../nvram/device.js';
 import { partnerFifoNames, partnerSectionNames, partnerSlotCounts } from './layout.js';
 import { MirrorFifo } from './mirror-fifo.js';
-import type { MirrorAck, MirrorFifoUpdate, MirrorUpdate } from './mirror-update.js';
+import type { Handover, MirrorAck, MirrorFifoUpdate, MirrorUpdate } from './mirror-update.js';
 
 /** A partner's event the mirror holds: not completely handled when last mirrored. */
 export interface MirroredEvent {
@@ -201,19 +202,35 @@ export class PartnerMirror {
   }
 
   /**
-   * The takeover released these events [193]: the survivor holds them durably now. Moves the
-   * mirror's head past them and makes it durable (one fence per FIFO).
+   * The takeover released the event at `position` [193]: the survivor holds it durably now. Its
+   * word says so, and the head moves past the released prefix (`upTo`); both durable (one fence)
+   * before this returns.
    */
-  release(fifo: number, upTo: number): void {
+  release(fifo: number, position: number, upTo: number): void {
     const mirror = this.fifos[fifo];
     assert(mirror !== undefined, 'release of an unknown mirror FIFO');
+    mirror.releaseOne(position);
     mirror.releaseTo(upTo);
     mirror.persistPointers();
   }
 
-  /** Per FIFO, the position before which the mirror holds nothing pending (the giveback's). */
-  heads(): number[] {
-    return this.fifos.map((fifo) => fifo.head);
+  /** What a giveback hands back: the heads, and the handled records past them. */
+  handover(): Handover {
+    const taken: Handover['taken'] = [];
+    this.fifos.forEach((fifo, k) => {
+      for (let position = fifo.head; position < fifo.tail; position++) {
+        const base = fifo.slotBase(position);
+        if (checkRecord(fifo.buffer, base, position, fifo.limits) !== SlotVerdict.valid) continue;
+        const view = fifo.shadowView;
+        const intendedLow = view.getUint32(base + 40, true);
+        const intendedHigh = view.getUint32(base + 44, true) & 0xffffff;
+        const handled =
+          (view.getUint32(base, true) & intendedLow) >>> 0 === intendedLow &&
+          (view.getUint32(base + 4, true) & intendedHigh) === intendedHigh;
+        if (handled) taken.push({ fifo: k, position, seq: getU64(view, base + 24) });
+      }
+    });
+    return { heads: this.fifos.map((fifo) => fifo.head), taken };
   }
 
   /** Per FIFO: head, tail and pending (inspect). */

@@ -127,8 +127,8 @@ export class Takeover implements UpstreamConfirmer {
         except: event.confirmed.filter((name) => name !== custodianName),
       });
       if (this.mux.counters.refused > refusedBefore) {
-        // in order, never past a refused one: what is recorded is a prefix of the mirror's
-        // pending events, so a giveback's heads cover exactly what this node recorded
+        // in order, never past a refused one (the mirror's head then covers most of what is
+        // recorded; a giveback hands the rest back by position)
         this.#retryLater();
         return;
       }
@@ -201,7 +201,7 @@ export class Takeover implements UpstreamConfirmer {
     if (!this.#released.has(seq)) {
       this.#released.add(seq);
       this.#report.released++;
-      this.#advance(event.fifo);
+      this.#advance(event.fifo, event.position);
     }
     if (this.#report.released === this.#report.pending) {
       this.stop();
@@ -210,16 +210,18 @@ export class Takeover implements UpstreamConfirmer {
     return Promise.resolve();
   }
 
-  /** The mirror's head past every released position at the front of the FIFO. */
-  #advance(fifo: number): void {
+  /**
+   * The released event marked handled in the mirror, and the mirror's head past every released
+   * position at the front of the FIFO, durably (a giveback hands both back).
+   */
+  #advance(fifo: number, position: number): void {
     const order = this.#order[fifo] as number[];
     let k = this.#releasedUpTo[fifo] as number;
     const seqs = this.#seqs[fifo] as number[];
     while (k < order.length && this.#released.has(seqs[k] as number)) k++;
-    if (k === this.#releasedUpTo[fifo]) return;
     this.#releasedUpTo[fifo] = k;
     const upTo = k === order.length ? (this.mirror.fifos[fifo]?.tail ?? 0) : (order[k] as number);
-    this.mirror.release(fifo, upTo);
+    this.mirror.release(fifo, position, upTo);
   }
 
   stop(): void {

@@ -226,7 +226,7 @@ describe('takeover and giveback', () => {
     expect(f1).toBeGreaterThan(d1);
 
     // giveback: A returns and retires what B took over before it replays anything
-    const given = giveBack(aImage, mirror.heads());
+    const given = giveBack(aImage, mirror.handover());
     expect(given.retired.reduce((sum, n) => sum + n, 0)).toBe(3); // d1, f1 (done), d2
     const back = boot(aImage);
     const seenBack = new Map<string, Seen[]>();

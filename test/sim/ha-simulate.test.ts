@@ -45,6 +45,13 @@ describe('the HA pair simulation', () => {
     expect(invariants.some((invariant) => mutant.expects.includes(invariant))).toBe(true);
   });
 
+  // each found a fault of the pair once: both nodes delivering what a giveback left behind
+  // (recorded and not yet released; recorded before the partner's reboot; released out of
+  // order), or a takeover that never released what an earlier one recorded
+  test.each([17, 226, 452, 696, 2087])('seed %i, a fault once, stays clean', async (seed) => {
+    expect((await simulateSeed(seed, options)).findings).toEqual([]);
+  });
+
   test('a seed replays to the identical history', async () => {
     const first = await simulateSeed(17, options);
     const again = await simulateSeed(17, options);
