@@ -342,6 +342,11 @@ export class RecoverableFifo extends FifoRing {
     return position < this.examinedUpTo || position >= this.recoveredHead + this.verdicts.length;
   }
 
+  /** Examines the next recovered position not examined yet (an HA pair's mirror source). */
+  examineNext(): void {
+    this.examine(this.examinedUpTo);
+  }
+
   /** Examines every recovered position not examined yet (tools; the engine examines lazily). */
   examineAll(): void {
     while (this.examinedUpTo < this.recoveredHead + this.verdicts.length)

@@ -8,7 +8,7 @@
  * | type | frame | payload |
  * |---|---|---|
  * | 0x40 | PAIR | node id (8, big-endian), recipientsMax u32, detailsBytesMax u32, bootSlots u32, runtimeSlots u32 |
- * | 0x41 | UPDATE | id u32, node id (8), recipients u8 x (id u8, entry 64), fifos u8 x (fifo u8, head u64, from u64, records u32, slotBytes u32, records x slotBytes, words u32 x (position u64, low u32, high u32)) |
+ * | 0x41 | UPDATE | id u32, node id (8), recipients u8 x (id u8, entry 64), fifos u8 x (fifo u8, head u64, from u64, records u32, slotBytes u32, records x slotBytes, words u32 x (position u64, low u32, high u32), torn u32 x position u64) |
  * | 0x42 | UPDATED | id u32, fifos u8 x tail u64 |
  * | 0x43 | GIVEBACK_ASK | node id (8) |
  * | 0x44 | GIVEBACK | fifos u8 x head u64, taken u32 x (fifo u8, position u64, seq u64) (./giveback.ts) |
@@ -233,6 +233,8 @@ function encodeUpdate(w: FrameWriter, update: MirrorUpdate): void {
       w.u32(part.confirmations[i + 1] as number);
       w.u32(part.confirmations[i + 2] as number);
     }
+    w.u32(part.torn.length);
+    for (const position of part.torn) w.u64(position);
   }
 }
 
@@ -309,7 +311,8 @@ function decodeUpdate(r: FrameReader): MirrorUpdate {
     const words = r.u32();
     const confirmations: number[] = [];
     for (let i = 0; i < words; i++) confirmations.push(r.u64(), r.u32(), r.u32());
-    fifos.push({ fifo, head, from, records: list, confirmations });
+    const torn = Array.from({ length: r.u32() }, () => r.u64());
+    fifos.push({ fifo, head, from, records: list, confirmations, torn });
   }
   return { node, recipients, fifos };
 }

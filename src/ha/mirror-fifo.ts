@@ -66,6 +66,20 @@ export class MirrorFifo extends PersistentFifo {
     view.setUint32(base + 4, high, true); // the shadow keeps the bare mask, as every FIFO's
   }
 
+  /**
+   * H2 for a slot that fails its check on the partner (row D5 passed it there): copied as it
+   * is, so this mirror's recovery finds what the partner's does; the tail word stays below it,
+   * as the partner's does, until the head passes it. Never delivered (a takeover checks each).
+   */
+  placeTorn(position: number, slot: Uint8Array): void {
+    assert(position === this.reserved, 'mirror record out of order');
+    assert(slot.length === this.slotBytes, 'mirror record of another slot size');
+    this.reserve();
+    this.slotView(position).set(slot);
+    this.writeRecord(position);
+    this.tailWordCap = Math.min(this.tailWordCap, position);
+  }
+
   /** H2: the partner's confirmation word of a position it holds (bits only ever added). */
   confirmWord(position: number, low: number, high: number): void {
     if (position < this.head || position >= this.tail) return; // retired here, or not placed

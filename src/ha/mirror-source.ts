@@ -18,6 +18,7 @@
  */
 import { recipientEntryBytes } from '../engine/recipient-table.js';
 import { NodeError } from '../events/errors.js';
+import { checkRecord } from '../events/record.js';
 import type { PersistentFifo } from '../fifo/fifo.js';
 import type { GroupCommit } from '../node/group-commit.js';
 import type { Node } from '../node/node.js';
@@ -164,8 +165,13 @@ export class MirrorSource {
   #collectFifo(fifo: PersistentFifo, k: number, words: boolean): MirrorFifoUpdate {
     const from = Math.max(this.#sentTail[k] as number, fifo.head);
     const records: Uint8Array[] = [];
+    const torn: number[] = [];
     for (let position = from; position < fifo.tail; position++) {
+      // a record recovered at boot is in the shadow once examined (the engine does it lazily)
+      while (!fifo.isExamined(position)) fifo.examineNext();
       records.push(fifo.slotView(position).slice());
+      if (checkRecord(fifo.buffer, fifo.slotBase(position), position, fifo.limits) !== 0)
+        torn.push(position);
       this.#remember(fifo, k, position);
     }
     this.#sentTail[k] = fifo.tail;
@@ -184,7 +190,7 @@ export class MirrorSource {
         }
       }
     }
-    return { fifo: k, head: fifo.persistedHead, from, records, confirmations };
+    return { fifo: k, head: fifo.persistedHead, from, records, confirmations, torn };
   }
 
   #changed(fifo: PersistentFifo, k: number, position: number): boolean {

@@ -17,6 +17,11 @@ export interface MirrorFifoUpdate {
   records: Uint8Array[];
   /** Confirmation words: position, then the mask's low and high 32 bits, repeated. */
   confirmations: number[];
+  /**
+   * Positions among the records whose slot fails its check on the sender (an append cut short
+   * that its recovery passed, row D5): sent as stored, so the mirror is a copy; never delivered.
+   */
+  torn: number[];
 }
 
 export interface MirrorUpdate {

@@ -138,14 +138,17 @@ export class PartnerMirror {
     let position = part.from;
     let k = 0;
     if (part.records.length > 0 && position > fifo.reserved) fifo.skipTo(position);
+    const torn = new Set(part.torn);
     for (; k < part.records.length; k++, position++) {
       if (position < fifo.reserved) {
         this.#confirmSent(fifo, position, part.records[k] as Uint8Array); // placed already
         continue;
       }
-      this.#checkPlaced(fifo, position, part.records[k] as Uint8Array);
+      const isTorn = torn.has(position);
+      if (!isTorn) this.#checkPlaced(fifo, position, part.records[k] as Uint8Array);
       fifo.makeRoom(position, part.head);
-      fifo.place(position, part.records[k] as Uint8Array);
+      if (isTorn) fifo.placeTorn(position, part.records[k] as Uint8Array);
+      else fifo.place(position, part.records[k] as Uint8Array);
     }
     const words = part.confirmations;
     for (let i = 0; i + 2 < words.length; i += 3)

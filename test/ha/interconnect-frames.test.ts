@@ -31,8 +31,15 @@ const frames: InterconnectFrame[] = [
       node,
       recipients: [{ id: 3, entry: new Uint8Array(64).fill(9) }],
       fifos: [
-        { fifo: 0, head: 2, from: 2, records: [], confirmations: [] },
-        { fifo: 1, head: 40, from: 41, records: [slot, slot], confirmations: [40, 5, 0] },
+        { fifo: 0, head: 2, from: 2, records: [], confirmations: [], torn: [] },
+        {
+          fifo: 1,
+          head: 40,
+          from: 41,
+          records: [slot, slot],
+          confirmations: [40, 5, 0],
+          torn: [42],
+        },
       ],
     },
   },
@@ -76,7 +83,7 @@ describe('interconnect frames', () => {
     );
     const update = encodeInterconnect(frames[1] as InterconnectFrame).subarray(5);
     // the runtime FIFO's slotBytes field: after id, node, recipients, the boot FIFO's part
-    const at = 4 + 8 + 1 + 65 + 1 + (1 + 8 + 8 + 4 + 4 + 4) + (1 + 8 + 8 + 4);
+    const at = 4 + 8 + 1 + 65 + 1 + (1 + 8 + 8 + 4 + 4 + 4 + 4) + (1 + 8 + 8 + 4);
     const view = new DataView(update.buffer, update.byteOffset);
     expect(view.getUint32(at, true)).toBe(128);
     view.setUint32(at, 100, true);
