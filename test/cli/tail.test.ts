@@ -127,4 +127,32 @@ describe('nvrelay tail', () => {
     expect(second.status).toBe(0);
     expect(second.stdout).toBe(`D burst ${seqs[1]} burst.two\n`);
   });
+
+  test('a reader gone from stdout stops tail with exit 1 before it confirms the delivery', async () => {
+    const seqs = await registerThenEmit('gone', { prefixes: ['gone.'] }, [
+      { type: 'gone.one', severity: 'info' },
+    ]);
+    const args = ['tail', '--socket', daemon.socket, '--name', 'gone', '--prefix', 'gone.'];
+    const gone = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(process.execPath, [cliMain, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.destroy(); // the reader closes its end before the first line
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.on('error', reject);
+      child.on('close', (status, signal) => {
+        clearTimeout(timer);
+        resolve({ status, signal, stdout: '', stderr });
+      });
+    });
+    expect(gone.signal).toBe(null);
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toMatch(/^nvrelay: cannot write to stdout: .*EPIPE/);
+    // the line was never written, so the event was never confirmed: the next tail gets it
+    const next = await nvrelay([...args, '--count', '1']);
+    expect(next.status).toBe(0);
+    expect(next.stdout).toBe(`D gone ${seqs[0]} gone.one\n`);
+  });
 });
