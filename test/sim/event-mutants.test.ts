@@ -1,15 +1,16 @@
 /**
  * The seq lease mutant of sim/mutants/event-mutants.ts on its own: StaleLeaseTrusted trusts an
  * intact lease word one step back without asking the device (row L2), and falls back to the
- * correct repair (row L1) only when the word is damaged.
+ * correct repair (row L1) only when the word is damaged. EarlyHeadEngine moves the head past an
+ * event once any recipient confirmed it.
  */
 import { describe, expect, test } from 'vitest';
 import { seqLeaseStep } from '../../src/constants.js';
 import { wordDamaged } from '../../src/events/checked-word.js';
 import { leaseOffset, sectionNames } from '../../src/node/layout.js';
 import { SeqLease, type SeqWitness } from '../../src/node/seq-lease.js';
-import { StaleLeaseTrusted } from '../../sim/mutants/event-mutants.js';
-import { freshDevice } from '../engine/harness.js';
+import { EarlyHeadEngine, StaleLeaseTrusted } from '../../sim/mutants/event-mutants.js';
+import { bootNode, freshDevice, rebootDurable } from '../engine/harness.js';
 
 /** A witness that shows `seen` and counts how often it was asked. */
 function witness(seen: number): SeqWitness & { asked: string[] } {
@@ -59,5 +60,31 @@ describe('the stale-lease mutant', () => {
     });
     expect(seen.asked).toEqual(['scan']);
     expect(lease.take()).toBe(42);
+  });
+});
+
+describe('the early-head mutant', () => {
+  test('the head passes an event one recipient confirmed, and stops at one nobody confirmed', () => {
+    const { device, node } = bootNode(freshDevice(), { Engine: EarlyHeadEngine });
+    node.registerRecipient('audit', { prefixes: ['a.'] }, (event, r) => r.confirm(event.seq));
+    node.registerRecipient('pager', {}, () => {}); // never confirms
+    node.start();
+    const producer = node.producer('shelf');
+    const both = producer.emit('a.one', 'err');
+    const pagerOnly = producer.emit('p.two', 'err');
+    node.drainUntilIdle();
+    node.close();
+    // the next boot (the correct engine) replays to pager what the head had not passed only
+    const { node: rebooted } = bootNode(rebootDurable(device));
+    const replayed: { seq: number; replayed: boolean }[] = [];
+    rebooted.registerRecipient('audit', { prefixes: ['a.'] }, (event, r) => r.confirm(event.seq));
+    rebooted.registerRecipient('pager', {}, (event) =>
+      replayed.push({ seq: event.seq, replayed: event.replayed }),
+    );
+    rebooted.start();
+    rebooted.drainUntilIdle();
+    expect(replayed).toEqual([{ seq: pagerOnly, replayed: true }]);
+    expect(both).toBeLessThan(pagerOnly); // a.one, owed to pager, was lost
+    rebooted.close();
   });
 });
