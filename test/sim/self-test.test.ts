@@ -47,8 +47,10 @@ describe('the self-test verdicts', () => {
       expects: ['no-loss'],
     });
     const heard: string[] = [];
+    const onProgress = (): void => {};
     const results = await runSelfTest({
       workers: 2,
+      onProgress,
       onMutant: (result) => heard.push(result.mutant),
     });
     expect(results.map((result) => result.mutant)).toEqual(
@@ -78,6 +80,7 @@ describe('the self-test verdicts', () => {
     const asked = requests.find((request) => request.workload === 'stub-survivor');
     expect(asked?.params).toEqual({ seed: 3, events: 4 });
     expect(asked?.workers).toBe(2);
+    expect(asked?.onProgress).toBe(onProgress);
     expect(asked?.options?.violationsMax).toBe(1);
     const mux = requests.find((request) => request.workload === 'mutant-mux-no-origin-index');
     expect(mux?.params).toEqual({});
