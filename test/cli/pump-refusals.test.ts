@@ -121,4 +121,28 @@ describe('nvrelay pump stopped by a signal', () => {
     expect(summary['emitted'] as number).toBeLessThan(100_000_000);
     expect(summary['confirmed']).toBe(summary['emitted']);
   });
+
+  test('a second signal while the pump drains ends it at once: no Q line, exit 128 + the number of the signal handled second', async () => {
+    const path = join(dir, 'signalled-twice.nvram');
+    const child = spawn(
+      process.execPath,
+      [main, 'pump', path, '--count', '100000000', '--payload-bytes', '8'],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      if (stdout === '' && text.startsWith('A ')) {
+        child.kill('SIGTERM');
+        child.kill('SIGINT'); // a different signal: never merged with the first
+      }
+      stdout += text;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(timer);
+    // whichever of the two is handled second ends it: 128 + SIGTERM's or SIGINT's number
+    expect([143, 130]).toContain(status);
+    expect(stdout).toMatch(/^A \d+\n/);
+    expect(stdout).not.toMatch(/^Q /m);
+  });
 });
