@@ -185,8 +185,14 @@ export interface InterconnectLinkOptions {
   log: Logger;
   /** An update unanswered this long drops the connection (ms; default 2000). */
   ackTimeoutMs?: number;
-  /** First reconnect delay (ms; default 100), doubled up to 2 s. */
+  /** First reconnect delay (ms; default 100), doubled up to `reconnectMaxMs`. */
   reconnectMs?: number;
+  /**
+   * The longest reconnect delay (ms; default 500): a partner back from a reboot is mirrored
+   * again within half a second, since under 'required' every moment without the link is a
+   * refused emit, and an attempt on loopback costs little.
+   */
+  reconnectMaxMs?: number;
 }
 
 /** The connecting side: this node's MirrorSource's port to the partner's mirror. */
@@ -260,7 +266,7 @@ export class InterconnectLink implements MirrorPort {
     if (this.#closed) return;
     this.#timer = setTimeout(() => this.#connect(), this.#backoff);
     this.#timer.unref();
-    this.#backoff = Math.min(this.#backoff * 2, 2000);
+    this.#backoff = Math.min(this.#backoff * 2, this.#options.reconnectMaxMs ?? 500);
   }
 
   /** MirrorPort: one UPDATE, resolved by its UPDATED (or rejected when the link drops). */

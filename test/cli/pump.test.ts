@@ -140,14 +140,18 @@ function claimOrphan(
   return false;
 }
 
-/** Deliveries of events printed as emitted by an earlier run (the replay at work). */
+/**
+ * Deliveries of events a run did not emit itself (the replay at work): emitted by an earlier
+ * run, whether or not its `A` line was printed before the kill (in 'power' durability a kill
+ * lands mostly in the next event's msync, after its record but before its line).
+ */
 function replayedDeliveries(runs: PumpRun[]): number {
   const emittedIn = new Map<number, number>();
   let replayed = 0;
   runs.forEach((run, k) => {
     for (const fact of run.lines.map(parseFact)) {
       if (fact.kind === 'A') emittedIn.set(fact.seq, k);
-      if (fact.kind === 'D' && (emittedIn.get(fact.seq) ?? k) < k) replayed++;
+      if (fact.kind === 'D' && emittedIn.get(fact.seq) !== k) replayed++;
     }
   });
   return replayed;
