@@ -1,5 +1,5 @@
 /**
- * The `ha-mirror` workload: persist order H [193] in the crash lab. A real node (on a traced
+ * The `ha` workload: persist order H [193] in the crash lab. A real node (on a traced
  * device, manual scheduling) emits seeded events with a recipient that confirms most of them at
  * once and the rest later, out of order, and its interconnect goes down once (a resync from its
  * head follows); the updates its MirrorSource sends are recorded once, then applied by the
@@ -157,7 +157,7 @@ export function haMirrorSubject(
 ): CrashSubject<MirrorRecovered, number[]> {
   const layout = pairLayout(haMirrorLimits);
   return {
-    name: ackAtSend ? 'ha-mirror-ack-at-send' : 'ha-mirror',
+    name: ackAtSend ? 'ha-ack-at-send' : 'ha',
     format: { sizeBytes: layout.sizeBytes, sections: layout.sections, deviceId: mirrorId },
     prepare(device: NvramDevice) {
       formatNode(device, haMirrorLimits);

@@ -117,7 +117,7 @@ registerWorkload({
 });
 
 registerWorkload({
-  name: 'ha-mirror',
+  name: 'ha',
   description:
     "an HA pair's partner mirror applying a node's updates (persist order H): no acknowledged event lost",
   defaults: { seed: 1, events: 30 },

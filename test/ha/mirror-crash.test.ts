@@ -43,7 +43,7 @@ describe('the partner mirror under power cuts (persist order H)', () => {
 
   for (const model of ['px86', 'relaxed', 'eadr'] as const) {
     test(`every cut under ${model}: nothing acknowledged is lost, nothing pending is garbage`, () => {
-      const result = explore(workloadSubject('ha-mirror').subject, model);
+      const result = explore(workloadSubject('ha').subject, model);
       expect(result.violations.map((violation) => violation.message)).toEqual([]);
       expect(result.counts.cuts).toBe(result.counts.instructions + 1);
     });
