@@ -23,9 +23,9 @@ export function parseOperationsAddress(text: string): OperationsAddress {
   return { host, port };
 }
 
-/** A loopback address, or a name for one. */
+/** A loopback address (an IPv4-mapped one too: `::ffff:127.0.0.1`), or a name for one. */
 export function isLoopback(host: string): boolean {
-  const name = host.toLowerCase();
+  const name = host.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   return (
     name === 'localhost' ||
     name.endsWith('.localhost') ||

@@ -61,8 +61,11 @@ export async function start(daemon: Daemon, address: OperationsAddress): Promise
       );
       return;
     }
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (path === '/metrics') {
+    const path = URL.canParse(request.url ?? '/', 'http://localhost')
+      ? new URL(request.url ?? '/', 'http://localhost').pathname
+      : null;
+    if (path === null) send(response, 400, 'text/plain; charset=utf-8', 'bad request target\n');
+    else if (path === '/metrics') {
       const text = await metrics.registry.metrics();
       send(response, 200, metrics.registry.contentType, text);
     } else if (path === '/status.json') {

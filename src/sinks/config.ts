@@ -54,7 +54,10 @@ export const sinkKinds = {
   },
   webhook: {
     kind: z.literal('webhook'),
-    url: z.string().regex(/^https?:\/\/.+/, 'an http:// or https:// URL'),
+    url: z
+      .string()
+      .regex(/^https?:\/\/.+/, 'an http:// or https:// URL')
+      .refine((url) => URL.canParse(url), 'a URL that parses'),
     /** The environment variable holding the HMAC key (the X-Nvrelay-Signature header). */
     secretEnv: z
       .string()
@@ -72,6 +75,7 @@ export const sinkKinds = {
     url: z
       .string()
       .regex(/^rediss?:\/\/.+/, 'a redis:// or rediss:// URL')
+      .refine((url) => URL.canParse(url), 'a URL that parses')
       .default('redis://127.0.0.1:6379'),
     stream: z.string().min(1),
     /** XADD MAXLEN ~ this (approximate trimming); none if absent. */

@@ -146,6 +146,14 @@ describe('the config file', () => {
       /cfg\.json: 3 mistakes:\n {2}recipients\.audit\.retry\.attemptsMax: .*\n {2}heartbeatMs: .*\n {2}\(top level\): Unrecognized key: "bogus"/,
     );
     expect(() => parseConfig({ recipients: { 'bad name': {} } })).toThrow(/recipients\.bad name/);
+    // a URL of the right scheme that does not parse is a mistake here, not a TypeError later
+    for (const sink of [
+      { kind: 'redis-stream', url: 'redis://[::1', stream: 's' },
+      { kind: 'webhook', url: 'http://[bad' },
+    ])
+      expect(() => parseConfig({ sinks: { out: sink } })).toThrow(
+        /sinks\.out\.url: a URL that parses/,
+      );
   });
 
   test('serve with a bad config exits 1 with the mistakes and creates no device', async () => {

@@ -106,9 +106,16 @@ describe('nvrelay serve --metrics', () => {
     expect(parseOperationsAddress('metrics.local:80')).toEqual({ host: 'metrics.local', port: 80 });
     for (const bad of ['', 'x', ':80', '65536', 'host:', '::1:80', 'a b:80'])
       expect(() => parseOperationsAddress(bad), bad).toThrow('[HOST:]PORT');
-    for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', 'a.localhost'])
+    for (const host of [
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'a.localhost',
+    ])
       expect(isLoopback(host), host).toBe(true);
-    for (const host of ['0.0.0.0', '10.0.0.1', '::', 'example.com', '128.0.0.1'])
+    for (const host of ['0.0.0.0', '10.0.0.1', '::', '::ffff:10.0.0.1', 'example.com', '128.0.0.1'])
       expect(isLoopback(host), host).toBe(false);
   });
 });
