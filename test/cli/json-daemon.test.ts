@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connect } from '../../src/client/client.js';
 import { cliMain, startDaemon, type TestDaemon } from '../daemon/harness.js';
+import { runCli, type CliRun } from './processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nvrelay-json-daemon-'));
 let daemon: TestDaemon;
@@ -29,35 +30,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-/**
- * The CLI in a child process, without blocking this one (the daemon runs here). Killed after
- * `timeoutMs`: a command that never ends shows as signal SIGKILL.
- */
-function nvrelay(args: string[], timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliMain, ...args], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
-}
+const nvrelay = (args: string[], timeoutMs = 20_000): Promise<Run> =>
+  runCli(args, { timeoutMs, cwd: dir });
 
 function jsonLines(stdout: string): Record<string, unknown>[] {
   expect(stdout.endsWith('\n'), 'stdout ends with a newline').toBe(true);

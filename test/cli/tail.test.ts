@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connect } from '../../src/client/client.js';
 import { cliMain, startDaemon, type TestDaemon } from '../daemon/harness.js';
+import { runCli, type CliRun } from './processes.js';
 
 let daemon: TestDaemon;
 
@@ -19,31 +20,9 @@ afterAll(async () => {
   await daemon.remove();
 });
 
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-/** The CLI in a child process; killed after `timeoutMs` (a command that never ends: SIGKILL). */
-function nvrelay(args: string[], timeoutMs = 10_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliMain, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
-}
+const nvrelay = (args: string[], timeoutMs = 10_000): Promise<Run> => runCli(args, { timeoutMs });
 
 /**
  * Registers `name` with the filters its tail will ask for (a new name takes only events emitted
