@@ -1,14 +1,17 @@
 /**
  * Fixtures for the HA pair in one process: two nodes on traced devices with partner sections,
- * and a mirror link between them that the test can take down or hold.
+ * a mirror link between them that the test can take down or hold, and the log lines a pair's
+ * parts write.
  */
+import pino, { type Logger } from 'pino';
 import { PartnerMirror } from '../../src/ha/partner-mirror.js';
 import { pairLayout } from '../../src/ha/layout.js';
-import type { MirrorPort } from '../../src/ha/mirror-source.js';
+import { MirrorSource, type MirrorPort } from '../../src/ha/mirror-source.js';
 import type { MirrorAck, MirrorUpdate } from '../../src/ha/mirror-update.js';
 import { formatNode, readNodeGeometry } from '../../src/node/layout.js';
+import { Node } from '../../src/node/node.js';
 import { TracedNvram } from '../../src/nvram/index.js';
-import { smallLimits } from '../engine/harness.js';
+import { ManualClock, smallLimits } from '../engine/harness.js';
 
 export const nodeA = 0xa1n;
 export const nodeB = 0xb2n;
@@ -53,4 +56,60 @@ export class LocalPort implements MirrorPort {
 /** Lets promise callbacks run (several turns of the microtask queue and one macrotask). */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** One line of the pair's log, as pino wrote it. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger whose lines (debug and up) are kept in `lines`, parsed. */
+export function keptLog(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = pino(
+    { level: 'debug' },
+    { write: (line: string) => lines.push(JSON.parse(line) as LogLine) },
+  );
+  return { log, lines };
+}
+
+/** Waits until `condition` holds, polling every 10 ms; fails naming `what` after `ms`. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const give = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > give) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Node A emits `types` (recipient `pager` registered, never confirming) while it mirrors into a
+ * fresh device of node B: both stay pending, on A and in B's mirror. A's node is closed after.
+ */
+export async function mirroredEvents(
+  types: readonly string[],
+): Promise<{ aDevice: TracedNvram; bDevice: TracedNvram; seqs: number[] }> {
+  const aDevice = pairDevice(nodeA);
+  const bDevice = pairDevice(nodeB);
+  const a = Node.boot(aDevice, { scheduling: 'manual', clock: new ManualClock() });
+  a.registerRecipient('pager', {}, () => {});
+  const source = new MirrorSource(a);
+  a.start();
+  await source.connected(new LocalPort(openMirror(bDevice)));
+  const seqs: number[] = [];
+  for (const type of types) {
+    const acked = a.producer('raid').emitAsync(type, 'err');
+    a.commit();
+    await settle();
+    seqs.push(await acked);
+  }
+  source.close();
+  a.close();
+  return { aDevice, bDevice, seqs };
 }
