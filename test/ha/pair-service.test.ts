@@ -242,6 +242,7 @@ describe('PairService', () => {
     const { log, lines } = keptLog();
     const config = pairConfig(await freePort(), await freePort(), path);
     const service = await PairService.prepare(config, pairDevice(nodeA), log);
+    expect(service.port).toBe(0); // not listening before start
     let stops = 0;
     service.onOwnLeaseLost = () => (stops += 1);
     writeFileSync(`${path}.lock`, `${process.pid}\n`); // a coordinator that hangs
