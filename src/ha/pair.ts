@@ -107,6 +107,12 @@ export class HaPair {
   #watch: NodeJS.Timeout | null = null;
   #checking = false;
   #closed = false;
+  /**
+   * No takeover before this (monotonic ms): after a giveback the returning node has one lease
+   * time to take its lease; without it, this node could find the stream free in between and
+   * take it over again at once, only to be asked for it back.
+   */
+  #holdOffUntil = 0;
   /** The last takeover's report (status, tests). */
   lastTakeover: TakeoverReport | null = null;
 
@@ -126,12 +132,14 @@ export class HaPair {
   async #check(): Promise<void> {
     const partner = this.options.mirror.partner;
     if (this.#checking || this.#closed || partner === null || this.#partnerLease !== null) return;
+    if (performance.now() < this.#holdOffUntil) return;
     this.#checking = true;
     try {
       const keeper = await LeaseKeeper.acquire(this.options.leases, partner, this.options.self, {
         onLost: () => this.#partnerLeaseLost(),
       });
-      if (keeper === null || this.#closed) {
+      // a giveback answered meanwhile: the stream is the partner's again
+      if (keeper === null || this.#closed || performance.now() < this.#holdOffUntil) {
         await keeper?.release();
         return;
       }
@@ -166,6 +174,7 @@ export class HaPair {
   async giveback(node: string): Promise<Handover> {
     if (node !== this.options.mirror.partner)
       throw new Error(`node ${node} is not this node's partner`);
+    this.#holdOff();
     const takeover = this.#takeover ?? Takeover.releasing(this.options.mux, this.options.mirror);
     if (takeover !== null) {
       // what the takeover recorded is released from the mirror first, so the heads cover it
@@ -178,7 +187,12 @@ export class HaPair {
     const keeper = this.#partnerLease;
     this.#partnerLease = null;
     await keeper?.release();
+    this.#holdOff(); // counted from the release: the returning node acquires after the answer
     return this.options.mirror.handover();
+  }
+
+  #holdOff(): void {
+    this.#holdOffUntil = performance.now() + this.options.leases.ttlMs;
   }
 
   /** A takeover in progress or holding the partner's stream. */

@@ -160,6 +160,14 @@ describe('HaPair watching the partner', () => {
     expect(await leases.last(a)).toEqual({ holder: b, token: taken!.token });
     // the returning partner retires every event the survivor delivered
     expect(giveBack(rebootDurable(aDevice), handover).retired).toEqual([0, seqs.length]);
+    // the stream stays free for the returning partner for one lease time, though the watch
+    // looks every 100 ms (else it could take it again before the partner acquires it)
+    await sleep(ttlMs / 2);
+    expect(pair.holdsPartner).toBe(false);
+    expect(await leases.current(a)).toBeNull();
+    // a partner that never takes it is taken over again once that time has passed
+    await until(() => pair.holdsPartner, 3000, 'the takeover after the hold-off');
+    expect((await leases.current(a))?.holder).toBe(b);
 
     await pair.close();
     expect(await leases.current(b)).toBeNull(); // its own lease released too
