@@ -135,17 +135,22 @@ export class PartnerMirror {
     const fifo = this.fifos[part.fifo];
     if (fifo === undefined)
       throw new NodeError('BAD_ARGUMENT', `nvrelay: mirror FIFO ${part.fifo}`);
-    let position = part.from;
-    let k = 0;
-    if (part.records.length > 0 && position > fifo.reserved) fifo.skipTo(position);
     const torn = new Set(part.torn);
-    for (; k < part.records.length; k++, position++) {
+    // every new record checked before anything is stored: a refused update changes nothing
+    // (the skip below is durable at once, and would drop what the mirror holds)
+    part.records.forEach((record, k) => {
+      const position = part.from + k;
+      if (position >= fifo.reserved && !torn.has(position))
+        this.#checkPlaced(fifo, position, record);
+    });
+    let position = part.from;
+    if (part.records.length > 0 && position > fifo.reserved) fifo.skipTo(position);
+    for (let k = 0; k < part.records.length; k++, position++) {
       if (position < fifo.reserved) {
         this.#confirmSent(fifo, position, part.records[k] as Uint8Array); // placed already
         continue;
       }
       const isTorn = torn.has(position);
-      if (!isTorn) this.#checkPlaced(fifo, position, part.records[k] as Uint8Array);
       fifo.makeRoom(position, part.head);
       if (isTorn) fifo.placeTorn(position, part.records[k] as Uint8Array);
       else fifo.place(position, part.records[k] as Uint8Array);

@@ -140,10 +140,17 @@ describe('the partner mirror', () => {
     expect(part).toBeDefined();
     const damaged = (part?.records[0] as Uint8Array).slice();
     damaged[70] = (damaged[70] as number) ^ 1;
+    const held = mirror.describe();
     const next = { ...part!, from: part!.from + 1, records: [damaged] };
     expect(() => mirror.apply({ ...update!, fifos: [next] })).toThrow(
       expect.objectContaining({ code: 'BAD_ARGUMENT' }),
     );
+    // one that would skip past what the mirror holds is refused before anything moves
+    const skipping = { ...part!, from: part!.from + 5, records: [damaged] };
+    expect(() => mirror.apply({ ...update!, fifos: [skipping] })).toThrow(
+      expect.objectContaining({ code: 'BAD_ARGUMENT' }),
+    );
+    expect(mirror.describe()).toEqual(held);
     expect(() => mirror.apply({ ...update!, node: idOf(0xc3n) })).toThrow(NodeError);
     expect(() => mirror.apply({ ...update!, node: idOf(0xc3n) })).toThrow(
       expect.objectContaining({ code: 'MIRROR_PARTNER' }),
