@@ -123,7 +123,6 @@ export class PairService {
       mux,
       mirror: this.mirror,
       log: this.log,
-      onOwnLeaseLost: () => this.#ownLost(),
     });
   }
 

@@ -95,8 +95,6 @@ export interface HaPairOptions {
   mux: Multiplexer;
   mirror: PartnerMirror;
   log: Logger;
-  /** This node's lease was lost: the daemon stops (self-fence). */
-  onOwnLeaseLost: () => void;
 }
 
 export class HaPair {

@@ -121,7 +121,7 @@ describe('HaPair watching the partner', () => {
     const { log, lines } = keptLog();
     const partnerKeeper = await LeaseKeeper.acquire(leases, a, a, { onLost: () => {} });
     const own = await acquireWaiting(leases, b, b, () => {}, log);
-    const pair = new HaPair({ self: b, leases, mux, mirror, log, onOwnLeaseLost: () => {} });
+    const pair = new HaPair({ self: b, leases, mux, mirror, log });
     pair.start(own);
 
     await sleep(2 * ttlMs); // several watches, the TTL twice over: the partner renews
@@ -183,7 +183,7 @@ describe('HaPair watching the partner', () => {
     const { log, lines } = keptLog();
     let ownLost = 0;
     const own = await acquireWaiting(leases, b, b, () => (ownLost += 1), log);
-    const pair = new HaPair({ self: b, leases, mux, mirror, log, onOwnLeaseLost: () => {} });
+    const pair = new HaPair({ self: b, leases, mux, mirror, log });
     pair.start(own); // nobody holds the partner's stream: taken at the first watch
     await until(() => pair.lastTakeover !== null, 2000, 'the takeover');
     const first = pair.lastTakeover!.token;
@@ -231,7 +231,6 @@ describe('HaPair watching the partner', () => {
       mux,
       mirror,
       log,
-      onOwnLeaseLost: () => {},
     });
     pair.start(own);
     await sleep(ttlMs); // three watches
@@ -254,7 +253,6 @@ describe('HaPair watching the partner', () => {
       mux,
       mirror,
       log,
-      onOwnLeaseLost: () => {},
     });
     coordinator.hold(); // the coordinator answers late
     pair.start(own);
@@ -299,7 +297,7 @@ describe('HaPair giveback after the survivor rebooted', () => {
     expect(mirror.pending()).toHaveLength(seqs.length);
     const leases = new FileLeases(leasePath(), { ttlMs });
     const { log } = keptLog();
-    const pair = new HaPair({ self: b, leases, mux, mirror, log, onOwnLeaseLost: () => {} });
+    const pair = new HaPair({ self: b, leases, mux, mirror, log });
     const handover = await pair.giveback(a);
     expect(mirror.pending()).toEqual([]);
     expect(handover.heads).toEqual(mirror.describe().map((fifo) => fifo.tail));
@@ -316,7 +314,7 @@ describe('HaPair giveback after the survivor rebooted', () => {
     const { node, mux, mirror } = survivor(rebootDurable(bDevice));
     const leases = new FileLeases(leasePath(), { ttlMs });
     const { log, lines } = keptLog();
-    const pair = new HaPair({ self: b, leases, mux, mirror, log, onOwnLeaseLost: () => {} });
+    const pair = new HaPair({ self: b, leases, mux, mirror, log });
     const before = mirror.describe();
     const handover = await pair.giveback(a);
     expect(handover).toEqual({ heads: before.map((fifo) => fifo.head), taken: [] });
