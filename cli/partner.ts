@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../src/daemon/config.js';
 import { partnerSectionNames } from '../src/ha/layout.js';
-import { openLeases } from '../src/ha/pair-service.js';
 import { PartnerMirror } from '../src/ha/partner-mirror.js';
 import { readNodeGeometry } from '../src/node/layout.js';
 import { TracedNvram, type HeaderInfo } from '../src/nvram/index.js';
@@ -74,6 +73,8 @@ export async function leaseHolders(
 ): Promise<LeaseView[]> {
   const config = loadConfig(configPath);
   if (config.partner === undefined) return [];
+  // loaded here, not with the command line: etcd's client (gRPC) costs every command 100 ms
+  const { openLeases } = await import('../src/ha/pair-service.js');
   const leases = openLeases(config.partner);
   try {
     return await Promise.all(

@@ -17,9 +17,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import { defaultConfig, loadConfig } from '../src/daemon/config.js';
-import { Daemon, checkTcp, type TlsFiles } from '../src/daemon/daemon.js';
+import type { TlsFiles } from '../src/daemon/daemon.js';
 import { NodeError } from '../src/events/errors.js';
 import type { Durability } from '../src/nvram/index.js';
 import { parseOperationsAddress, type OperationsAddress } from '../src/operations/address.js';
@@ -100,8 +99,11 @@ function parseLogFormat(text: string): 'text' | 'json' {
 async function serve(device: string, options: ServeOptions): Promise<number> {
   const config = options.config === undefined ? defaultConfig() : loadConfig(options.config);
   const tls = readTls(options);
+  // the daemon (with its sinks' and coordinator's clients) and pino-pretty load only for serve:
+  // every other command starts without them
+  const { Daemon, checkTcp } = await import('../src/daemon/daemon.js');
   if (options.listen !== undefined) checkTcp(options.listen.host, tls);
-  const log = logger(options.logFormat);
+  const log = await logger(options.logFormat);
   const daemon = await Daemon.start({
     device,
     durability: options.durability,
@@ -151,9 +153,10 @@ function readTls(options: ServeOptions): TlsFiles | undefined {
  * One line per state change: JSON (pino's own), or pino-pretty's one-line text, in colour on a
  * terminal. Event details appear only with --log-details.
  */
-function logger(format: 'text' | 'json'): Logger {
+async function logger(format: 'text' | 'json'): Promise<Logger> {
   if (format === 'json')
     return pino({ base: { pid: process.pid } }, pino.destination({ sync: true }));
+  const { default: pretty } = await import('pino-pretty');
   return pino(
     { base: null },
     pretty({
