@@ -14,12 +14,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import type { OriginHop } from '../../src/events/origin.js';
 import { FileLeases } from '../../src/ha/file-lease.js';
 import { giveBack } from '../../src/ha/giveback.js';
-import {
-  LeaseKeeper,
-  type LeaseGrant,
-  type LeaseRecord,
-  type StreamLeases,
-} from '../../src/ha/lease.js';
+import { LeaseKeeper, type LeaseGrant } from '../../src/ha/lease.js';
 import { HaPair, acquireWaiting } from '../../src/ha/pair.js';
 import type { PartnerMirror } from '../../src/ha/partner-mirror.js';
 import { Takeover } from '../../src/ha/takeover.js';
@@ -30,6 +25,7 @@ import { ManualClock, rebootDurable } from '../engine/harness.js';
 import {
   idOf,
   keptLog,
+  LeasesThrough,
   mirroredEvents,
   nodeA,
   nodeB,
@@ -73,18 +69,11 @@ function survivor(device: TracedNvram): {
 }
 
 /** A coordinator whose acquires wait, while held, for `answer()`; it lists them by stream. */
-class HeldCoordinator implements StreamLeases {
-  readonly inner: FileLeases;
+class HeldCoordinator extends LeasesThrough {
   readonly acquired: string[] = [];
   #gate: Promise<void> = Promise.resolve();
   #open: () => void = () => {};
 
-  constructor(inner: FileLeases) {
-    this.inner = inner;
-  }
-  get ttlMs(): number {
-    return this.inner.ttlMs;
-  }
   /** From now on, acquires wait for `answer`. */
   hold(): void {
     this.#gate = new Promise((resolve) => (this.#open = resolve));
@@ -92,24 +81,9 @@ class HeldCoordinator implements StreamLeases {
   answer(): void {
     this.#open();
   }
-  acquire(stream: string, holder: string): Promise<LeaseGrant | null> {
+  override acquire(stream: string, holder: string): Promise<LeaseGrant | null> {
     this.acquired.push(stream);
     return this.#gate.then(() => this.inner.acquire(stream, holder));
-  }
-  renew(grant: LeaseGrant): Promise<boolean> {
-    return this.inner.renew(grant);
-  }
-  release(grant: LeaseGrant): Promise<void> {
-    return this.inner.release(grant);
-  }
-  current(stream: string): Promise<LeaseRecord | null> {
-    return this.inner.current(stream);
-  }
-  last(stream: string): Promise<LeaseRecord | null> {
-    return this.inner.last(stream);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
@@ -225,13 +199,7 @@ describe('HaPair watching the partner', () => {
     const coordinator = new HeldCoordinator(new FileLeases(leasePath(), { ttlMs }));
     const { log, lines } = keptLog();
     const own = await acquireWaiting(coordinator, b, b, () => {}, log);
-    const pair = new HaPair({
-      self: b,
-      leases: coordinator,
-      mux,
-      mirror,
-      log,
-    });
+    const pair = new HaPair({ self: b, leases: coordinator, mux, mirror, log });
     pair.start(own);
     await sleep(ttlMs); // three watches
     expect(coordinator.acquired).toEqual([b]);
@@ -247,13 +215,7 @@ describe('HaPair watching the partner', () => {
     const coordinator = new HeldCoordinator(new FileLeases(leasePath(), { ttlMs }));
     const { log, lines } = keptLog();
     const own = await acquireWaiting(coordinator, b, b, () => {}, log);
-    const pair = new HaPair({
-      self: b,
-      leases: coordinator,
-      mux,
-      mirror,
-      log,
-    });
+    const pair = new HaPair({ self: b, leases: coordinator, mux, mirror, log });
     coordinator.hold(); // the coordinator answers late
     pair.start(own);
     await until(() => coordinator.acquired.includes(a), 2000, 'the first watch');

@@ -25,6 +25,7 @@ import {
   type StreamLeases,
 } from '../../src/ha/lease.js';
 import { etcdInstalled, startEtcd, type EtcdServer } from './etcd-server.js';
+import { LeasesThrough } from './pair.js';
 
 const ttlMs = 1000;
 const timeoutMs = 300;
@@ -118,32 +119,10 @@ async function acquireWhenFree(
 }
 
 /** A client whose renewals stop reaching the coordinator once `cut`: a partitioned holder. */
-class Partitioned implements StreamLeases {
-  readonly inner: StreamLeases;
+class Partitioned extends LeasesThrough {
   cutOff = false;
-  constructor(inner: StreamLeases) {
-    this.inner = inner;
-  }
-  get ttlMs(): number {
-    return this.inner.ttlMs;
-  }
-  acquire(stream: string, holder: string): Promise<LeaseGrant | null> {
-    return this.inner.acquire(stream, holder);
-  }
-  renew(grant: LeaseGrant): Promise<boolean> {
+  override renew(grant: LeaseGrant): Promise<boolean> {
     return this.cutOff ? new Promise(() => undefined) : this.inner.renew(grant);
-  }
-  release(grant: LeaseGrant): Promise<void> {
-    return this.inner.release(grant);
-  }
-  current(stream: string): Promise<LeaseRecord | null> {
-    return this.inner.current(stream);
-  }
-  last(stream: string): Promise<LeaseRecord | null> {
-    return this.inner.last(stream);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

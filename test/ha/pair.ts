@@ -8,6 +8,7 @@ import { PartnerMirror } from '../../src/ha/partner-mirror.js';
 import { pairLayout } from '../../src/ha/layout.js';
 import { MirrorSource, type MirrorPort } from '../../src/ha/mirror-source.js';
 import type { MirrorAck, MirrorUpdate } from '../../src/ha/mirror-update.js';
+import type { LeaseGrant, LeaseRecord, StreamLeases } from '../../src/ha/lease.js';
 import { formatNode, readNodeGeometry } from '../../src/node/layout.js';
 import { Node } from '../../src/node/node.js';
 import { TracedNvram } from '../../src/nvram/index.js';
@@ -112,4 +113,33 @@ export async function mirroredEvents(
   source.close();
   a.close();
   return { aDevice, bDevice, seqs };
+}
+
+/** A coordinator passing every call to `inner`: a test overrides the calls it makes misbehave. */
+export class LeasesThrough implements StreamLeases {
+  readonly inner: StreamLeases;
+  constructor(inner: StreamLeases) {
+    this.inner = inner;
+  }
+  get ttlMs(): number {
+    return this.inner.ttlMs;
+  }
+  acquire(stream: string, holder: string): Promise<LeaseGrant | null> {
+    return this.inner.acquire(stream, holder);
+  }
+  renew(grant: LeaseGrant): Promise<boolean> {
+    return this.inner.renew(grant);
+  }
+  release(grant: LeaseGrant): Promise<void> {
+    return this.inner.release(grant);
+  }
+  current(stream: string): Promise<LeaseRecord | null> {
+    return this.inner.current(stream);
+  }
+  last(stream: string): Promise<LeaseRecord | null> {
+    return this.inner.last(stream);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
