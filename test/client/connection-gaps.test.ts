@@ -1,0 +1,151 @@
+/**
+ * src/client between two connections and against answers a daemon should not give: a CLAIM
+ * answered with an ACK is no claim (the emits wait for the next connection's claim), a
+ * producer asked for while the connection is down is claimed once it is back, close() while
+ * the client waits to reconnect or to retry a busy name ends the attempts, a resubscription
+ * refused with a code other than RECIPIENT_BUSY is not tried again, and a client given no
+ * backoff reconnects with its default one. Against the scripted daemon (./scripted-daemon.ts).
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { Client, connect, type ConnectOptions } from '../../src/client/client.js';
+import { FrameType, type Frame } from '../../src/wire/frames.js';
+import { ScriptedDaemon } from './scripted-daemon.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function daemon(): Promise<ScriptedDaemon> {
+  const started = await ScriptedDaemon.start();
+  cleanups.push(() => started.close());
+  return started;
+}
+
+async function client(d: ScriptedDaemon, options?: ConnectOptions): Promise<Client> {
+  const c = await connect(d.address, options ?? { reconnectMs: { first: 10, max: 40 } });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Claim = Extract<Frame, { type: typeof FrameType.claim }>;
+
+/** The producers a connection claimed, in order. */
+function claimed(d: ScriptedDaemon, connection: number): string[] {
+  return (d.connections[connection]?.frames ?? [])
+    .filter((frame): frame is Claim => frame.type === FrameType.claim)
+    .map((frame) => frame.producer);
+}
+
+describe('claims', () => {
+  test('a CLAIM answered with an ACK is no claim: the emit waits unsent until a reconnect claims again', async () => {
+    const d = await daemon();
+    d.script = (frame, connection) => {
+      if (frame.type !== FrameType.claim) return false;
+      connection.send({ type: FrameType.ack, requestId: frame.requestId, seq: 1 });
+      return true;
+    };
+    const c = await client(d);
+    let seq: number | null = null;
+    const emit = c
+      .producer('raid')
+      .emit('disk.failed', 'err')
+      .then((value) => (seq = value));
+    await d.until(() => d.sent(FrameType.claim).length === 1, 'the claim');
+    await pause(100);
+    expect(d.sent(FrameType.emit)).toEqual([]);
+    expect(seq).toBeNull();
+    d.script = () => false; // the next connection's claim is answered as it should be
+    d.connections[0]?.socket.destroy();
+    await emit;
+    expect(seq).toBe(100);
+    expect(claimed(d, 1)).toEqual(['raid']);
+    expect(d.connections[1]?.frames.filter((f) => f.type === FrameType.emit)).toHaveLength(1);
+  });
+
+  test('a producer asked for while the connection is down is claimed on the next one', async () => {
+    const d = await daemon();
+    const c = await client(d, { reconnectMs: { first: 300, max: 300 } });
+    await c.producer('fan').emit('fan.slow', 'warning');
+    d.connections[0]?.socket.destroy();
+    await pause(50); // the client has seen the connection end; its reconnect is 250 ms away
+    expect(c.reconnects).toBe(0);
+    const seq = c.producer('raid').emit('disk.failed', 'err');
+    await expect(seq).resolves.toBe(101);
+    expect(claimed(d, 0)).toEqual(['fan']);
+    expect(claimed(d, 1).sort()).toEqual(['fan', 'raid']);
+    expect(c.reconnects).toBe(1);
+  });
+});
+
+describe('reconnects', () => {
+  test('close() while the client waits to reconnect: no further attempt', async () => {
+    const d = await daemon();
+    const c = await client(d, { reconnectMs: { first: 100, max: 100 } });
+    d.connections[0]?.socket.destroy();
+    await pause(30);
+    c.close();
+    await pause(250);
+    expect(d.connections).toHaveLength(1);
+    expect(c.reconnects).toBe(0);
+  });
+
+  test('without reconnect options the client reconnects with its default backoff', async () => {
+    const d = await daemon();
+    const c = await client(d, {});
+    const producer = c.producer('raid');
+    await producer.emit('disk.failed', 'err');
+    d.connections[0]?.socket.destroy();
+    await d.until(() => d.connections.length === 2, 'a reconnect', 2_000);
+    expect(await producer.emit('disk.failed', 'err')).toBe(101);
+    expect(c.reconnects).toBe(1);
+  });
+});
+
+describe('resubscriptions', () => {
+  test('refused with a code other than RECIPIENT_BUSY: not tried again, the connection kept', async () => {
+    const d = await daemon();
+    const c = await client(d);
+    await c.subscribe('pager', {}, () => {});
+    d.script = (frame, connection) => {
+      if (frame.type !== FrameType.subscribe) return false;
+      connection.send({
+        type: FrameType.refused,
+        requestId: frame.requestId,
+        code: 'BAD_NAME',
+        message: 'retired while the client was away',
+      });
+      return true;
+    };
+    d.connections[0]?.socket.destroy();
+    await d.until(() => d.sent(FrameType.subscribe).length === 2, 'the resubscription');
+    await pause(300); // a RECIPIENT_BUSY would have been tried again after 100 ms
+    expect(d.sent(FrameType.subscribe)).toHaveLength(2);
+    expect(d.connections).toHaveLength(2);
+    expect(await c.producer('raid').emit('disk.failed', 'err')).toBe(100);
+  });
+
+  test('close() while a busy resubscription waits to be tried again: it is not', async () => {
+    const d = await daemon();
+    const c = await client(d);
+    await c.subscribe('pager', {}, () => {});
+    d.script = (frame, connection) => {
+      if (frame.type !== FrameType.subscribe) return false;
+      connection.send({
+        type: FrameType.refused,
+        requestId: frame.requestId,
+        code: 'RECIPIENT_BUSY',
+        message: 'the old connection is not gone yet',
+      });
+      return true;
+    };
+    d.connections[0]?.socket.destroy();
+    await d.until(() => d.sent(FrameType.subscribe).length === 2, 'the resubscription');
+    c.close(); // within the 100 ms before the next try
+    await pause(300);
+    expect(d.sent(FrameType.subscribe)).toHaveLength(2);
+    expect(d.connections).toHaveLength(2);
+  });
+});
