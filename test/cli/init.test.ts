@@ -1,9 +1,19 @@
 /**
  * `nvrelay init` as a user runs it (the built CLI in a child process; `npm test` builds it
- * first): a node device by default, ready for `pump`; a bare device only with --bare.
+ * first): a node device by default, ready for `pump`; a bare device only with --bare; --json
+ * prints the layout made; --force on a folder fails removing it and leaves it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +71,31 @@ describe('nvrelay init: a node device', () => {
     );
     expect(summary).toMatchObject({ emitted: 5, confirmed: 10, formatted: false, bootCount: 1 });
     expect(nvrelay('check', path).stdout).toContain('sound');
+  });
+
+  test('--json prints the layout made: the sections and limits inspect reads back', () => {
+    const path = devicePath();
+    const init = nvrelay('init', path, '--size', '1M', '--recipients-max', '4', '--json');
+    expect(init.stderr).toBe('');
+    expect(init.status).toBe(0);
+    const made = JSON.parse(init.stdout) as {
+      path: string;
+      kind: string;
+      sizeBytes: number;
+      deviceId: string;
+      sections: unknown[];
+      geometry: Geometry;
+    };
+    const inspected = JSON.parse(nvrelay('inspect', path, '--json').stdout) as {
+      deviceId: string;
+      sections: unknown[];
+      node: { geometry: Geometry };
+    };
+    expect(made).toMatchObject({ path, kind: 'node', sizeBytes: 1 << 20 });
+    expect(`0x${made.deviceId}`).toBe(inspected.deviceId);
+    expect(made.sections).toEqual(inspected.sections);
+    expect(made.geometry).toEqual(inspected.node.geometry);
+    expect(made.geometry.recipientsMax).toBe(4);
   });
 
   test('64 MiB and the runtime FIFO a formatting pump would give, by default; mode 0600', () => {
@@ -153,6 +188,20 @@ describe('nvrelay init: an existing file', () => {
     expect(geometryOf(path).runtimeSlots).toBeGreaterThan(0);
     expect(nvrelay('init', path, '--bare', '--size', '128K', '--force').status).toBe(0);
     expect(statSync(path).size).toBe(128 << 10);
+  });
+
+  test('--force on a path that is a folder: the error removing it, exit 1, the folder kept', () => {
+    const path = join(dir, `folder-${fileCount++}`);
+    mkdirSync(path);
+    writeFileSync(join(path, 'kept'), 'x');
+    const result = nvrelay('init', path, '--size', '1M', '--force');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^nvrelay: EISDIR: .* \(EISDIR\)\n$/);
+    expect(statSync(path).isDirectory()).toBe(true);
+    expect(readdirSync(path)).toEqual(['kept']);
+    const json = nvrelay('init', path, '--size', '1M', '--force', '--json');
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'EISDIR' } });
   });
 
   test('--force with limits that do not fit leaves the existing device', () => {
