@@ -74,6 +74,31 @@ describe('nvrelay inspect', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^nvrelay: .*absent\.nvram.* \(NVRAM_FILE_MISSING\)\n$/);
   });
+
+  test('a damaged header is the first finding check lists, as a typed error, exit 1', () => {
+    const path = devicePath();
+    nvrelay('init', path, '--bare', '--size', '64K', '--sections', 'events:8K');
+    const bytes = readFileSync(path);
+    bytes[40] = 'E'.charCodeAt(0); // the first section's name, without fixing the checksum
+    writeFileSync(path, bytes);
+    const check = JSON.parse(nvrelay('check', path, '--json').stdout) as {
+      findings: { code: string; message: string }[];
+    };
+    const first = check.findings[0];
+    expect(first).toBeDefined();
+    const result = nvrelay('inspect', path);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `nvrelay: ${first?.message.replace(/^nvrelay: /, '')} (${first?.code})\n`,
+    );
+    const json = nvrelay('inspect', path, '--json');
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: { code: first?.code, message: first?.message.replace(/^nvrelay: /, '') },
+    });
+    expect(readFileSync(path).equals(bytes)).toBe(true); // inspect only reads
+  });
 });
 
 describe('nvrelay check', () => {
@@ -104,6 +129,32 @@ describe('nvrelay check', () => {
     const result = nvrelay('check', path);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('(NVRAM_SIZE_MISMATCH)');
+  });
+
+  test('--json: {path, sound, findings}, exit 0 when sound and 1 with the findings listed', () => {
+    const path = devicePath();
+    nvrelay('init', path, '--bare', '--size', '64K', '--sections', 'events:8K');
+    const sound = nvrelay('check', path, '--json');
+    expect(sound.status).toBe(0);
+    expect(JSON.parse(sound.stdout)).toEqual({ path, sound: true, findings: [] });
+    writeFileSync(path, Buffer.alloc(4096), { flag: 'a' });
+    const text = nvrelay('check', path);
+    const damaged = nvrelay('check', path, '--json');
+    expect(damaged.status).toBe(1);
+    const json = JSON.parse(damaged.stdout) as {
+      path: string;
+      sound: boolean;
+      findings: { code: string; message: string }[];
+    };
+    expect(json.path).toBe(path);
+    expect(json.sound).toBe(false);
+    expect(json.findings.map(({ code }) => code)).toContain('NVRAM_SIZE_MISMATCH');
+    // the same findings as the text output, one line each, then their count
+    const lines = json.findings.map(({ code, message }) => `${message} (${code})`);
+    const count = json.findings.length;
+    expect(text.stdout).toBe(
+      [...lines, `${path}: ${count} finding${count === 1 ? '' : 's'}`, ''].join('\n'),
+    );
   });
 
   test('bad usage exits 2', () => {
