@@ -3,12 +3,15 @@
  * answered with an ACK is no claim (the emits wait for the next connection's claim), a
  * producer asked for while the connection is down is claimed once it is back, close() while
  * the client waits to reconnect or to retry a busy name ends the attempts, a resubscription
- * refused with a code other than RECIPIENT_BUSY is not tried again, and a client given no
- * backoff reconnects with its default one. Against the scripted daemon (./scripted-daemon.ts).
+ * refused with a code other than RECIPIENT_BUSY is not tried again, a client given no backoff
+ * reconnects with its default one, and close() from inside a handler rejects the emit in flight
+ * with CLOSED even though its ACK was read with the delivery. Against the scripted daemon
+ * (./scripted-daemon.ts).
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { Client, connect, type ConnectOptions } from '../../src/client/client.js';
-import { FrameType, type Frame } from '../../src/wire/frames.js';
+import { encodeRecord } from '../../src/events/record.js';
+import { FrameType, encodeFrame, type Frame } from '../../src/wire/frames.js';
 import { ScriptedDaemon } from './scripted-daemon.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -147,5 +150,53 @@ describe('resubscriptions', () => {
     await pause(300);
     expect(d.sent(FrameType.subscribe)).toHaveLength(2);
     expect(d.connections).toHaveLength(2);
+  });
+});
+
+describe('close() from inside a handler', () => {
+  /** A record as the daemon delivers it: intact, for recipient 0. */
+  function record(seq: number): Uint8Array {
+    return encodeRecord(
+      {
+        position: seq,
+        seq,
+        time: 1_700_000_000_000,
+        severity: 3,
+        flags: 0,
+        intendedMask: 1n,
+        confirmedMask: 0n,
+        originalSeq: 0,
+        source: 'raid',
+        type: 'disk.failed',
+        details: new Uint8Array(0),
+      },
+      128,
+    );
+  }
+
+  test('the emit in flight is rejected CLOSED though its ACK came in the same read', async () => {
+    const d = await daemon();
+    d.script = (frame) => frame.type === FrameType.emit; // answered below, by hand
+    const c = await client(d);
+    const seen: number[] = [];
+    await c.subscribe('pager', {}, (event) => {
+      seen.push(event.seq);
+      c.close();
+    });
+    const emit = c.producer('raid').emit('disk.failed', 'err');
+    await d.until(() => d.sent(FrameType.emit).length === 1, 'the emit');
+    const sent = d.sent(FrameType.emit)[0] as Extract<Frame, { type: typeof FrameType.emit }>;
+    // one write: the delivery whose handler closes, then the emit's ACK
+    d.connections[0]?.socket.write(
+      Buffer.concat([
+        encodeFrame({ type: FrameType.deliver, handle: 0, attempt: 1, record: record(7) }),
+        encodeFrame({ type: FrameType.ack, requestId: sent.requestId, seq: 100 }),
+      ]),
+    );
+    await expect(emit).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(seen).toEqual([7]);
+    await pause(100);
+    expect(d.connections).toHaveLength(1); // closed: no reconnect
+    expect(c.reconnects).toBe(0);
   });
 });
