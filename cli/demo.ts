@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { EventView } from '../src/engine/event-view.js';
 import type { Recipient } from '../src/engine/recipient.js';
+import { NodeError } from '../src/events/errors.js';
 import type { SeverityName } from '../src/events/severity.js';
 import { Node } from '../src/node/node.js';
 import { DirectNvram, inspectDeviceFile } from '../src/nvram/index.js';
@@ -211,7 +212,10 @@ async function runChildUntilCut(path: string, out: Narration): Promise<Tally> {
   }
   await exited;
   if (child.signalCode !== 'SIGKILL')
-    throw new Error(`demo: the node exited (code ${child.exitCode}) before its power was cut`);
+    throw new NodeError(
+      'NODE_STATE',
+      `nvrelay: demo: the node exited (code ${child.exitCode}) before its power was cut`,
+    );
   return tally;
 }
 

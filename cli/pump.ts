@@ -219,6 +219,7 @@ async function pumpUntilDone(path: string, options: PumpOptions, stop: StopSigna
     try {
       emits = await emitAll(node, options, lines, stop, progress);
       await untilIdle(node);
+      progress.update(emits.emitted, node.queue.length()); // the bar ends where the run did
     } finally {
       progress.stop();
     }

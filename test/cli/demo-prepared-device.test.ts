@@ -54,7 +54,10 @@ describe('nvrelay demo on a device too small for the emits before the cut', () =
     const run = await runCli(['demo'], { cwd: smallDemoDevice() });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/^nvrelay: the runtime pool is full .*\(QUEUE_FULL\)$/m);
-    expect(run.stderr).toContain('demo: the node exited (code 1) before its power was cut');
+    expect(run.stderr).toMatch(
+      /^nvrelay: demo: the node exited \(code 1\) before its power was cut \(NODE_STATE\)$/m,
+    );
+    expect(run.stderr).not.toMatch(/^\s+at /m); // a typed error, not a stack trace
     expect(run.stdout).not.toContain('formatted');
     expect(run.stdout).toContain('as found: boot count 0, 0 events pending');
     const emits = run.stdout.match(/^ {3}emit {5}seq \d+/gm) ?? [];
@@ -68,10 +71,18 @@ describe('nvrelay demo on a device too small for the emits before the cut', () =
     const run = await runCli(['demo', '--json'], { cwd: smallDemoDevice() });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('(QUEUE_FULL)');
-    const facts = run.stdout
+    const lines = run.stdout
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as { fact: string; phase?: string; stage?: string });
+    // the error last, as JSON too
+    expect(lines.at(-1)).toEqual({
+      error: {
+        code: 'NODE_STATE',
+        message: 'demo: the node exited (code 1) before its power was cut',
+      },
+    });
+    const facts = lines.slice(0, -1);
     expect(facts[0]).toMatchObject({ fact: 'device', stage: 'found', bootCount: 0 });
     expect(facts[1]).toMatchObject({ fact: 'boot', phase: 'before-cut', bootCount: 1 });
     expect(facts.slice(1).every((fact) => fact.phase === 'before-cut')).toBe(true);

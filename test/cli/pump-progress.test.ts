@@ -50,11 +50,12 @@ function summaryOf(written: string[]): Record<string, unknown> {
 
 describe('nvrelay pump on a terminal', () => {
   test('a bar on stderr counts up to --count with the rate and the pending events', async () => {
-    const count = 192; // three bursts of 64 emits: the bar is updated after each
+    const count = 200; // three bursts of 64 emits and 8 more: the bar ends at 200, pending 0
     await pump(join(folder, `bar-${devices++}.nvram`), { ...options, count });
     // the bar, drawn last at its end: every event emitted, the cursor shown again
     expect(terminal).toContain(`100% | ${count}/${count} events |`);
     expect(terminal).toMatch(/\| \d+ events\/s \| pending \d+ \| ETA /);
+    expect(terminal).toMatch(/200\/200 events \| \d+ events\/s \| pending 0 \|/);
     expect(terminal).toContain('\u001b[?25l'); // hidden while drawing
     expect(terminal.lastIndexOf('\u001b[?25h')).toBeGreaterThan(
       terminal.lastIndexOf('\u001b[?25l'),
