@@ -395,7 +395,10 @@ export class Client {
       this.#socket?.destroy();
       return;
     }
-    for (const frame of frames) this.#handle(frame);
+    for (const frame of frames) {
+      if (this.#closed) return; // a handler closed the client: what was read with it is dropped
+      this.#handle(frame);
+    }
   }
 
   #handle(frame: Frame): void {
@@ -481,10 +484,15 @@ export class Client {
       },
       (frame) => {
         if (producer.pending.get(emit.counter) !== emit) return;
+        if (frame.type !== FrameType.ack && frame.type !== FrameType.refused) {
+          // not an answer to an emit: the daemon broke the protocol. The emit stays pending
+          // and goes again on the next connection (its counter makes it recorded once).
+          this.#socket?.destroy();
+          return;
+        }
         producer.pending.delete(emit.counter);
         if (frame.type === FrameType.ack) emit.resolve(frame.seq);
-        else if (frame.type === FrameType.refused)
-          emit.reject(new ClientError(frame.code, frame.message));
+        else emit.reject(new ClientError(frame.code, frame.message));
       },
     );
   }

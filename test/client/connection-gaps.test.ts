@@ -5,7 +5,8 @@
  * the client waits to reconnect or to retry a busy name ends the attempts, a resubscription
  * refused with a code other than RECIPIENT_BUSY is not tried again, a client given no backoff
  * reconnects with its default one, and close() from inside a handler rejects the emit in flight
- * with CLOSED even though its ACK was read with the delivery. Against the scripted daemon
+ * with CLOSED even though its ACK was read with the delivery (and nothing read after it is
+ * handled), and an EMIT answered with another frame is sent again. Against the scripted daemon
  * (./scripted-daemon.ts).
  */
 import { afterEach, describe, expect, test } from 'vitest';
@@ -198,5 +199,48 @@ describe('close() from inside a handler', () => {
     await pause(100);
     expect(d.connections).toHaveLength(1); // closed: no reconnect
     expect(c.reconnects).toBe(0);
+  });
+
+  test('a handler that closes the client sees no delivery read after it in the same chunk', async () => {
+    const d = await daemon();
+    const c = await client(d);
+    const seen: number[] = [];
+    await c.subscribe('pager', {}, (event) => {
+      seen.push(event.seq);
+      c.close();
+    });
+    d.connections[0]?.socket.write(
+      Buffer.concat(
+        [7, 8].map((seq) =>
+          encodeFrame({ type: FrameType.deliver, handle: 0, attempt: 1, record: record(seq) }),
+        ),
+      ),
+    );
+    await d.until(() => seen.length > 0, 'the first delivery');
+    await pause(50);
+    expect(seen).toEqual([7]);
+  });
+
+  test('an EMIT answered with another frame drops the connection; the emit goes again and is acknowledged', async () => {
+    const d = await daemon();
+    let broken = true;
+    d.script = (frame, connection) => {
+      if (frame.type !== FrameType.emit || !broken) return false;
+      broken = false; // only the first connection's answer is wrong
+      connection.send({
+        type: FrameType.subscribed,
+        requestId: frame.requestId,
+        handle: 0,
+        window: 1,
+      });
+      return true;
+    };
+    const c = await client(d);
+    const seq = await c.producer('raid').emit('disk.failed', 'err');
+    expect(seq).toBe(100);
+    expect(c.reconnects).toBe(1);
+    const emits = d.sent(FrameType.emit) as Extract<Frame, { type: typeof FrameType.emit }>[];
+    expect(emits).toHaveLength(2);
+    expect(emits[1]?.counter).toBe(emits[0]?.counter); // the same emit, recorded once
   });
 });
