@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { DeadLetter } from '../src/engine/dead-letter.js';
 import type { OriginHop } from '../src/events/origin.js';
 import { decodeRecord } from '../src/events/record.js';
-import { severityNames } from '../src/events/severity.js';
+import { severityName } from '../src/events/severity.js';
 import { SlotVerdict, slotVerdictNames, type PersistentFifo } from '../src/fifo/fifo.js';
 import { sectionNames } from '../src/node/layout.js';
 import { Node, type NodeStats } from '../src/node/node.js';
@@ -131,7 +131,7 @@ export function pendingEvents(node: Node): PendingEvent[] {
       seq: record.seq,
       time: new Date(record.time).toISOString(),
       timeMs: record.time,
-      severity: severityNames[record.severity] ?? String(record.severity),
+      severity: severityName(record.severity), // checked by the record check: 0..7
       source: record.source,
       type: record.type,
       detailsBytes: record.details.length,
@@ -177,7 +177,7 @@ export function deadLetterEntries(letters: (DeadLetter & { recipient: string })[
     originalSeq: letter.record.originalSeq,
     type: letter.record.type,
     source: letter.record.source,
-    severity: severityNames[letter.record.severity] ?? String(letter.record.severity),
+    severity: severityName(letter.record.severity),
     ...detailsText(letter.record.details),
   }));
 }

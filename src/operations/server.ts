@@ -61,8 +61,9 @@ export async function start(daemon: Daemon, address: OperationsAddress): Promise
       );
       return;
     }
-    const path = URL.canParse(request.url ?? '/', 'http://localhost')
-      ? new URL(request.url ?? '/', 'http://localhost').pathname
+    const target = request.url ?? '/';
+    const path = URL.canParse(target, 'http://localhost')
+      ? new URL(target, 'http://localhost').pathname
       : null;
     if (path === null) send(response, 400, 'text/plain; charset=utf-8', 'bad request target\n');
     else if (path === '/metrics') {

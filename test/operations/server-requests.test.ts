@@ -1,8 +1,8 @@
 /**
  * Requests the operations endpoint (src/operations/server.ts) gets from something other than a
  * browser or Prometheus, written byte by byte on a loopback socket: an HTTP/1.0 request without
- * a Host header, and a request target the URL parser refuses (answered 400, the endpoint still
- * serving).
+ * a Host header, a request target the URL parser refuses (answered 400), and a failure while
+ * answering (500, logged); the endpoint still serving after each.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { parseConfig } from '../../src/daemon/config.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 
@@ -81,5 +81,27 @@ describe('the operations endpoint', () => {
     const next = await raw('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     expect(next.status).toBe(200);
     expect(next.body).toMatch(/^nvrelay_node_running 1$/m);
+  });
+
+  test('a failure while answering: 500, logged with the target, and the endpoint goes on serving', async () => {
+    vi.spyOn(daemon.node, 'stats').mockImplementationOnce(() => {
+      throw new Error('the node could not be read');
+    });
+    const answer = await raw(
+      'GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer.status).toBe(500);
+    expect(answer.body).toBe('error\n');
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: 'operations endpoint: request failed',
+        url: '/status.json',
+      }),
+    );
+    const next = await raw(
+      'GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    );
+    expect(next.status).toBe(200);
   });
 });
