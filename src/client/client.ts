@@ -125,6 +125,8 @@ interface SubscriptionEntry {
   handler: RemoteHandler;
   /** The daemon's handle on the current connection; -1 until subscribed. */
   handle: number;
+  /** subscribe() has resolved: a reconnect subscribes it again by itself. */
+  established: boolean;
   /** Durable confirmations awaiting CONFIRMED, by seq. */
   durable: Map<number, { resolve: () => void; reject: (error: Error) => void }[]>;
   /** The confirmer handed to the handler (one per subscription). */
@@ -200,6 +202,8 @@ export class Client {
   readonly #waiters = new Map<number, Waiter>();
   readonly #producers = new Map<string, RemoteProducer>();
   readonly #subscriptions: SubscriptionEntry[] = [];
+  /** SUBSCRIBEs awaiting their answer: a connection that ends rejects them (CONNECTION_LOST). */
+  readonly #subscribing = new Set<(error: ClientError) => void>();
   #closed = false;
   /** The socket corked until the next tick (see #send). */
   #corked: Socket | null = null;
@@ -273,6 +277,7 @@ export class Client {
       subscription,
       handler,
       handle: -1,
+      established: false,
       durable: new Map(),
       confirmer: {
         confirm: (seq) => this.#confirm(entry, seq, 0),
@@ -281,16 +286,23 @@ export class Client {
     };
     this.#subscriptions.push(entry);
     await this.#ready;
-    // a previous holder of the name (a process just killed) may not be gone from the daemon yet
-    for (let tries = 1; ; tries++) {
+    for (let busyTries = 1; ; ) {
       try {
         await this.#subscribeOne(entry);
+        entry.established = true;
         return entry.confirmer;
       } catch (error) {
-        const busy = error instanceof ClientError && error.code === 'RECIPIENT_BUSY';
-        if (!busy || tries >= subscribeBusyTriesMax || this.#closed) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        await this.#ready;
+        if (!(error instanceof ClientError)) throw error;
+        if (this.#closed)
+          throw error.code === 'CONNECTION_LOST'
+            ? new ClientError('CLOSED', 'the client was closed before SUBSCRIBED')
+            : error;
+        if (error.code === 'RECIPIENT_BUSY') {
+          // a previous holder of the name (a process just killed) may not be gone yet
+          if (busyTries++ >= subscribeBusyTriesMax) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        } else if (error.code !== 'CONNECTION_LOST') throw error;
+        await this.#ready; // the next connection's handshake (or CLOSED)
       }
     }
   }
@@ -349,6 +361,11 @@ export class Client {
     this.#waiters.clear();
     for (const producer of this.#producers.values()) producer.handle = -1;
     for (const entry of this.#subscriptions) entry.handle = -1;
+    // from here until the next WELCOME, whoever awaits the connection waits for that one
+    if (this.#readyDone && !this.#closed) this.#ready = this.#newReady();
+    const lost = new ClientError('CONNECTION_LOST', 'the connection ended before SUBSCRIBED');
+    for (const reject of this.#subscribing) reject(lost);
+    this.#subscribing.clear();
     if (this.#closed) return;
     const delay = this.#delay;
     this.#delay = Math.min(this.#delay * 2, this.#options.reconnectMs?.max ?? 2_000);
@@ -357,7 +374,6 @@ export class Client {
       this.#reconnectTimer = null;
       if (this.#closed) return;
       this.reconnects++;
-      if (this.#readyDone) this.#ready = this.#newReady(); // else its waiters still wait on it
       this.#open();
     }, delay);
   }
@@ -408,7 +424,8 @@ export class Client {
         this.node = frame.node;
         this.#delay = this.#options.reconnectMs?.first ?? 50;
         this.#resolveReady();
-        if (this.reconnects > 0) for (const entry of this.#subscriptions) this.#resubscribe(entry);
+        // those still in subscribe() subscribe on their own once they see this connection
+        for (const entry of this.#subscriptions) if (entry.established) this.#resubscribe(entry);
         return;
       case FrameType.claimed:
       case FrameType.ack:
@@ -503,6 +520,7 @@ export class Client {
     return new Promise<void>((resolve, reject) => {
       const requestId = this.#requestId++;
       const sub = entry.subscription;
+      this.#subscribing.add(reject);
       this.#request(
         {
           type: FrameType.subscribe,
@@ -513,6 +531,7 @@ export class Client {
           prefixes: sub.prefixes ?? [],
         },
         (frame) => {
+          this.#subscribing.delete(reject);
           if (frame.type === FrameType.subscribed) {
             entry.handle = frame.handle;
             // durable confirmations the last connection left unanswered, sent again
@@ -520,6 +539,12 @@ export class Client {
             resolve();
           } else if (frame.type === FrameType.refused)
             reject(new ClientError(frame.code, frame.message));
+          else {
+            // not an answer to a subscription: the daemon broke the protocol; the next
+            // connection is asked again
+            reject(new ClientError('CONNECTION_LOST', 'SUBSCRIBE answered with another frame'));
+            this.#socket?.destroy();
+          }
         },
       );
     });

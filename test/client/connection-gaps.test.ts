@@ -6,7 +6,8 @@
  * refused with a code other than RECIPIENT_BUSY is not tried again, a client given no backoff
  * reconnects with its default one, and close() from inside a handler rejects the emit in flight
  * with CLOSED even though its ACK was read with the delivery (and nothing read after it is
- * handled), and an EMIT answered with another frame is sent again. Against the scripted daemon
+ * handled), an EMIT answered with another frame is sent again, and a subscribe() called while
+the connection is down, or cut off before its answer, is subscribed on the next connection. Against the scripted daemon
  * (./scripted-daemon.ts).
  */
 import { afterEach, describe, expect, test } from 'vitest';
@@ -151,6 +152,81 @@ describe('resubscriptions', () => {
     await pause(300);
     expect(d.sent(FrameType.subscribe)).toHaveLength(2);
     expect(d.connections).toHaveLength(2);
+  });
+});
+
+describe('subscribe() across a gap in the connection', () => {
+  type Subscribe = Extract<Frame, { type: typeof FrameType.subscribe }>;
+
+  /** The recipients a connection asked for, in order. */
+  function subscribed(d: ScriptedDaemon, connection: number): string[] {
+    return (d.connections[connection]?.frames ?? [])
+      .filter((frame): frame is Subscribe => frame.type === FrameType.subscribe)
+      .map((frame) => frame.recipient);
+  }
+
+  test('called while the connection is down: subscribed on the next one, once', async () => {
+    const d = await daemon();
+    const c = await client(d, { reconnectMs: { first: 200, max: 200 } });
+    await c.subscribe('pager', {}, () => {});
+    d.connections[0]?.socket.destroy();
+    await pause(50); // the client has seen the connection end; its reconnect is 150 ms away
+    const late = c.subscribe('audit', {}, () => {});
+    await expect(late).resolves.toHaveProperty('confirm');
+    expect(c.reconnects).toBe(1);
+    expect(subscribed(d, 0)).toEqual(['pager']);
+    expect(subscribed(d, 1).sort()).toEqual(['audit', 'pager']);
+  });
+
+  test('the connection ends before SUBSCRIBED: asked again on the next one', async () => {
+    const d = await daemon();
+    let unanswered = true;
+    d.script = (frame, connection) => {
+      if (frame.type !== FrameType.subscribe || !unanswered) return false;
+      unanswered = false;
+      connection.socket.destroy(); // gone before the answer
+      return true;
+    };
+    const c = await client(d);
+    await expect(c.subscribe('pager', {}, () => {})).resolves.toHaveProperty('confirm');
+    expect(subscribed(d, 0)).toEqual(['pager']);
+    expect(subscribed(d, 1)).toEqual(['pager']);
+  });
+
+  test('SUBSCRIBE answered with another frame drops the connection; asked again, once', async () => {
+    const d = await daemon();
+    let broken = true;
+    d.script = (frame, connection) => {
+      if (frame.type !== FrameType.subscribe || !broken) return false;
+      broken = false;
+      connection.send({ type: FrameType.ack, requestId: frame.requestId, seq: 1 });
+      return true;
+    };
+    const c = await client(d);
+    await expect(c.subscribe('pager', {}, () => {})).resolves.toHaveProperty('confirm');
+    expect(c.reconnects).toBe(1);
+    expect(subscribed(d, 1)).toEqual(['pager']);
+  });
+
+  test('close() while subscribe() waits for the next connection rejects it CLOSED', async () => {
+    const d = await daemon();
+    const c = await client(d, { reconnectMs: { first: 200, max: 200 } });
+    d.connections[0]?.socket.destroy();
+    await pause(50);
+    const late = c.subscribe('audit', {}, () => {});
+    c.close();
+    await expect(late).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(d.connections).toHaveLength(1);
+  });
+
+  test('close() while SUBSCRIBE awaits its answer rejects it CLOSED', async () => {
+    const d = await daemon();
+    d.script = (frame) => frame.type === FrameType.subscribe; // never answered
+    const c = await client(d);
+    const pending = c.subscribe('pager', {}, () => {});
+    await d.until(() => d.sent(FrameType.subscribe).length === 1, 'the subscribe');
+    c.close();
+    await expect(pending).rejects.toMatchObject({ code: 'CLOSED' });
   });
 });
 
