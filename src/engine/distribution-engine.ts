@@ -71,6 +71,8 @@ export class DistributionEngine implements ConfirmationSink {
    * confirmation throws it, and a handler that swallowed it does not keep a pass going.
    */
   failure: Error | null = null;
+  /** Set by the node's close(): a confirmation or refusal after it records nothing (false). */
+  closed = false;
   /** A device operation failed inside a confirmation: the node stops; returns what to throw. */
   onFailure: (error: unknown) => Error = (error) => error as Error;
   /** Called after an event is dead-lettered for a recipient (its attempts ran out). */
@@ -377,6 +379,7 @@ export class DistributionEngine implements ConfirmationSink {
   /** Step 216: a recipient's confirmation of `seq`, from the handler or later. */
   confirm(recipient: Recipient, seq: number): boolean {
     if (this.failure !== null) throw this.failure;
+    if (this.closed) return false; // nothing can become durable any more: it stays owed
     const slot = this.#inFlight(recipient, seq);
     let confirmed = false;
     if (slot >= 0) {
@@ -412,6 +415,7 @@ export class DistributionEngine implements ConfirmationSink {
    */
   refuse(recipient: Recipient, seq: number, code: number): boolean {
     if (this.failure !== null) throw this.failure;
+    if (this.closed) return false;
     const slot = this.#inFlight(recipient, seq);
     if (slot < 0) return false;
     this.time.read();

@@ -102,7 +102,8 @@ export class Recipient implements Subscriber {
   /**
    * Confirms receipt of event `seq` [216, 293], now or later, in any order. True if the event
    * was awaiting this recipient's confirmation; false for an unknown, repeated or late one
-   * (e.g. after the event was dead-lettered), which is counted and otherwise ignored.
+   * (e.g. after the event was dead-lettered), which is counted and otherwise ignored; false
+   * after the node closed (nothing is recorded: the event stays owed, the next boot replays it).
    */
   confirm(seq: number): boolean {
     return this.#sink.confirm(this, seq);
@@ -110,7 +111,8 @@ export class Recipient implements Subscriber {
 
   /**
    * Refuses event `seq` for good: it is dead-lettered now with reason `refused` and `code` (a
-   * sink's: the HTTP status of a 4xx). True if it was in flight and is now a durable dead letter.
+   * sink's: the HTTP status of a 4xx). True if it was in flight and is now a durable dead letter;
+   * false otherwise, and after the node closed.
    */
   refuse(seq: number, code: number): boolean {
     return this.#sink.refuse(this, seq, code);

@@ -692,6 +692,7 @@ export class Node {
     });
     this.#life.phase = 'closed';
     this.engine.delivering = false;
+    this.engine.closed = true;
     this.#scheduler?.stop();
   }
 

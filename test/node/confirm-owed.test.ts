@@ -56,6 +56,30 @@ describe('a confirmation of an event owed but not in flight', () => {
   });
 });
 
+describe('after close()', () => {
+  test('a confirmation or refusal records nothing and says so; the next boot delivers the event again', () => {
+    const { node, device } = bootNode(freshDevice());
+    const recipient = node.registerRecipient('r', {}, () => {});
+    node.start();
+    const p = node.producer('p');
+    const [first, second] = [1, 2].map(() => p.emit('disk.failed', 'err')) as [number, number];
+    node.drain();
+    node.close();
+    expect(recipient.confirm(first)).toBe(false);
+    expect(recipient.refuse(second, 404)).toBe(false);
+    expect(recipient.confirmed).toBe(0);
+    expect(recipient.confirmsIgnored).toBe(0);
+    expect(recipient.inFlight()).toBe(2);
+    const again = bootNode(rebootDurable(device)).node;
+    const replayed: number[] = [];
+    again.registerRecipient('r', {}, (event) => replayed.push(event.seq));
+    again.start();
+    again.drainUntilIdle();
+    expect(replayed).toEqual([first, second]);
+    expect(again.deadLetterList()).toEqual([]);
+  });
+});
+
 describe('othersHandled', () => {
   test('tells whether the other intended recipients are done, and whether there were any', () => {
     const { node } = bootNode(freshDevice());
