@@ -91,19 +91,19 @@ export class RecipientTable {
   }
 
   /**
-   * Frees the id of a retired recipient: its state word back to free, persisted (one atomic
-   * word). The caller has made every event still owed to the id durably handled first, so a
-   * recipient that takes the id later inherits nothing.
+   * Frees the id of a retired recipient (named, or a damaged entry's): its state word back to
+   * free, persisted (one atomic word). The caller has made every event still owed to the id
+   * durably handled first, so a recipient that takes the id later inherits nothing.
    */
   release(id: number): void {
-    const name = this.names[id];
-    if (name === null || name === undefined || this.states[id] !== 'named') return;
+    if (this.states[id] === 'free' || this.states[id] === undefined) return;
     const offset = this.offset + id * recipientEntryBytes;
     this.device.storeU64(offset, stateFree);
     this.device.persist(offset, 8);
+    const name = this.names[id];
+    if (name !== null && name !== undefined) this.#byName.delete(name);
     this.names[id] = null;
     this.states[id] = 'free';
-    this.#byName.delete(name);
   }
 
   /** The id of `name`, persisting a new entry (before any event can use the id) if needed. */

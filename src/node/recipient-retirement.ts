@@ -44,13 +44,19 @@ export function retireReason(options: RetireOptions): string {
   return options.reason;
 }
 
-/** The id of `name` if it may be retired: named in the table and not registered this boot. */
+/**
+ * The id of `name` if it may be retired: named in the table and not registered this boot; or
+ * `#ID`, a damaged entry's id as `inspect` and `pump` show it (row T1): no recipient can ever
+ * register under it, so the events owed to it can only be retired (`#` is in no recipient name).
+ */
 export function retirableId(
   table: RecipientTable,
   engine: DistributionEngine,
   name: string,
 ): number {
   if (typeof name !== 'string') badArgument(`recipient name must be a string, got ${typeof name}`);
+  const damaged = /^#(\d{1,2})$/.exec(name);
+  if (damaged !== null) return damagedId(table, Number(damaged[1]), name);
   const id = table.find(name);
   if (id < 0) {
     throw new NodeError(
@@ -62,6 +68,18 @@ export function retirableId(
     throw new NodeError(
       'NODE_STATE',
       `nvrelay: recipient '${name}' is registered in this boot; only an absent recipient can be retired`,
+    );
+  }
+  return id;
+}
+
+function damagedId(table: RecipientTable, id: number, name: string): number {
+  const state = table.states[id];
+  if (state !== 'damaged' && state !== 'quarantined') {
+    throw new NodeError(
+      'RECIPIENT_UNKNOWN',
+      `nvrelay: recipient id ${name} is not a damaged entry of the recipient table ` +
+        `(${state ?? `only ${table.recipientsMax} ids`}); retire a named recipient by its name`,
     );
   }
   return id;

@@ -3,7 +3,9 @@
  * to (the entry damaged, its name gone), through the built CLI in child processes: `check`
  * reports the repair boot recovery would make, `dump` shows the owed recipient by its id (#0)
  * since it has no name any more, and `pump` refuses before the boot, naming that id, and leaves
- * the file as it was.
+ * the file as it was. `recipients retire` by that id (`#0`) then dead-letters the owed event and
+ * frees the entry: `check` finds nothing more and `pump` runs. An id that is not damaged is
+ * refused, the file unchanged.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,5 +74,34 @@ describe('a device whose owed recipient lost its entry', () => {
     expect(run.stderr).toContain('register (#0)');
     expect(run.stderr).toMatch(/\(NODE_STATE\)\n$/);
     expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test('recipients retire by an id that is not damaged: RECIPIENT_UNKNOWN, the file unchanged', async () => {
+    const before = readFileSync(path);
+    for (const id of ['#1', '#99']) {
+      const run = await runCli(['recipients', 'retire', path, id, '--json']);
+      expect(run.status).toBe(1);
+      expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'RECIPIENT_UNKNOWN' } });
+    }
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test('recipients retire #0: the owed event is dead-lettered, the entry freed, pump runs', async () => {
+    const run = await runCli(['recipients', 'retire', path, '#0', '--json']);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ recipient: '#0', deadLettered: 1 });
+    const check = await runCli(['check', path, '--json']);
+    expect(check.status).toBe(0);
+    const dump = JSON.parse((await runCli(['dump', path, '--json'])).stdout) as {
+      pending: unknown[];
+      deadLetters: { seq: number; reason: string }[];
+    };
+    expect(dump.pending).toEqual([]);
+    expect(dump.deadLetters).toEqual([
+      expect.objectContaining({ seq, reason: 'recipient-retired' }),
+    ]);
+    const pump = await runCli(['pump', path, '--count', '1', '--quiet']);
+    expect(pump.stderr).toBe('');
+    expect(pump.status).toBe(0);
   });
 });
