@@ -3,7 +3,26 @@
  * (exit 2), reported by commander as an invalid argument.
  */
 import { InvalidArgumentError } from 'commander';
-import type { SectionSpec } from '../src/nvram/index.js';
+import type { PersistencyModel, SectionSpec } from '../src/nvram/index.js';
+
+/** A decimal integer >= low (counts, seeds, ports). */
+export function integerAtLeast(low: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < low)
+      throw new InvalidArgumentError(`expected an integer >= ${low}, got '${text}'`);
+    return value;
+  };
+}
+
+const models: readonly PersistencyModel[] = ['px86', 'relaxed', 'eadr'];
+
+/** A persistency model of the traced device (crashtest, simulate). */
+export function parseModel(text: string): PersistencyModel {
+  if (!models.includes(text as PersistencyModel))
+    throw new InvalidArgumentError(`'${text}' is not a model (px86, relaxed or eadr)`);
+  return text as PersistencyModel;
+}
 
 const sizePattern = /^(\d+)\s*([KMG]?)(?:i?B)?$/i;
 const unitBytes: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };

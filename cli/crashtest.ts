@@ -14,29 +14,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CrashtestArgs } from '../sim/cli/crashtest.js';
 import type { PersistencyModel } from '../src/nvram/index.js';
+import { integerAtLeast, parseModel } from './arguments.js';
 
-const models: readonly PersistencyModel[] = ['px86', 'relaxed', 'eadr'];
 const defaultWorkload = 'events';
 
-function parseModel(text: string): PersistencyModel {
-  if (!models.includes(text as PersistencyModel)) {
-    throw new InvalidArgumentError(`'${text}' is not a model (px86, relaxed or eadr)`);
-  }
-  return text as PersistencyModel;
-}
-
-function parseCount(what: string, min: number): (text: string) => number {
-  return (text) => {
-    const value = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
-      throw new InvalidArgumentError(`${what} must be an integer >= ${min}, got '${text}'`);
-    }
-    return value;
-  };
-}
-
 function parseCuts(text: string): 'all' | number {
-  return text === 'all' ? 'all' : parseCount('--cuts (all or a count)', 1)(text);
+  return text === 'all' ? 'all' : integerAtLeast(1)(text);
 }
 
 /** The workloads are the lab's: checked once it is loaded, before the action runs. */
@@ -83,13 +66,13 @@ export function registerCrashtest(program: Command): void {
     .option(
       '--images-per-cut <N>',
       'enumerate up to N images per cut, else sample N',
-      parseCount('--images-per-cut', 2),
+      integerAtLeast(2),
       64,
     )
     .option(
       '--depth <D>',
       'power cuts in a row (2 = also crash recovery)',
-      parseCount('--depth', 1),
+      integerAtLeast(1),
       1,
     )
     .option(
@@ -101,21 +84,21 @@ export function registerCrashtest(program: Command): void {
     .option(
       '--nested-images-per-cut <N>',
       'with --depth > 1: images per cut of each recovery',
-      parseCount('--nested-images-per-cut', 2),
+      integerAtLeast(2),
       4,
     )
     .option(
       '--media-faults <bits>',
       'also crash images with this many flipped bits (0: none)',
-      parseCount('--media-faults', 0),
+      integerAtLeast(0),
       0,
     )
-    .option('--seed <S>', 'seed of the workload and of all sampling', parseCount('--seed', 0), 1)
+    .option('--seed <S>', 'seed of the workload and of all sampling', integerAtLeast(0), 1)
     .option('--param <key=value>', 'a workload parameter (repeatable)', parseParam)
     .option(
       '--workers <N>',
       'cores to use: this process and N - 1 worker processes (default: 2 when the work is large)',
-      parseCount('--workers', 1),
+      integerAtLeast(1),
     )
     .option('--no-prune', 'explore every image (to compare with pruning)')
     .option('--json', 'print one JSON object')

@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { connect } from '../src/client/client.js';
 import { fact } from './facts.js';
 import { severityLevel, severityName, type Severity } from '../src/events/severity.js';
-import { integerAtLeast, parseSeverity } from './wire-arguments.js';
+import { integerAtLeast } from './arguments.js';
+import { parseSeverity } from './wire-arguments.js';
 
 interface EmitOptions {
   socket: string;

@@ -12,25 +12,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { SimulateArgs } from '../sim/cli/simulate.js';
 import type { PersistencyModel } from '../src/nvram/index.js';
-
-const models: readonly PersistencyModel[] = ['px86', 'relaxed', 'eadr'];
-
-function parseModel(text: string): PersistencyModel {
-  if (!models.includes(text as PersistencyModel)) {
-    throw new InvalidArgumentError(`'${text}' is not a model (px86, relaxed or eadr)`);
-  }
-  return text as PersistencyModel;
-}
-
-function parseCount(what: string, min: number): (text: string) => number {
-  return (text) => {
-    const value = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
-      throw new InvalidArgumentError(`${what} must be an integer >= ${min}, got '${text}'`);
-    }
-    return value;
-  };
-}
+import { integerAtLeast, parseModel } from './arguments.js';
 
 function parseTarget(text: string): string {
   if (text !== 'ha') throw new InvalidArgumentError(`'${text}' is not a simulation (ha)`);
@@ -47,10 +29,10 @@ export function registerSimulate(program: Command): void {
     .option(
       '--seeds <N>',
       'how many seeds to run (default 100, or 1 with --seed)',
-      parseCount('--seeds', 1),
+      integerAtLeast(1),
     )
-    .option('--seed <S>', 'the first seed (alone: replay that seed)', parseCount('--seed', 0))
-    .option('--events <K>', 'emits per run', parseCount('--events', 1), 12)
+    .option('--seed <S>', 'the first seed (alone: replay that seed)', integerAtLeast(0))
+    .option('--events <K>', 'emits per run', integerAtLeast(1), 12)
     .option('--model <model>', 'persistency model: px86, relaxed or eadr', parseModel, 'px86')
     .option('--mutant <name>', 'a deliberately broken pair (must fail)')
     .option('--json', 'print one JSON object')

@@ -12,7 +12,8 @@ import { connect, type RemoteEvent } from '../src/client/client.js';
 import { fact } from './facts.js';
 import { formatOrigin } from '../src/events/origin.js';
 import type { Severity } from '../src/events/severity.js';
-import { collect, integerAtLeast, parseSeverity } from './wire-arguments.js';
+import { integerAtLeast } from './arguments.js';
+import { collect, parseSeverity } from './wire-arguments.js';
 
 interface TailOptions {
   socket: string;

@@ -3,15 +3,6 @@ import { InvalidArgumentError } from 'commander';
 import { severityLevel, type Severity } from '../src/events/severity.js';
 import type { Durability } from '../src/nvram/index.js';
 
-export function integerAtLeast(low: number): (text: string) => number {
-  return (text) => {
-    const value = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < low)
-      throw new InvalidArgumentError(`expected an integer >= ${low}, got '${text}'`);
-    return value;
-  };
-}
-
 export function parseDurability(text: string): Durability {
   if (text !== 'process' && text !== 'power')
     throw new InvalidArgumentError(`'${text}' is not a durability (process or power)`);

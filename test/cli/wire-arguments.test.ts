@@ -1,13 +1,12 @@
 /**
- * cli/wire-arguments.ts and cli/arguments.ts: the values of serve, emit, tail, init and pump
- * as commander checks them; a bad value is an InvalidArgumentError (usage, exit 2).
+ * cli/wire-arguments.ts and cli/arguments.ts: the values of serve, emit, tail, init, pump,
+ * crashtest and simulate as commander checks them; a bad value is an InvalidArgumentError (usage, exit 2).
  */
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, test } from 'vitest';
-import { parseSections, parseSize } from '../../cli/arguments.js';
+import { integerAtLeast, parseModel, parseSections, parseSize } from '../../cli/arguments.js';
 import {
   collect,
-  integerAtLeast,
   parseDurability,
   parseHostPort,
   parseSeverity,
@@ -29,6 +28,11 @@ describe('daemon command values', () => {
     expect(refusal(() => integerAtLeast(1)('0'))).toBe("expected an integer >= 1, got '0'");
     expect(refusal(() => integerAtLeast(0)('1e3'))).toBe("expected an integer >= 0, got '1e3'");
     expect(refusal(() => integerAtLeast(0)('9007199254740993'))).toMatch(/expected an integer/);
+  });
+
+  test('a persistency model is px86, relaxed or eadr', () => {
+    expect(['px86', 'relaxed', 'eadr'].map(parseModel)).toEqual(['px86', 'relaxed', 'eadr']);
+    expect(refusal(() => parseModel('tso'))).toBe("'tso' is not a model (px86, relaxed or eadr)");
   });
 
   test('durability is process or power', () => {
