@@ -53,6 +53,18 @@ export interface Finding {
   sequences?: number[];
 }
 
+/** What a simulated node says of itself: it refused to boot, or it broke (a defect). */
+export type NodeMark =
+  | { kind: 'refused'; node: string; code: string }
+  | { kind: 'defect'; node: string; message: string };
+
+/** A node's refusal to boot breaks recovery; a defect is one of its own. */
+export function nodeMarkFinding(mark: NodeMark): Finding {
+  return mark.kind === 'refused'
+    ? { invariant: 'recovery', message: `${mark.node} refused to boot: ${mark.code}` }
+    : { invariant: 'defect', message: `${mark.node}: ${mark.message}` };
+}
+
 /**
  * What a check returns: nothing (fine), findings, or a boolean (the fast-check habit: true is
  * fine, false is one finding).

@@ -17,14 +17,13 @@
  *   defect         nothing was thrown where nobody waits for it.
  */
 import type { OriginHop } from '../../src/events/origin.js';
-import type { Finding } from '../subject.js';
+import { nodeMarkFinding, type Finding, type NodeMark } from '../subject.js';
 import { clusterNodes, nodeIdOf } from './topology.js';
 
 export type ClusterMark =
   | { kind: 'boot'; node: string; epoch: number }
   | { kind: 'cut'; node: string; epoch: number }
-  | { kind: 'refused'; node: string; code: string }
-  | { kind: 'defect'; node: string; message: string }
+  | NodeMark
   | { kind: 'dropped'; link: string }
   /** A mux refused to record an upstream event (QueueFull, ...): not confirmed, sent again. */
   | { kind: 'not-recorded'; node: string; seq: number; code: string }
@@ -57,13 +56,8 @@ export function checkCluster(marks: readonly ClusterMark[], leftHeld: number): F
         acked.set(mark.key, mark.seq);
         break;
       case 'refused':
-        findings.push({
-          invariant: 'recovery',
-          message: `${mark.node} refused to boot: ${mark.code}`,
-        });
-        break;
       case 'defect':
-        findings.push({ invariant: 'defect', message: `${mark.node}: ${mark.message}` });
+        findings.push(nodeMarkFinding(mark));
         break;
       case 'delivered': {
         // a node's own reports (a boot's nvrelay.record.torn, ...) are events of that node

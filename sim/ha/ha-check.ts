@@ -19,15 +19,14 @@
  *                    that the partner had taken over (and released from its mirror);
  *   recovery, defect as in the cluster check (sim/cluster/cluster-check.ts).
  */
-import type { Finding } from '../subject.js';
+import { nodeMarkFinding, type Finding, type NodeMark } from '../subject.js';
 import type { LeaseGrant } from './coordinator.js';
 
 export type HaMark =
   | { kind: 'boot'; node: string; id: string; epoch: number }
   /** Anything after which a redelivery is allowed. */
   | { kind: 'fault'; node: string; what: string }
-  | { kind: 'refused'; node: string; code: string }
-  | { kind: 'defect'; node: string; message: string }
+  | NodeMark
   | { kind: 'attempt'; key: string; node: string; id: string; type: string; intended: string[] }
   | { kind: 'acked'; key: string; seq: number }
   | { kind: 'unacked'; key: string; code: string }
@@ -92,13 +91,8 @@ export function checkHa(marks: readonly HaMark[], grants: readonly LeaseGrant[])
         break;
       }
       case 'refused':
-        findings.push({
-          invariant: 'recovery',
-          message: `${mark.node} refused to boot: ${mark.code}`,
-        });
-        break;
       case 'defect':
-        findings.push({ invariant: 'defect', message: `${mark.node}: ${mark.message}` });
+        findings.push(nodeMarkFinding(mark));
         break;
       case 'delivered': {
         deliveries++;
