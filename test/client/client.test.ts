@@ -3,27 +3,12 @@
  * refusal, refusals of claims, emits and subscriptions, garbage on the wire, reconnects that
  * claim and subscribe again, durable confirmations, close(), and frames it has no use for.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { Client, ClientError, connect, parseAddress } from '../../src/client/client.js';
+import { describe, expect, test } from 'vitest';
+import { Client, ClientError, parseAddress } from '../../src/client/client.js';
 import { FrameType, confirmFlagDurable, type Frame } from '../../src/wire/frames.js';
-import { ScriptedDaemon } from './scripted-daemon.js';
+import { refusing, scriptedPeers } from './scripted-daemon.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function daemon(tcp = false): Promise<ScriptedDaemon> {
-  const started = await ScriptedDaemon.start(tcp);
-  cleanups.push(() => started.close());
-  return started;
-}
-
-async function client(d: ScriptedDaemon): Promise<Client> {
-  const c = await connect(d.address, { reconnectMs: { first: 10, max: 40 } });
-  cleanups.push(() => c.close());
-  return c;
-}
+const { daemon, client, cleanups } = scriptedPeers();
 
 /** A rejection's ClientError code. */
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -108,16 +93,7 @@ describe('the connection', () => {
 describe('refusals', () => {
   test('a refused claim rejects the emits waiting for it with its code', async () => {
     const d = await daemon();
-    d.script = (frame, connection) => {
-      if (frame.type !== FrameType.claim) return false;
-      connection.send({
-        type: FrameType.refused,
-        requestId: frame.requestId,
-        code: 'PRODUCER_BUSY',
-        message: 'claimed elsewhere',
-      });
-      return true;
-    };
+    d.script = refusing(FrameType.claim, 'PRODUCER_BUSY');
     const c = await client(d);
     const producer = c.producer('raid');
     const first = producer.emit('disk.failed', 'err');
@@ -128,16 +104,7 @@ describe('refusals', () => {
 
   test('a refused emit is rejected with its code', async () => {
     const d = await daemon();
-    d.script = (frame, connection) => {
-      if (frame.type !== FrameType.emit) return false;
-      connection.send({
-        type: FrameType.refused,
-        requestId: frame.requestId,
-        code: 'QUEUE_FULL',
-        message: 'full',
-      });
-      return true;
-    };
+    d.script = refusing(FrameType.emit, 'QUEUE_FULL');
     const c = await client(d);
     expect(await codeOf(c.producer('raid').emit('disk.failed', 'err'))).toBe('QUEUE_FULL');
   });
@@ -207,17 +174,7 @@ describe('subscriptions', () => {
     const d = await daemon();
     const c = await client(d);
     await c.subscribe('pager', {}, () => {});
-    let busy = 1;
-    d.script = (frame, connection) => {
-      if (frame.type !== FrameType.subscribe || busy-- <= 0) return false;
-      connection.send({
-        type: FrameType.refused,
-        requestId: frame.requestId,
-        code: 'RECIPIENT_BUSY',
-        message: 'the old connection is not gone yet',
-      });
-      return true;
-    };
+    d.script = refusing(FrameType.subscribe, 'RECIPIENT_BUSY', 1);
     d.connections[0]?.socket.destroy();
     await d.until(() => d.sent(FrameType.subscribe).length === 3, 'a second resubscription');
     expect(d.connections).toHaveLength(2);

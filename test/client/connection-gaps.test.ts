@@ -10,28 +10,12 @@
 the connection is down, or cut off before its answer, is subscribed on the next connection. Against the scripted daemon
  * (./scripted-daemon.ts).
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { Client, connect, type ConnectOptions } from '../../src/client/client.js';
+import { describe, expect, test } from 'vitest';
 import { encodeRecord } from '../../src/events/record.js';
 import { FrameType, encodeFrame, type Frame } from '../../src/wire/frames.js';
-import { ScriptedDaemon } from './scripted-daemon.js';
+import { refusing, scriptedPeers, type ScriptedDaemon } from './scripted-daemon.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function daemon(): Promise<ScriptedDaemon> {
-  const started = await ScriptedDaemon.start();
-  cleanups.push(() => started.close());
-  return started;
-}
-
-async function client(d: ScriptedDaemon, options?: ConnectOptions): Promise<Client> {
-  const c = await connect(d.address, options ?? { reconnectMs: { first: 10, max: 40 } });
-  cleanups.push(() => c.close());
-  return c;
-}
+const { daemon, client } = scriptedPeers();
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -114,16 +98,7 @@ describe('resubscriptions', () => {
     const d = await daemon();
     const c = await client(d);
     await c.subscribe('pager', {}, () => {});
-    d.script = (frame, connection) => {
-      if (frame.type !== FrameType.subscribe) return false;
-      connection.send({
-        type: FrameType.refused,
-        requestId: frame.requestId,
-        code: 'BAD_NAME',
-        message: 'retired while the client was away',
-      });
-      return true;
-    };
+    d.script = refusing(FrameType.subscribe, 'BAD_NAME');
     d.connections[0]?.socket.destroy();
     await d.until(() => d.sent(FrameType.subscribe).length === 2, 'the resubscription');
     await pause(300); // a RECIPIENT_BUSY would have been tried again after 100 ms
@@ -136,16 +111,7 @@ describe('resubscriptions', () => {
     const d = await daemon();
     const c = await client(d);
     await c.subscribe('pager', {}, () => {});
-    d.script = (frame, connection) => {
-      if (frame.type !== FrameType.subscribe) return false;
-      connection.send({
-        type: FrameType.refused,
-        requestId: frame.requestId,
-        code: 'RECIPIENT_BUSY',
-        message: 'the old connection is not gone yet',
-      });
-      return true;
-    };
+    d.script = refusing(FrameType.subscribe, 'RECIPIENT_BUSY');
     d.connections[0]?.socket.destroy();
     await d.until(() => d.sent(FrameType.subscribe).length === 2, 'the resubscription');
     c.close(); // within the 100 ms before the next try

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { connect, type Client, type ConnectOptions } from '../../src/client/client.js';
 import { FrameStream } from '../../src/wire/frame-stream.js';
 import {
   FrameType,
@@ -26,6 +28,51 @@ export interface ScriptedConnection {
 
 /** What the daemon does with a frame; return true when the test's script has answered it. */
 export type Script = (frame: Frame, connection: ScriptedConnection) => boolean | void;
+
+/** Refuses frames of `type` with `code`: the first `times` of them (default every one). */
+export function refusing(type: number, code: string, times = Infinity): Script {
+  let left = times;
+  return (frame, connection) => {
+    if (frame.type !== type || !('requestId' in frame) || left <= 0) return false;
+    left--;
+    connection.send({
+      type: FrameType.refused,
+      requestId: frame.requestId,
+      code,
+      message: `refused by the script: ${code}`,
+    });
+    return true;
+  };
+}
+
+/**
+ * A test file's daemons and clients, each closed (clients first) after the test that made it.
+ * A client reconnects within 10-40 ms unless `options` say otherwise.
+ */
+export function scriptedPeers(): {
+  daemon(tcp?: boolean): Promise<ScriptedDaemon>;
+  client(d: ScriptedDaemon, options?: ConnectOptions): Promise<Client>;
+  /** Closed after the test too, in reverse order. */
+  cleanups: (() => unknown)[];
+} {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    cleanups,
+    async daemon(tcp = false) {
+      const started = await ScriptedDaemon.start(tcp);
+      cleanups.push(() => started.close());
+      return started;
+    },
+    async client(d, options) {
+      const c = await connect(d.address, options ?? { reconnectMs: { first: 10, max: 40 } });
+      cleanups.push(() => c.close());
+      return c;
+    },
+  };
+}
 
 export class ScriptedDaemon {
   readonly connections: ScriptedConnection[] = [];

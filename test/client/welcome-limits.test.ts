@@ -3,19 +3,15 @@
  * bounds emits by the frame's u16 length only; and a producer asked for twice is one producer,
  * claimed once.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { ClientError, connect, type Client } from '../../src/client/client.js';
+import { describe, expect, test } from 'vitest';
+import { ClientError, type Client } from '../../src/client/client.js';
 import { FrameType, frameBytesMaxDefault, wireVersion } from '../../src/wire/frames.js';
-import { ScriptedDaemon } from './scripted-daemon.js';
+import { scriptedPeers, type ScriptedDaemon } from './scripted-daemon.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const peers = scriptedPeers();
 
 async function started(): Promise<{ d: ScriptedDaemon; c: Client }> {
-  const d = await ScriptedDaemon.start();
-  cleanups.push(() => d.close());
+  const d = await peers.daemon();
   d.script = (frame, connection) => {
     if (frame.type !== FrameType.hello) return false;
     connection.send({
@@ -28,9 +24,7 @@ async function started(): Promise<{ d: ScriptedDaemon; c: Client }> {
     });
     return true;
   };
-  const c = await connect(d.address, { reconnectMs: { first: 10, max: 40 } });
-  cleanups.push(() => c.close());
-  return { d, c };
+  return { d, c: await peers.client(d) };
 }
 
 describe('the client, by what the WELCOME said', () => {
