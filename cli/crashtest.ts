@@ -69,12 +69,7 @@ export function registerCrashtest(program: Command): void {
       integerAtLeast(2),
       64,
     )
-    .option(
-      '--depth <D>',
-      'power cuts in a row (2 = also crash recovery)',
-      integerAtLeast(1),
-      1,
-    )
+    .option('--depth <D>', 'power cuts in a row (2 = also crash recovery)', integerAtLeast(1), 1)
     .option(
       '--nested-cuts <all|N>',
       'with --depth > 1: every cut of each recovery, or a seeded sample of N',

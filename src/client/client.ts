@@ -286,7 +286,7 @@ export class Client {
     };
     this.#subscriptions.push(entry);
     await this.#ready;
-    for (let busyTries = 1; ; ) {
+    for (let busyTries = 1; ;) {
       try {
         await this.#subscribeOne(entry);
         entry.established = true;
