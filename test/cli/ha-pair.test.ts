@@ -13,7 +13,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, startEtcd, type EtcdServer } from '../ha/etcd-server.js';
+import { startEtcd, type EtcdServer } from '../ha/etcd-server.js';
+import { freePort } from '../loopback.js';
 import { killAll, prng, role, sleep, start, waitFor, type Role } from './processes.js';
 
 /** A TCP proxy on loopback that the test can cut (every connection dropped, new ones refused). */

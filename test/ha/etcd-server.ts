@@ -6,9 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../loopback.js';
 
 export const etcdBinary = '/usr/bin/etcd';
 export const etcdInstalled = existsSync(etcdBinary);
@@ -22,15 +22,6 @@ export interface EtcdServer {
   pause(): Promise<void>;
   resume(): void;
   stop(): Promise<void>;
-}
-
-/** A loopback port free a moment ago (the test binds it soon after). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Starts etcd; resolves once its /health answers true (within 10 s, else rejects). */

@@ -22,7 +22,8 @@ import { Node } from '../../src/node/node.js';
 import type { TracedNvram } from '../../src/nvram/index.js';
 import type { OriginHop } from '../../src/events/origin.js';
 import { ManualClock, rebootDurable } from '../engine/harness.js';
-import { etcdInstalled, freePort, startEtcd } from './etcd-server.js';
+import { freePort } from '../loopback.js';
+import { etcdInstalled, startEtcd } from './etcd-server.js';
 import { idOf, keptLog, nodeA, nodeB, pairDevice, until, type LogLine } from './pair.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nvrelay-pair-service-'));

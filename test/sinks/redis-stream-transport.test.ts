@@ -5,7 +5,7 @@
  * a send racing close()), and against a scripted RESP server for the replies of CONFIG GET a
  * real server never gives (no reply value, a string, a list without the settings).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,8 +14,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { RedisStreamTransport, type RedisStreamOptions } from '../../src/sinks/redis-stream.js';
 import type { SinkEvent } from '../../src/sinks/sink.js';
+import { freePort } from '../loopback.js';
+import { redisBinary as binary, spawnRedis } from './redis-server.js';
 
-const binary = '/usr/bin/redis-server';
 const servers = new Set<ChildProcess>();
 const clients = new Set<Redis>();
 const transports = new Set<RedisStreamTransport>();
@@ -37,43 +38,14 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** redis-server on 127.0.0.1 with its data in a temp dir; resolves with its port once it accepts connections. */
 async function startRedis(settings: string[]): Promise<number> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'nvrelay-redis-'));
   dirs.push(dir);
-  const child = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...settings],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = await spawnRedis(['--port', String(port), '--dir', dir, ...settings]);
   servers.add(child);
   child.once('exit', () => servers.delete(child));
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server not ready:\n${output}`)), 10_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (/ready to accept connections/i.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited (${signal ?? code}):\n${output}`));
-    });
-  });
   return port;
 }
 

@@ -8,16 +8,16 @@
  * - a key of the wrong type, and a user without CONFIG: the sink is down with the server's
  *   error, nothing is dead-lettered, and the events arrive once the operator fixes it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { startDaemon, type TestDaemon } from '../daemon/harness.js';
+import { freePort } from '../loopback.js';
+import { redisBinary as binary, spawnRedis } from './redis-server.js';
 
-const binary = '/usr/bin/redis-server';
 const servers = new Set<ChildProcess>();
 const clients = new Set<Redis>();
 const dirs: string[] = [];
@@ -34,55 +34,20 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** redis-server on 127.0.0.1:port with its data in dir; resolves once it accepts connections. */
 async function startRedis(port: number, dir: string, fsync: 'always' | 'everysec') {
-  const child = spawn(
-    binary,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      fsync,
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--daemonize',
-      'no',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = await spawnRedis([
+    '--port',
+    String(port),
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    fsync,
+    '--dir',
+    dir,
+  ]);
   servers.add(child);
   child.once('exit', () => servers.delete(child));
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server not ready:\n${output}`)), 10_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (/ready to accept connections/i.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited (${signal ?? code}):\n${output}`));
-    });
-  });
   return child;
 }
 

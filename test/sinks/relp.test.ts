@@ -24,6 +24,7 @@ import {
 import { RelpTransport, syslogMessage } from '../../src/sinks/relp.js';
 import type { SinkEvent, SinkOutcome } from '../../src/sinks/sink.js';
 import { startDaemon, type TestDaemon } from '../daemon/harness.js';
+import { freePort } from '../loopback.js';
 
 const rsyslogdPath = '/usr/sbin/rsyslogd';
 const root = mkdtempSync(join(tmpdir(), 'nvrelay-relp-'));
@@ -55,14 +56,6 @@ async function until(condition: () => boolean, ms = 10_000, what = 'a condition'
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(5);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** PEM files: a CA, and a certificate and key it signed. */
