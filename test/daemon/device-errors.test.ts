@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { NvramError } from '../../src/nvram/errors.js';
-import { FrameType, type Frame } from '../../src/wire/frames.js';
+import { FrameType } from '../../src/wire/frames.js';
 import { RawConnection, startDaemon, within, type TestDaemon } from './harness.js';
 
 let running: TestDaemon | null = null;
@@ -26,11 +26,6 @@ function failStores(t: TestDaemon): void {
     };
 }
 
-const answerTo =
-  (requestId: number) =>
-  (frame: Frame): boolean =>
-    'requestId' in frame && frame.requestId === requestId;
-
 async function open(t: TestDaemon): Promise<RawConnection> {
   const raw = await RawConnection.open({ path: t.socket });
   await raw.hello();
@@ -42,17 +37,9 @@ describe('a device error while a frame is handled', () => {
     running = await startDaemon();
     const t = running;
     const raw = await open(t);
-    raw.sendFrame({
-      type: FrameType.subscribe,
-      requestId: 1,
-      recipient: 'audit',
-      severityMax: 7,
-      window: 8,
-      prefixes: [],
-    });
-    expect(await raw.waitFor(answerTo(1))).toMatchObject({ type: FrameType.subscribed });
+    expect(await raw.subscribe(1, 'audit')).toMatchObject({ type: FrameType.subscribed });
     raw.sendFrame({ type: FrameType.claim, requestId: 2, producer: 'raid', resume: 0 });
-    const claimed = await raw.waitFor(answerTo(2));
+    const claimed = await raw.answer(2);
     const handle = claimed?.type === FrameType.claimed ? claimed.handle : -1;
 
     failStores(t);
@@ -65,7 +52,7 @@ describe('a device error while a frame is handled', () => {
       eventType: 'disk.failed',
       details: new Uint8Array(4),
     });
-    expect(await raw.waitFor(answerTo(3))).toMatchObject({
+    expect(await raw.answer(3)).toMatchObject({
       type: FrameType.refused,
       code: 'NODE_FAILED',
     });
@@ -84,19 +71,12 @@ describe('a device error while a frame is handled', () => {
     const t = running;
     const raw = await open(t);
     failStores(t);
-    raw.sendFrame({
-      type: FrameType.subscribe,
-      requestId: 1,
-      recipient: 'pager',
-      severityMax: 7,
-      window: 8,
-      prefixes: [],
-    });
+    const answer = raw.subscribe(1, 'pager');
     expect(await within(t.daemon.stopped, 5_000, 'the daemon to stop')).toBe(1);
     expect(await raw.waitFor((f) => f.type === FrameType.goodbye)).toMatchObject({
       code: 'NODE_FAILED',
     });
-    expect(raw.frames.some(answerTo(1))).toBe(false); // neither subscribed nor refused
+    expect(await answer).toBeNull(); // neither subscribed nor refused: the connection closed
     expect(t.daemon.node.engine.recipients.some((r) => r?.name === 'pager')).toBe(false);
   });
 });

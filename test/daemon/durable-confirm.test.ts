@@ -4,7 +4,7 @@
  * no fence is made for it and nothing is answered.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { FrameType, confirmFlagDurable, encodeFrame, type Frame } from '../../src/wire/frames.js';
+import { FrameType, confirmFlagDurable, encodeFrame } from '../../src/wire/frames.js';
 import { RawConnection, startDaemon, within, type TestDaemon } from './harness.js';
 
 let running: TestDaemon | null = null;
@@ -14,26 +14,13 @@ afterEach(async () => {
   running = null;
 });
 
-const answerTo =
-  (requestId: number) =>
-  (frame: Frame): boolean =>
-    'requestId' in frame && frame.requestId === requestId;
-
 describe('a durable confirmation', () => {
   test('sent with a GOODBYE in one write: confirmed, but neither fenced nor answered', async () => {
     running = await startDaemon();
     const t = running;
     const raw = await RawConnection.open({ path: t.socket });
     await raw.hello();
-    raw.sendFrame({
-      type: FrameType.subscribe,
-      requestId: 1,
-      recipient: 'audit',
-      severityMax: 7,
-      window: 8,
-      prefixes: [],
-    });
-    expect(await raw.waitFor(answerTo(1))).toMatchObject({ type: FrameType.subscribed });
+    expect(await raw.subscribe(1, 'audit')).toMatchObject({ type: FrameType.subscribed });
     const seq = t.daemon.node.producer('raid').emit('disk.failed', 'err', null);
     const deliver = await raw.waitFor((f) => f.type === FrameType.deliver);
     expect(deliver).not.toBeNull();

@@ -222,6 +222,24 @@ export class RawConnection {
     return frame;
   }
 
+  /** The frame answering request `requestId` (null if the socket closes first). */
+  answer(requestId: number): Promise<Frame | null> {
+    return this.waitFor((frame) => 'requestId' in frame && frame.requestId === requestId);
+  }
+
+  /** SUBSCRIBE `recipient` (every severity and type, `window` deliveries); resolves with the answer. */
+  subscribe(requestId: number, recipient: string, window = 8): Promise<Frame | null> {
+    this.sendFrame({
+      type: FrameType.subscribe,
+      requestId,
+      recipient,
+      severityMax: 7,
+      window,
+      prefixes: [],
+    });
+    return this.answer(requestId);
+  }
+
   /** The goodbye frames received so far. */
   goodbyes(): Frame[] {
     return this.frames.filter((frame) => frame.type === FrameType.goodbye);

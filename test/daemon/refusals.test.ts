@@ -5,7 +5,7 @@
  * code), and frames out of turn.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { FrameType, type Frame } from '../../src/wire/frames.js';
+import { FrameType } from '../../src/wire/frames.js';
 import { RawConnection, startDaemon, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
@@ -19,11 +19,6 @@ async function open(): Promise<RawConnection> {
   await raw.hello();
   return raw;
 }
-
-const answerTo =
-  (requestId: number) =>
-  (frame: Frame): boolean =>
-    'requestId' in frame && frame.requestId === requestId;
 
 describe('the daemon refuses', () => {
   test('an emit or a confirm naming a handle never given: GOODBYE BAD_FRAME', async () => {
@@ -53,9 +48,9 @@ describe('the daemon refuses', () => {
     const first = await open();
     const second = await open();
     first.sendFrame({ type: FrameType.claim, requestId: 1, producer: 'raid', resume: 0 });
-    expect(await first.waitFor(answerTo(1))).toMatchObject({ type: FrameType.claimed });
+    expect(await first.answer(1)).toMatchObject({ type: FrameType.claimed });
     second.sendFrame({ type: FrameType.claim, requestId: 1, producer: 'raid', resume: 0 });
-    expect(await second.waitFor(answerTo(1))).toMatchObject({
+    expect(await second.answer(1)).toMatchObject({
       type: FrameType.refused,
       code: 'PRODUCER_BUSY',
     });
@@ -65,23 +60,12 @@ describe('the daemon refuses', () => {
 
   test('a recipient the strict config does not name; one it names is subscribed', async () => {
     const raw = await open();
-    const subscribe = (requestId: number, recipient: string): void =>
-      raw.sendFrame({
-        type: FrameType.subscribe,
-        requestId,
-        recipient,
-        severityMax: 7,
-        window: 8,
-        prefixes: [],
-      });
-    subscribe(1, 'pager');
-    expect(await raw.waitFor(answerTo(1))).toMatchObject({
+    expect(await raw.subscribe(1, 'pager')).toMatchObject({
       type: FrameType.refused,
       code: 'RECIPIENT_UNKNOWN',
       message: "recipient 'pager' is not in the config",
     });
-    subscribe(2, 'audit');
-    expect(await raw.waitFor(answerTo(2))).toMatchObject({ type: FrameType.subscribed });
+    expect(await raw.subscribe(2, 'audit')).toMatchObject({ type: FrameType.subscribed });
     await raw.end();
   });
 
@@ -91,18 +75,10 @@ describe('the daemon refuses', () => {
       const raw = await RawConnection.open({ path: loose.socket });
       await raw.hello();
       const ids = loose.daemon.node.geometry.recipientsMax;
-      for (let k = 1; k <= ids + 1; k++)
-        raw.sendFrame({
-          type: FrameType.subscribe,
-          requestId: k,
-          recipient: `r${k}`,
-          severityMax: 7,
-          window: 8,
-          prefixes: [],
-        });
-      for (let k = 1; k <= ids; k++)
-        expect(await raw.waitFor(answerTo(k))).toMatchObject({ type: FrameType.subscribed });
-      const refused = await raw.waitFor(answerTo(ids + 1));
+      const answers = Array.from({ length: ids + 1 }, (_, k) => raw.subscribe(k + 1, `r${k + 1}`));
+      for (let k = 0; k < ids; k++)
+        expect(await answers[k]).toMatchObject({ type: FrameType.subscribed });
+      const refused = await answers[ids];
       expect(refused).toMatchObject({ type: FrameType.refused, code: 'RECIPIENTS_FULL' });
       expect(refused?.type === FrameType.refused && refused.message).not.toMatch(/^nvrelay: /);
       expect(raw.goodbyes()).toEqual([]);
@@ -118,7 +94,7 @@ describe('the daemon refuses', () => {
     const raw = await RawConnection.open({ path: t.socket });
     const welcome = await raw.hello();
     raw.sendFrame({ type: FrameType.claim, requestId: 1, producer: 'raid', resume: 0 });
-    const claimed = await raw.waitFor(answerTo(1));
+    const claimed = await raw.answer(1);
     const handle = claimed?.type === FrameType.claimed ? claimed.handle : -1;
     raw.sendFrame({
       type: FrameType.emit,
@@ -129,7 +105,7 @@ describe('the daemon refuses', () => {
       eventType: 'disk.failed',
       details: new Uint8Array(welcome.detailsBytesMax + 1), // more than a record holds
     });
-    expect(await raw.waitFor(answerTo(2))).toMatchObject({
+    expect(await raw.answer(2)).toMatchObject({
       type: FrameType.refused,
       code: 'EVENT_TOO_LARGE',
       message: `details of ${welcome.detailsBytesMax + 1} bytes exceed detailsBytesMax ${welcome.detailsBytesMax}`,
