@@ -144,6 +144,31 @@ describe('the replay plan', () => {
     expect(Object.keys(node.replay.plan ?? {})).toContain('items');
   });
 
+  test('a recipient id of 32 or more: its confirmations are in the masks\u2019 high half', () => {
+    const limits = { ...smallLimits, recipientsMax: 40 };
+    const { node: first, device } = bootNode(freshDevice(limits));
+    for (let id = 0; id < 32; id++)
+      first.registerRecipient(`low${id}`, {}, (event, r) => r.confirm(event.seq));
+    const high: number[] = [];
+    const recipientHigh = first.registerRecipient('high', {}, (event) => high.push(event.seq));
+    expect(recipientHigh.id).toBe(32);
+    first.start();
+    const p = first.producer('p');
+    const seqs = [1, 2, 3].map((k) => p.emit('a.x', 'err', bytes(k)));
+    first.drainUntilIdle();
+    expect(high).toEqual(seqs);
+    recipientHigh.confirm(seqs[1] as number); // the high recipient confirms the second only
+    first.drainUntilIdle();
+    first.close();
+    const { node } = bootNode(rebootDurable(device));
+    const items = node.replay.plan?.items ?? [];
+    expect(items.map((item) => [item.seq, item.handled])).toEqual([
+      [seqs[0], false],
+      [seqs[1], true],
+      [seqs[2], false],
+    ]);
+  });
+
   test('a damaged record is an item with its verdict, no seq, and not handled', () => {
     const { node: first, device } = bootNode(freshDevice());
     listen(first, 'r', false);
