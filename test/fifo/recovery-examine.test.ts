@@ -8,7 +8,9 @@
 import { describe, expect, test, vi } from 'vitest';
 import { AssertionError } from '../../src/events/assert.js';
 import { writeRecord } from '../../src/events/record.js';
-import { SlotVerdict } from '../../src/fifo/fifo.js';
+import { PersistentFifo, SlotVerdict } from '../../src/fifo/fifo.js';
+import { fifoSectionBytes, slotBytesFor } from '../../src/fifo/layout.js';
+import { TracedNvram } from '../../src/nvram/index.js';
 import { buildImage, newFifo, type PlacedRecord } from './recovery-image.js';
 
 const run = (from: number, to: number): PlacedRecord[] =>
@@ -136,5 +138,28 @@ describe('loading runs of slots', () => {
     fifo.deferConfirmation(position);
     expect(fifo.examine(2)).toBe(SlotVerdict.valid);
     expect(fifo.shadowView.getInt32(base, true)).toBe(1);
+  });
+});
+
+describe('a FIFO with nothing ever published', () => {
+  test('recovers at 0 with newest seq 0 whatever its slot size (no slot before position 0)', () => {
+    const geometry = {
+      slotBytes: slotBytesFor(8192), // a slot larger than everything before the ring
+      slotCount: 2,
+      detailsBytesMax: 8192,
+      recipientsMax: 3,
+    };
+    const length = fifoSectionBytes(geometry);
+    const device = TracedNvram.format(4096 + length, [{ name: 'fifo', length }]);
+    PersistentFifo.format(device, 'fifo', geometry);
+    const fifo = new PersistentFifo(device, 'fifo', geometry);
+    const recovery = fifo.recover();
+    expect([recovery.head, recovery.tail, recovery.torn, recovery.salvaged]).toEqual([
+      0,
+      0,
+      [],
+      null,
+    ]);
+    expect(fifo.newestSeq()).toBe(0);
   });
 });
