@@ -1,10 +1,14 @@
 /**
  * The FIFO descriptor's bytes (src/fifo/layout.ts; docs/ARCHITECTURE.md lays them out): magic,
  * version and geometry as little-endian u32 at fixed offsets, then their CRC32C, and the check
- * recovery's row D1 makes of them.
+ * recovery's row D1 makes of them. The fault's reason is what an operator reads in the NODE_CORRUPT
+ * error a boot or `nvrelay check` reports, so each reason is pinned word for word.
  */
 import { describe, expect, test } from 'vitest';
 import { crc32c } from '../../src/events/crc32c.js';
+import { NodeError } from '../../src/events/errors.js';
+import { PersistentFifo } from '../../src/fifo/fifo.js';
+import { TracedNvram } from '../../src/nvram/index.js';
 import {
   describeDescriptorFault,
   encodeFifoDescriptor,
@@ -81,6 +85,69 @@ describe('describeDescriptorFault', () => {
       );
       expect(describeDescriptorFault(bytes, geometry), `${name}, resealed`).not.toBeNull();
     }
+  });
+});
+
+describe('the reason a descriptor is refused (row D1)', () => {
+  const resealed = (damage: (bytes: Uint8Array) => void): Uint8Array => {
+    const bytes = encodeFifoDescriptor(geometry);
+    damage(bytes);
+    new DataView(bytes.buffer).setUint32(fifoOffsets.crc, crc32c(bytes, 0, fifoOffsets.crc), true);
+    return bytes;
+  };
+
+  test('each fault names itself, checked in the order magic, checksum, version, geometry', () => {
+    const reasons = [
+      resealed((bytes) => (bytes[0] = 0x6e)), // 'nVRFIFO1', checksum made to agree
+      resealed((bytes) => (bytes[7] = 0x32)), // 'NVRFIFO2'
+      (() => {
+        const bytes = encodeFifoDescriptor(geometry);
+        bytes[fifoOffsets.crc] = (bytes[fifoOffsets.crc] as number) ^ 1;
+        return bytes;
+      })(),
+      resealed((bytes) => (bytes[fifoOffsets.version] = fifoVersion + 1)),
+      encodeFifoDescriptor({ ...geometry, slotCount: geometry.slotCount + 1 }),
+    ].map((bytes) => describeDescriptorFault(bytes, geometry));
+    expect(reasons).toEqual([
+      'bad magic (not formatted as a FIFO)',
+      'bad magic (not formatted as a FIFO)',
+      'descriptor checksum mismatch',
+      'unsupported version',
+      'geometry differs from the control block',
+    ]);
+  });
+
+  test('a wrong magic is reported as such even when the checksum disagrees too', () => {
+    const bytes = new Uint8Array(fifoDescriptorBytes).fill(0xa5);
+    expect(describeDescriptorFault(bytes, geometry)).toBe('bad magic (not formatted as a FIFO)');
+  });
+
+  test('only the 32 descriptor bytes are judged, whatever follows them on the line', () => {
+    const line = new Uint8Array(64).fill(0xff);
+    line.set(encodeFifoDescriptor(geometry));
+    expect(describeDescriptorFault(line, geometry)).toBeNull();
+  });
+
+  test('a boot stops with NODE_CORRUPT naming the reason', () => {
+    const small: FifoGeometry = {
+      slotBytes: 64,
+      slotCount: 4,
+      detailsBytesMax: 0,
+      recipientsMax: 1,
+    };
+    const device = TracedNvram.format(8192, [{ name: 'fifo', length: 4096 }]);
+    PersistentFifo.format(device, 'fifo', small);
+    // the version changed without resealing: the checksum disagrees first
+    device.storeU32(device.section('fifo').offset + fifoOffsets.version, fifoVersion + 1);
+    let caught: unknown;
+    try {
+      new PersistentFifo(device, 'fifo', small).recover();
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(NodeError);
+    expect((caught as NodeError).code).toBe('NODE_CORRUPT');
+    expect((caught as NodeError).message).toContain('descriptor checksum mismatch');
   });
 });
 
