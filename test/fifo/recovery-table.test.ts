@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
+import { AssertionError } from '../../src/events/assert.js';
 import {
   DecisionTable,
   confirmationTable,
@@ -105,6 +106,58 @@ describe('building a table checks it', () => {
     expect(() => new DecisionTable(facts, [row({ a: true }), row({ b: true }), row({})])).toThrow(
       /matches (2|3) rows/,
     );
+  });
+});
+
+describe('a table\u2019s size, facts and descriptions', () => {
+  const factNames = (count: number): string[] => Array.from({ length: count }, (_, i) => `f${i}`);
+  const anyRow: DecisionRow<string, string> = { row: 'X', when: {}, decision: 'x' };
+
+  test('up to 8 facts (a lookup of 256 entries); a ninth is refused', () => {
+    const eight = new DecisionTable(factNames(8), [anyRow]);
+    expect(eight.decide(255)).toBe(anyRow);
+    expect(eight.decide(0)).toBe(anyRow);
+    expect(() => new DecisionTable(factNames(9), [anyRow])).toThrow(AssertionError);
+    expect(() => new DecisionTable(factNames(9), [anyRow])).toThrow(/too large/);
+  });
+
+  test('up to 255 rows (a row index is one byte); 256 are refused', () => {
+    const facts = factNames(8);
+    const exact = (bits: number): DecisionRow<string, string> => ({
+      row: `X${bits}`,
+      when: Object.fromEntries(facts.map((fact, i) => [fact, ((bits >> i) & 1) === 1])),
+      decision: `x${bits}`,
+    });
+    const rows = Array.from({ length: 256 }, (_, bits) => exact(bits));
+    expect(() => new DecisionTable(facts, rows)).toThrow(/too large/);
+    // 255 rows: the last one leaves f0 a don't-care, so it decides 254 and 255
+    const fewer = [
+      ...rows.slice(0, 254),
+      { ...exact(254), when: { ...exact(254).when, f0: undefined } },
+    ];
+    const table = new DecisionTable(facts, fewer);
+    expect([253, 254, 255].map((bits) => table.decide(bits).decision)).toEqual([
+      'x253',
+      'x254',
+      'x254',
+    ]);
+  });
+
+  test('a fact\u2019s bit is its index; an unknown fact is refused', () => {
+    const table = new DecisionTable(['a', 'b', 'c'] as string[], [anyRow]);
+    expect(['a', 'b', 'c'].map((fact) => table.bit(fact))).toEqual([1, 2, 4]);
+    expect(() => table.bit('d')).toThrow(AssertionError);
+    expect(slotTable.bit('seqAbove')).toBe(8);
+  });
+
+  test('describe names every fact yes or no', () => {
+    const table = new DecisionTable(['a', 'b'] as string[], [anyRow]);
+    expect([0, 1, 2, 3].map((bits) => table.describe(bits))).toEqual([
+      'a=no b=no',
+      'a=yes b=no',
+      'a=no b=yes',
+      'a=yes b=yes',
+    ]);
   });
 });
 
