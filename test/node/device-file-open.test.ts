@@ -38,6 +38,8 @@ import { DirectNvram, NvramError } from '../../src/nvram/index.js';
 const fsCalls = vi.hoisted(() => [] as { call: string; target: string }[]);
 /** An errno code the next link or unlink of device-file.ts fails with, once (null: none). */
 const fsFaults = vi.hoisted(() => ({ link: null as string | null, unlink: null as string | null }));
+/** When set, each write of device-file.ts writes at most this many bytes (a short write). */
+const writeLimit = vi.hoisted(() => ({ bytes: null as number | null }));
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
@@ -58,6 +60,8 @@ vi.mock('node:fs', async (importOriginal) => {
       fault('link', to);
       fs.linkSync(from, to);
     },
+    writeSync: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) =>
+      fs.writeSync(fd, buffer, offset, Math.min(length, writeLimit.bytes ?? length), position),
     fsyncSync: (fd: number) => {
       fs.fsyncSync(fd);
       const stat = fs.fstatSync(fd);
@@ -73,6 +77,7 @@ afterEach(() => {
   vi.useRealTimers();
   fsFaults.link = null;
   fsFaults.unlink = null;
+  writeLimit.bytes = null;
 });
 
 const deviceBytes = 1 << 20;
@@ -163,6 +168,23 @@ describe('formatNodeDevice', () => {
     const device = DirectNvram.open(path);
     try {
       expect(device.header.bootCount).toBe(1); // this open's boot, the format's none
+      expect(readNodeGeometry(device)).toEqual(nodeLayout(limits).geometry);
+    } finally {
+      device.close();
+    }
+  });
+
+  test('short writes of the image are continued until all of it is written', () => {
+    const path = join(folder(), 'node.nvram');
+    const whole = join(folder(), 'whole.nvram');
+    expect(formatNodeDevice(whole, deviceBytes, limits)).toBe(true);
+    writeLimit.bytes = 100_000; // not a divisor of the size: the last write is shorter still
+    expect(formatNodeDevice(path, deviceBytes, limits)).toBe(true);
+    writeLimit.bytes = null;
+    // past the header page (its device id is the format's own), byte for byte the same
+    expect(readFileSync(path).subarray(4096).equals(readFileSync(whole).subarray(4096))).toBe(true);
+    const device = DirectNvram.open(path);
+    try {
       expect(readNodeGeometry(device)).toEqual(nodeLayout(limits).geometry);
     } finally {
       device.close();
