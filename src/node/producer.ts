@@ -10,6 +10,8 @@ import { severityLevel, type Severity } from '../events/severity.js';
 import type { Node } from './node.js';
 
 const textEncoder = new TextEncoder();
+/** The cached type before any is resolved: equal to nothing a caller can pass (null included). */
+const noTypeYet = Symbol();
 
 export class Producer {
   readonly name: string;
@@ -17,7 +19,7 @@ export class Producer {
   readonly #node: Node;
   // A one-entry cache: a producer usually emits the same few literal types, and comparing
   // the same string object is a pointer check, cheaper than a Map lookup per emit.
-  #lastType: string | null = null;
+  #lastType: string | symbol = noTypeYet;
   #lastTypeId = -1;
 
   constructor(node: Node, name: string, sourceId: number) {
