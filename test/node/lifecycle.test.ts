@@ -31,7 +31,8 @@ describe('the node lifecycle', () => {
       }),
     );
     const failed = lifecycle().life;
-    failed.fail(new Error('EIO'));
+    const eio = new Error('EIO');
+    failed.fail(eio);
     expect(failed.open).toBe(false);
     expect(() => failed.checkOpen('drain')).toThrow(
       expect.objectContaining({
@@ -39,6 +40,7 @@ describe('the node lifecycle', () => {
         message: expect.stringMatching(
           /^nvrelay: drain: nvrelay: the node stopped after a device error \(EIO\)/,
         ),
+        cause: eio, // the device error itself, as on the failure
       }),
     );
   });
