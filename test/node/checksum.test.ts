@@ -52,6 +52,15 @@ describe('NodeOptions.checksum', () => {
     }
   });
 
+  test("the default is 'webassembly': record buffers in WebAssembly memory, past its CRC tables", () => {
+    const offsets = (options: NodeOptions): number[] =>
+      bootNode(freshDevice(), options).node.fifos.map((fifo) => fifo.buffer.bytes.byteOffset);
+    expect(offsets({ checksum: 'typescript' })).toEqual([0, 0]);
+    const wasm = offsets({ checksum: 'webassembly' });
+    expect(wasm.every((offset) => offset > 0)).toBe(true);
+    expect(offsets({})).toEqual(wasm);
+  });
+
   test('an unknown engine is refused', () => {
     expect(() => bootNode(freshDevice(), { checksum: 'sse' as never })).toThrow(
       /checksum must be 'webassembly' or 'typescript'/,
