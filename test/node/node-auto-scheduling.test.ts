@@ -74,6 +74,19 @@ describe('auto scheduling: what arranges a drain', () => {
     node.close();
   });
 
+  test('a confirmation while booting arranges no pass before start: nothing is retired', async () => {
+    const node = Node.boot(owedToLate(), { checksum: 'typescript' });
+    const late = node.registerRecipient('late', {}, () => {});
+    expect(late.confirm(1)).toBe(true); // a remote recipient confirming ahead
+    await turns();
+    expect(node.phase).toBe('booting');
+    expect(node.stats().counters.retired).toBe(0);
+    node.start();
+    await turns();
+    expect(node.stats().counters.retired).toBe(1);
+    node.close();
+  });
+
   test('a manual node drains only when told', async () => {
     const { node } = bootNode();
     const delivered: number[] = [];
