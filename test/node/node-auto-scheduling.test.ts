@@ -6,14 +6,15 @@
  * timer follows the absent-recipient deadline, and that a fatal error thrown on the event loop
  * fails the node (fail-stop) instead of escaping. A manual node has no scheduler at all.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { NodeError } from '../../src/events/errors.js';
 import { Node } from '../../src/node/node.js';
+import { confirmationFenceDelayMs } from '../../src/node/scheduler.js';
 import { NvramError } from '../../src/nvram/errors.js';
 import type { TracedNvram } from '../../src/nvram/index.js';
 import { ManualClock, bootNode, freshDevice, rebootDurable } from '../engine/harness.js';
 
-/** A few turns of the event loop (immediates only: no timer can fire in between). */
+/** A few turns of the event loop (immediates). */
 async function turns(count = 4): Promise<void> {
   for (let k = 0; k < count; k++) await new Promise((resolve) => setImmediate(resolve));
 }
@@ -102,16 +103,22 @@ describe('auto scheduling: what arranges a drain', () => {
 
 describe('auto scheduling: fences and timers', () => {
   test("a pass's confirmations wait for the fence timer, not a fence at the pass's end", async () => {
-    const node = Node.boot(freshDevice(), { checksum: 'typescript' });
-    node.registerRecipient('audit', {}, (event, recipient) => recipient.confirm(event.seq));
-    node.start();
-    node.producer('raid').emit('disk.failed', 'err');
-    await turns();
-    expect(node.stats().counters.confirmed).toBe(1);
-    expect(node.engine.confirmationsPending()).toBe(true);
-    await sleep(30);
-    expect(node.engine.confirmationsPending()).toBe(false);
-    node.close();
+    // timeouts faked (immediates stay real): the fence timer fires only when the test says
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const node = Node.boot(freshDevice(), { checksum: 'typescript' });
+      node.registerRecipient('audit', {}, (event, recipient) => recipient.confirm(event.seq));
+      node.start();
+      node.producer('raid').emit('disk.failed', 'err');
+      await turns();
+      expect(node.stats().counters.confirmed).toBe(1);
+      expect(node.engine.confirmationsPending()).toBe(true);
+      vi.advanceTimersByTime(confirmationFenceDelayMs);
+      expect(node.engine.confirmationsPending()).toBe(false);
+      node.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test('a group emitted while booting is committed on the next turn, before start', async () => {
