@@ -1,9 +1,10 @@
 /**
  * Device files across power cuts, races and full disks: a format is published with a link and
  * then a directory fsync; of processes racing to create one device exactly one formats it and
- * the others open that device; temporary files of killed formats do not get in the way; every
- * block is preallocated, so a full file system is NvramError NVRAM_IO at format (not SIGBUS at
- * the first store); close msyncs the whole mapping in 'process' durability too.
+ * the others open that device; every block is preallocated, so a full file system is NvramError NVRAM_IO at format (not SIGBUS at
+ * the first store); close msyncs the whole mapping in 'process' durability too. What a
+ * format and an open do within one process (refusals, formats in place, temporary files of dead
+ * formats) is pinned in ./device-file-open.test.ts.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -14,20 +15,16 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { formatLimits, formatNodeDevice, openNodeDevice } from '../../src/node/device-file.js';
-import { nodeLayout, readNodeGeometry } from '../../src/node/layout.js';
 import { DirectNvram, NvramError } from '../../src/nvram/index.js';
 
 /** The file-system calls device-file.ts makes that decide durability, in order. */
 const fsCalls = vi.hoisted(() => [] as { call: string; target: string }[]);
-/** An errno code the next link or unlink of device-file.ts fails with, once (null: none). */
-const fsFaults = vi.hoisted(() => ({ link: null as string | null, unlink: null as string | null }));
 /** Run right after the next link of device-file.ts, once (null: none). */
 const afterLink = vi.hoisted(() => ({ run: null as ((path: string) => void) | null }));
 
@@ -37,20 +34,9 @@ const afterLink = vi.hoisted(() => ({ run: null as ((path: string) => void) | nu
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const identity = (stat: { dev: number; ino: number }): string => `${stat.dev}:${stat.ino}`;
-  const fault = (call: 'link' | 'unlink', path: string): void => {
-    const code = fsFaults[call];
-    if (code === null) return;
-    fsFaults[call] = null;
-    throw Object.assign(new Error(`${code}: injected, ${call} '${path}'`), { code });
-  };
   return {
     ...fs,
-    unlinkSync: (path: string) => {
-      fault('unlink', path);
-      fs.unlinkSync(path);
-    },
     linkSync: (from: string, to: string) => {
-      fault('link', to);
       fs.linkSync(from, to);
       fsCalls.push({ call: 'link', target: to });
       const run = afterLink.run;
@@ -139,42 +125,6 @@ describe('formatNodeDevice publishes durably', () => {
       named,
     );
   });
-
-  test('a device already at the path is left alone, and no temporary file stays', () => {
-    const where = folder();
-    const path = join(where, 'node.nvram');
-    expect(formatNodeDevice(path, deviceBytes, limits)).toBe(true);
-    const first = deviceIdOf(path);
-    expect(formatNodeDevice(path, deviceBytes, limits)).toBe(false);
-    expect(deviceIdOf(path)).toBe(first);
-    expect(readdirSync(where)).toEqual(['node.nvram']);
-  });
-});
-
-describe('formatNodeDevice when the file system refuses', () => {
-  test('a link that fails for another reason than an existing name is thrown; no temporary file stays', () => {
-    const where = folder();
-    const path = join(where, 'node.nvram');
-    fsFaults.link = 'EACCES';
-    expect(() => formatNodeDevice(path, deviceBytes, limits)).toThrow(
-      expect.objectContaining({ code: 'EACCES' }),
-    );
-    expect(readdirSync(where)).toEqual([]);
-  });
-
-  test('a temporary file that cannot be removed is an error, not left unsaid', () => {
-    const where = folder();
-    const path = join(where, 'node.nvram');
-    fsFaults.unlink = 'EBUSY';
-    expect(() => formatNodeDevice(path, deviceBytes, limits)).toThrow(
-      expect.objectContaining({ code: 'EBUSY' }),
-    );
-    // the device was published before the removal failed; the temporary name is still there
-    expect(readdirSync(where).sort()).toEqual([
-      'node.nvram',
-      expect.stringMatching(/^node\.nvram\.formatting\.\d+\.[0-9a-f]{16}$/),
-    ]);
-  });
 });
 
 describe('openNodeDevice when another process holds the device it just published', () => {
@@ -221,46 +171,6 @@ describe('openNodeDevice when another process holds the device it just published
   });
 });
 
-describe('openNodeDevice on a device that holds no usable node', () => {
-  test('the sections of a node but no control block: formatted in place', () => {
-    const where = folder();
-    const path = join(where, 'node.nvram');
-    DirectNvram.format(path, { sizeBytes: deviceBytes, sections: nodeLayout(limits).sections });
-    const { device, formatted } = openNodeDevice(path, {
-      durability: 'process',
-      sizeBytes: deviceBytes,
-    });
-    try {
-      expect(formatted).toBe(true);
-      expect(readNodeGeometry(device).runtimeSlots).toBe(limits.runtimeSlots);
-    } finally {
-      device.close();
-    }
-  });
-
-  test('a damaged control block, or sections of something else: the error is thrown and the device left closed', () => {
-    const where = folder();
-    const damaged = join(where, 'damaged.nvram');
-    expect(formatNodeDevice(damaged, deviceBytes, limits)).toBe(true);
-    const opened = DirectNvram.open(damaged);
-    const control = opened.section('control').offset;
-    opened.storeU32(control, 0x21212121); // the magic
-    opened.persist(control, 4);
-    opened.close();
-    const foreign = join(where, 'foreign.nvram');
-    DirectNvram.format(foreign, { sizeBytes: 65536, sections: [{ name: 'log', length: 4096 }] });
-    for (const [path, code] of [
-      [damaged, 'NODE_CORRUPT'],
-      [foreign, 'NVRAM_UNKNOWN_SECTION'],
-    ] as const) {
-      expect(() => openNodeDevice(path, { durability: 'process', sizeBytes: deviceBytes })).toThrow(
-        expect.objectContaining({ code }),
-      );
-      DirectNvram.open(path).close(); // not left locked
-    }
-  });
-});
-
 describe('openNodeDevice when processes race to create the device', () => {
   // Each child waits for the same moment, then opens; the device lock is held by whoever has
   // the device open, so a child that finds it locked tries again.
@@ -299,29 +209,6 @@ describe('openNodeDevice when processes race to create the device', () => {
     expect(new Set(opened.map((one) => one.deviceId)).size).toBe(1);
     expect(opened[0]?.deviceId).toBe(deviceIdOf(path).toString());
     expect(readdirSync(where)).toEqual(['node.nvram']);
-  });
-});
-
-describe('openNodeDevice after a format was killed', () => {
-  test('temporary files do not get in the way; those of dead processes are removed', () => {
-    const where = folder();
-    const path = join(where, 'node.nvram');
-    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
-    const abandoned = `${path}.formatting.${deadPid}.0123456789abcdef`;
-    const inProgress = `${path}.formatting.${process.pid}.fedcba9876543210`;
-    const older = `${path}.formatting`; // the name a format used before
-    for (const file of [abandoned, inProgress, older]) writeFileSync(file, 'half a format');
-    const { device, formatted } = openNodeDevice(path, {
-      durability: 'process',
-      sizeBytes: deviceBytes,
-    });
-    device.close();
-    expect(formatted).toBe(true);
-    expect(existsSync(abandoned)).toBe(false);
-    expect(readFileSync(inProgress, 'utf8')).toBe('half a format'); // its process still runs
-    const again = openNodeDevice(path, { durability: 'process', sizeBytes: deviceBytes });
-    again.device.close();
-    expect(again.formatted).toBe(false);
   });
 });
 
