@@ -2,6 +2,7 @@
  * Test fixtures for the event core: a node on an in-memory traced device, with manual
  * scheduling and a clock the test moves by hand.
  */
+import { NodeError } from '../../src/events/errors.js';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import { formatNode, nodeLayout, type NodeLimits } from '../../src/node/layout.js';
 import { TracedNvram } from '../../src/nvram/index.js';
@@ -53,3 +54,14 @@ export function rebootDurable(device: TracedNvram): TracedNvram {
 }
 
 export const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
+
+/** The code of the NodeError `run` throws, or 'accepted'. */
+export function outcome(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof NodeError) return error.code;
+    throw error;
+  }
+  return 'accepted';
+}

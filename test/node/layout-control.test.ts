@@ -7,20 +7,8 @@
 import { describe, expect, test } from 'vitest';
 import { fifoSlotsMax, recipientsMax } from '../../src/constants.js';
 import { crc32c } from '../../src/events/crc32c.js';
-import { NodeError } from '../../src/events/errors.js';
 import { nodeGeometry, readNodeGeometry, type NodeLimits } from '../../src/node/layout.js';
-import { freshDevice, smallLimits } from '../engine/harness.js';
-
-/** The NodeError code `run` throws, or 'accepted'. */
-function outcome(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof NodeError) return error.code;
-    throw error;
-  }
-  return 'accepted';
-}
+import { freshDevice, outcome, smallLimits } from '../engine/harness.js';
 
 /** Rewrites the persisted control block; `sealed` recomputes its checksum afterwards. */
 function rewriteControl(edit: (view: DataView, block: Uint8Array) => void, sealed: boolean) {

@@ -5,20 +5,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { attemptsLimit, inFlightLimit } from '../../src/constants.js';
-import { NodeError } from '../../src/events/errors.js';
 import { Node, type NodeOptions } from '../../src/node/node.js';
-import { bootNode, freshDevice } from '../engine/harness.js';
-
-/** 'accepted', or the code of the NodeError `run` throws. */
-function outcome(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof NodeError) return error.code;
-    throw error;
-  }
-  return 'accepted';
-}
+import { bootNode, freshDevice, outcome } from '../engine/harness.js';
 
 const boot = (options: object) => () =>
   Node.boot(freshDevice(), { scheduling: 'manual', ...options } as NodeOptions);
