@@ -7,9 +7,11 @@ import { seqMax } from '../../src/constants.js';
 import { NodeError } from '../../src/events/errors.js';
 import {
   encodeOrigin,
+  formatOrigin,
   originBytes,
   originHopsAt,
   originHopsMax,
+  originSeqsValid,
   type OriginHop,
 } from '../../src/events/origin.js';
 import {
@@ -84,6 +86,26 @@ describe('the origin trail in the record codec', () => {
     expect(originHopsAt(bytes, 3, 3)).toBe(0);
     expect(originHopsAt(bytes, 0, 0)).toBe(0);
     expect(originHopsAt(new Uint8Array([9]), 0, 1)).toBe(0); // above the maximum of 8
+    expect(originHopsAt(new Uint8Array([originHopsMax]), 0, 1)).toBe(originHopsMax);
+  });
+
+  test('hop seqs are valid from 1 to seqMax, each hop checked', () => {
+    const seqs = (values: number[]): boolean => {
+      const bytes = new Uint8Array(originBytes(values.length));
+      const view = new DataView(bytes.buffer);
+      values.forEach((seq, k) => {
+        view.setUint32(1 + 16 * k + 8, seq % 2 ** 32, true);
+        view.setUint32(1 + 16 * k + 12, Math.floor(seq / 2 ** 32), true);
+      });
+      return originSeqsValid(view, 0, values.length);
+    };
+    expect(seqs([1, seqMax])).toBe(true);
+    expect(seqs([1, 0])).toBe(false);
+    expect(seqs([seqMax + 1, 1])).toBe(false);
+  });
+
+  test('the trail as operators read it: node:seq, first hop first, joined by >', () => {
+    expect(formatOrigin(trail)).toBe(`00000000000000ff:7>fedcba9876543210:${seqMax}`);
   });
 
   test('the trail counts against detailsBytesMax', () => {
@@ -101,11 +123,19 @@ describe('the origin trail in the record codec', () => {
       [{ node: 'ff', seq: 1 }],
       [{ node: '00000000000000ff', seq: 0 }],
       [{ node: '00000000000000ff', seq: seqMax + 1 }],
+      // not a string, though it prints as a node id
+      [{ node: { toString: () => '00000000000000ff' } as unknown as string, seq: 1 }],
     ];
     for (const hops of bad)
       expect(() => encodeOrigin(hops), JSON.stringify(hops)).toThrow(
         expect.objectContaining({ code: 'BAD_ARGUMENT' }),
       );
+    // the bounds themselves are accepted: originHopsMax hops, a seq of 1
+    const longest = Array.from({ length: originHopsMax }, () => ({
+      node: '00000000000000ff',
+      seq: 1,
+    }));
+    expect(encodeOrigin(longest)[0]).toBe(originHopsMax);
   });
 });
 
