@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { seqMax } from '../../src/constants.js';
+import { AssertionError } from '../../src/events/assert.js';
 import { NodeError } from '../../src/events/errors.js';
 import {
   encodeOrigin,
@@ -78,6 +79,28 @@ describe('the origin trail in the record codec', () => {
     const length = view.getUint16(12, true);
     view.setUint32(8, resealed.crc(12, length - 12), true);
     expect(check(zero)).toBe(RecordVerdict.badField);
+  });
+
+  test('a bad hop count is badLength whatever recordBytes claims, even resealed', () => {
+    const slot = encodeRecord(relayed, limits.slotBytes);
+    const view = new DataView(slot.buffer);
+    const length = view.getUint16(12, true);
+    const withoutTrail = length - originBytes(2);
+    // recordBytes made to fit a trail of -1 or of 1 byte (what a bad count could be taken for)
+    for (const claimed of [withoutTrail - 1, withoutTrail + 1]) {
+      const copy = slot.slice();
+      const copyView = new DataView(copy.buffer);
+      copy[trailAt] = 0;
+      copyView.setUint16(12, claimed, true);
+      copyView.setUint32(8, recordBuffer(copy).crc(12, claimed - 12), true);
+      expect(check(copy), `recordBytes ${claimed}`).toBe(RecordVerdict.badLength);
+    }
+  });
+
+  test('a trail that does not fit the slot is refused before anything is written', () => {
+    const length = new DataView(encodeRecord(relayed, limits.slotBytes).buffer).getUint16(12, true);
+    const short = Math.floor((length - 1) / 8) * 8; // slots are whole 8-byte words
+    expect(() => encodeRecord(relayed, short)).toThrow(AssertionError);
   });
 
   test('the hop count is read only where a trail can start: none at or past the end', () => {
