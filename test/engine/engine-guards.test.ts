@@ -1,6 +1,7 @@
 /**
  * The distribution engine's guards (src/engine/distribution-engine.ts): once the node failed,
- * a pass, a retirement and a refusal throw the failure and change nothing; a pass started from
+ * a pass, a retirement and a refusal (of an event in flight or not) throw the failure and
+ * change nothing; a pass started from
  * inside a handler returns at once; examining an entry already examined does nothing.
  */
 import { describe, expect, test } from 'vitest';
@@ -25,6 +26,7 @@ describe('the distribution engine', () => {
     const failed = expect.objectContaining({ code: 'NODE_FAILED' });
     expect(() => node.engine.drain()).toThrow(failed);
     expect(() => audit.refuse(seq, 400)).toThrow(failed);
+    expect(() => audit.refuse(seq + 1_000, 400)).toThrow(failed); // never in flight
     expect(() => node.engine.deadLetterOwed(5, 1)).toThrow(failed);
     expect(taken).toEqual([seq]);
   });
