@@ -60,7 +60,10 @@ describe('in-flight windows', () => {
   });
 
   test('an event confirmed out of order is not re-delivered when an older one times out', () => {
-    const { node, clock } = bootNode(freshDevice(), { retry: { timeoutMs: 10, attemptsMax: 3 } });
+    const { node, clock } = bootNode(freshDevice(), {
+      retry: { timeoutMs: 10, backoffFactor: 2, timeoutMaxMs: 1_000, attemptsMax: 3 },
+    });
+    const start = clock.time;
     const log: [number, number][] = [];
     const r = node.registerRecipient('r', {}, (event) => void log.push([event.seq, event.attempt]));
     node.start();
@@ -78,6 +81,28 @@ describe('in-flight windows', () => {
       [first, 2],
     ]);
     expect(node.stats().counters.redelivered).toBe(1);
+    // the confirmed event's old deadline, still in the window behind the first, is not waited on
+    expect(node.engine.nextDeadline()).toBe(start + 30);
+  });
+
+  test('an event confirmed during its re-delivery is not waited on', () => {
+    const { node, clock } = bootNode(freshDevice(), {
+      retry: { timeoutMs: 10, backoffFactor: 2, timeoutMaxMs: 1_000, attemptsMax: 3 },
+    });
+    const start = clock.time;
+    node.registerRecipient('r', {}, (event, r) => {
+      if (event.attempt === 2) r.confirm(event.seq);
+    });
+    node.start();
+    const p = node.producer('p');
+    p.emit('t', 'err');
+    node.drain();
+    clock.advance(10);
+    node.drain(); // the second attempt is confirmed by the handler: its deadline (30) is gone
+    clock.advance(15);
+    p.emit('t', 'err');
+    node.drain();
+    expect(node.engine.nextDeadline()).toBe(start + 35);
   });
 
   test('a window of one holds one event: the next waits for a confirmation', () => {
