@@ -62,11 +62,11 @@ describe('the system clock, read by the engine', () => {
 describe("a caller's clock", () => {
   test('is read at every use and schedules nothing', async () => {
     const { now, immediates } = instrument();
-    let ms = 100;
+    let ms = 7_000;
     const cell = new ClockCell({ now: () => ms++ });
-    expect(readings(cell, 3)).toEqual([100, 101, 102]);
+    expect(readings(cell, 3)).toEqual([7_000, 7_001, 7_002]);
     await nextTurn();
-    expect(readings(cell, 1)).toEqual([103]);
+    expect(readings(cell, 1)).toEqual([7_003]);
     expect(now).not.toHaveBeenCalled();
     expect(immediates).not.toHaveBeenCalled();
   });

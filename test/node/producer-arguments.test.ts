@@ -5,7 +5,7 @@
  * mirrored node refuses emit (MIRROR_UNAVAILABLE) and records nothing; a remote producer's
  * counter is accepted up to seqMax; emitRelayed's `except` ids [193] must lie in
  * [0, recipientsMax), and exactly the recipients they name, below and above 32, are left out
- * of the event's distribution [221].
+ * of the event's delivery [215].
  */
 import { describe, expect, test } from 'vitest';
 import { recipientsMax, seqMax } from '../../src/constants.js';
