@@ -15,6 +15,7 @@ import {
   type DeadLetterGeometry,
 } from '../../src/engine/dead-letter.js';
 import { TracedNvram, crc32c } from '../../src/nvram/index.js';
+import { instructions } from './harness.js';
 
 const geometry: DeadLetterGeometry = {
   entryCount: 3,
@@ -70,16 +71,6 @@ function fresh(nvram: TracedNvram): DeadLetterStore {
   const store = new DeadLetterStore(nvram, sectionName, geometry);
   store.recover();
   return store;
-}
-
-/** The instructions the device ran since `from`: [kind, offset, length], kind 0 store, 1 flush, 2 fence. */
-function instructions(nvram: TracedNvram, from: number): [number, number, number][] {
-  const trace = nvram.exportTrace();
-  const out: [number, number, number][] = [];
-  for (let i = from; i < trace.kinds.length; i++) {
-    out.push([trace.kinds[i]!, trace.offsets[i]!, trace.lengths[i]!]);
-  }
-  return out;
 }
 
 describe('the dead-letter descriptor', () => {

@@ -65,3 +65,12 @@ export function outcome(run: () => unknown): string {
   }
   return 'accepted';
 }
+
+/** The instructions a traced device ran since `from`: [kind, offset, length] (0 store, 1 flush, 2 fence). */
+export function instructions(nvram: TracedNvram, from: number): [number, number, number][] {
+  const trace = nvram.exportTrace();
+  const out: [number, number, number][] = [];
+  for (let i = from; i < trace.kinds.length; i++)
+    out.push([trace.kinds[i] as number, trace.offsets[i] as number, trace.lengths[i] as number]);
+  return out;
+}

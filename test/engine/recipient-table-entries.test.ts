@@ -11,6 +11,7 @@ import {
   recipientTableBytes,
 } from '../../src/engine/recipient-table.js';
 import { TracedNvram } from '../../src/nvram/index.js';
+import { instructions } from './harness.js';
 
 const recipientsMax = 4;
 
@@ -25,16 +26,6 @@ function loaded(nvram: TracedNvram, max = recipientsMax): RecipientTable {
   const table = new RecipientTable(nvram, 'recipients', max);
   table.load();
   return table;
-}
-
-/** The device instructions since `from`: [kind, offset, length], kind 0 store, 1 flush, 2 fence. */
-function instructions(nvram: TracedNvram, from: number): [number, number, number][] {
-  const trace = nvram.exportTrace();
-  const out: [number, number, number][] = [];
-  for (let i = from; i < trace.kinds.length; i++) {
-    out.push([trace.kinds[i]!, trace.offsets[i]!, trace.lengths[i]!]);
-  }
-  return out;
 }
 
 const traced = (nvram: TracedNvram): number => nvram.exportTrace().kinds.length;

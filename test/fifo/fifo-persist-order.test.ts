@@ -16,7 +16,6 @@ import {
   slotBytesFor,
   type FifoGeometry,
 } from '../../src/fifo/layout.js';
-import { writeRecord } from '../../src/events/record.js';
 import { NvramError, TracedNvram } from '../../src/nvram/index.js';
 import {
   WordRole,
@@ -24,9 +23,7 @@ import {
   loadConfirmationMask,
   loadCounterWord,
 } from '../../src/events/checked-word.js';
-
-const source = new Uint8Array([0x72]); // 'r'
-const type = new Uint8Array([0x74]); // 't'
+import { appendRecord, encodeRecordAt } from './fifo-records.js';
 
 function geometry(slotCount: number): FifoGeometry {
   return { slotBytes: slotBytesFor(16), slotCount, detailsBytesMax: 16, recipientsMax: 3 };
@@ -87,31 +84,6 @@ function stepName(
   return `store ${word}`;
 }
 
-/** Encodes a record for recipient 0 at `position` in the shadow. */
-function encode(fifo: PersistentFifo, position: number, seq: number): void {
-  writeRecord(
-    fifo.buffer,
-    fifo.slotBase(position),
-    position,
-    seq,
-    6,
-    0,
-    1,
-    0,
-    0,
-    source,
-    type,
-    null,
-  );
-}
-
-function append(fifo: PersistentFifo, seq: number): number {
-  const position = fifo.reserve();
-  encode(fifo, position, seq);
-  fifo.commitAppend(position);
-  return position;
-}
-
 /** Sets recipient 0's bit in the shadow's confirmation word of `position`, then defers it. */
 function confirm(fifo: PersistentFifo, position: number): void {
   fifo.shadowView.setInt32(fifo.slotBase(position), 1, true);
@@ -141,10 +113,10 @@ describe('append [213]', () => {
     const booted = bootedFifo(4);
     const { fifo, steps } = booted;
     expect(steps()).toEqual([]); // a clean boot writes nothing
-    append(fifo, 1);
+    appendRecord(fifo, 1);
     expect(steps()).toEqual(['store record 0', 'flush record 0', 'fence', 'store tail 1']);
     expect([fifo.tail, fifo.durableTail]).toEqual([1, 0]);
-    append(fifo, 2);
+    appendRecord(fifo, 2);
     expect(steps()).toEqual([
       'store record 1',
       'flush record 1',
@@ -153,7 +125,7 @@ describe('append [213]', () => {
       'flush tail',
     ]);
     expect(rebootFinds(booted)).toEqual({ head: 0, tail: 2, words: [0, 0] }); // D4 scans both
-    append(fifo, 3); // its fence carries the flushed tail word 2
+    appendRecord(fifo, 3); // its fence carries the flushed tail word 2
     expect(steps()).toEqual(['store record 2', 'flush record 2', 'fence', 'store tail 3']);
     expect([fifo.tail, fifo.durableTail]).toEqual([3, 2]);
     expect(rebootFinds(booted)).toEqual({ head: 0, tail: 3, words: [0, 2] });
@@ -161,8 +133,8 @@ describe('append [213]', () => {
 
   test('a flushed tail word is owed a fence: confirmationsDurable makes it, once', () => {
     const { fifo, steps } = bootedFifo(4);
-    append(fifo, 1);
-    append(fifo, 2);
+    appendRecord(fifo, 1);
+    appendRecord(fifo, 2);
     steps();
     fifo.confirmationsDurable();
     expect(steps()).toEqual(['fence']);
@@ -174,9 +146,9 @@ describe('append [213]', () => {
 
   test('a ring of 64 slots keeps the tail word within one record, like smaller ones', () => {
     const { fifo, steps } = bootedFifo(64);
-    append(fifo, 1);
+    appendRecord(fifo, 1);
     steps();
-    append(fifo, 2);
+    appendRecord(fifo, 2);
     expect(steps()).toEqual([
       'store record 1',
       'flush record 1',
@@ -188,10 +160,10 @@ describe('append [213]', () => {
 
   test('a ring of 128 slots lets the tail word lag by 16 records (an eighth)', () => {
     const { fifo, steps } = bootedFifo(128);
-    for (let seq = 1; seq <= 17; seq++) append(fifo, seq);
+    for (let seq = 1; seq <= 17; seq++) appendRecord(fifo, seq);
     expect(steps().filter((step) => step === 'flush tail')).toEqual(['flush tail']);
     expect([fifo.tail, fifo.durableTail]).toEqual([17, 0]);
-    append(fifo, 18); // its fence carries the word 17
+    appendRecord(fifo, 18); // its fence carries the word 17
     expect(fifo.durableTail).toBe(17);
   });
 });
@@ -199,7 +171,7 @@ describe('append [213]', () => {
 describe('confirmation [216] and retirement [217]', () => {
   test('nothing received, nothing owed: no fence', () => {
     const { fifo, steps } = bootedFifo(4);
-    append(fifo, 1);
+    appendRecord(fifo, 1);
     steps();
     expect(fifo.confirmationsUnfenced).toBe(false);
     fifo.confirmationsDurable();
@@ -214,7 +186,7 @@ describe('confirmation [216] and retirement [217]', () => {
   test('a deferred confirmation is stored, flushed and fenced by the next fence, alone', () => {
     const booted = bootedFifo(4);
     const { fifo, steps } = booted;
-    for (let seq = 1; seq <= 3; seq++) append(fifo, seq);
+    for (let seq = 1; seq <= 3; seq++) appendRecord(fifo, seq);
     fifo.confirmationsDurable(); // the tail word flushed by the appends
     steps();
     confirm(fifo, 1);
@@ -232,7 +204,7 @@ describe('confirmation [216] and retirement [217]', () => {
   test('retiring persists the head word with one fence; a retired event owes no confirmation', () => {
     const booted = bootedFifo(4);
     const { fifo, steps } = booted;
-    for (let seq = 1; seq <= 3; seq++) append(fifo, seq);
+    for (let seq = 1; seq <= 3; seq++) appendRecord(fifo, seq);
     fifo.confirmationsDurable();
     steps();
     fifo.retire(0);
@@ -254,7 +226,7 @@ describe('confirmation [216] and retirement [217]', () => {
   test('persistPointers flushes a lagging tail word and fences it, even with the head unmoved', () => {
     const booted = bootedFifo(4);
     const { fifo, steps } = booted;
-    for (let seq = 1; seq <= 3; seq++) append(fifo, seq);
+    for (let seq = 1; seq <= 3; seq++) appendRecord(fifo, seq);
     steps();
     fifo.persistPointers();
     expect(steps()).toEqual(['flush tail', 'fence']);
@@ -264,7 +236,7 @@ describe('confirmation [216] and retirement [217]', () => {
   test('the engine may prepare a fence twice before it: the head word is stored once', () => {
     const booted = bootedFifo(4);
     const { fifo, steps } = booted;
-    for (let seq = 1; seq <= 3; seq++) append(fifo, seq);
+    for (let seq = 1; seq <= 3; seq++) appendRecord(fifo, seq);
     fifo.confirmationsDurable();
     confirm(fifo, 0);
     confirm(fifo, 1);
@@ -289,7 +261,7 @@ describe('confirmation [216] and retirement [217]', () => {
 
   test('a prepared head word alone is owed a fence', () => {
     const { fifo, steps } = bootedFifo(128); // the tail word is not flushed by the appends
-    for (let seq = 1; seq <= 2; seq++) append(fifo, seq);
+    for (let seq = 1; seq <= 2; seq++) appendRecord(fifo, seq);
     fifo.retire(0);
     fifo.prepareFence();
     expect(steps().slice(-3)).toEqual(['flush tail', 'store head 1', 'flush head']);
@@ -305,10 +277,10 @@ describe('the tail word stays below a torn record until the durable head passes 
     const slotCount = 128; // the tail word lags: the scan finds the group
     const first = bootedFifo(slotCount);
     const { device, fifo } = first;
-    append(fifo, 1);
+    appendRecord(fifo, 1);
     const group = [fifo.reserve(), fifo.reserve(), fifo.reserve()];
     group.forEach((position, k) => {
-      encode(fifo, position, 2 + k);
+      encodeRecordAt(fifo, position, 2 + k);
       fifo.writeRecord(position);
     });
     const start = (position: number): number => fifo.slotsOffset + fifo.slotBase(position);
@@ -329,7 +301,7 @@ describe('the tail word stays below a torn record until the durable head passes 
     fifo.persistPointers();
     expect(steps()).toEqual(['store head 1', 'flush head', 'fence']);
     expect(fifo.persistedHead).toBe(1); // at the torn record, not past it
-    append(fifo, 5);
+    appendRecord(fifo, 5);
     expect(steps()).toEqual(['store record 4', 'flush record 4', 'fence', 'store tail 1']);
   });
 
@@ -350,12 +322,12 @@ describe('the tail word stays below a torn record until the durable head passes 
 describe('order is asserted', () => {
   test('reserve without a free slot, append, retire or confirm out of order', () => {
     const { fifo } = bootedFifo(2);
-    append(fifo, 1);
+    appendRecord(fifo, 1);
     const position = fifo.reserve(); // the last free slot
     expect(() => fifo.reserve()).toThrow(AssertionError);
     expect(() => fifo.commitAppend(position + 1)).toThrow(AssertionError);
     expect(() => fifo.deferConfirmation(position)).toThrow(AssertionError);
-    encode(fifo, position, 2);
+    encodeRecordAt(fifo, position, 2);
     fifo.commitAppend(position);
     expect(() => fifo.retire(1)).toThrow(AssertionError);
     fifo.retire(0);
@@ -367,9 +339,9 @@ describe('order is asserted', () => {
 
   test('a group commit covers reserved positions past the tail', () => {
     const { fifo } = bootedFifo(4);
-    append(fifo, 1);
+    appendRecord(fifo, 1);
     const position = fifo.reserve();
-    encode(fifo, position, 2);
+    encodeRecordAt(fifo, position, 2);
     fifo.writeRecord(position);
     for (const tail of [1, 3]) {
       expect(() => fifo.commitGroup(tail)).toThrow(AssertionError);
@@ -386,12 +358,12 @@ describe('pipelined group commit: what an asynchronous fence made durable', () =
     const booted = bootedFifo(slotCount);
     const { device, fifo } = booted;
     device.asyncFenceCompletion = 'manual';
-    append(fifo, 1);
-    append(fifo, 2);
+    appendRecord(fifo, 1);
+    appendRecord(fifo, 2);
     fifo.retire(0);
     for (let seq = 3; seq <= 4; seq++) {
       const position = fifo.reserve();
-      encode(fifo, position, seq);
+      encodeRecordAt(fifo, position, seq);
       fifo.writeRecord(position);
     }
     booted.steps();

@@ -22,12 +22,11 @@ import {
   loadCounterWord,
   storeCounterWord,
 } from '../../src/events/checked-word.js';
+import { appendRecord, source, type } from './fifo-records.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 20_251_126);
 const recipientCount = 3;
 const allRecipients = (1 << recipientCount) - 1;
-const source = new Uint8Array([0x72]); // 'r'
-const type = new Uint8Array([0x74]); // 't'
 
 function geometry(slotCount: number): FifoGeometry {
   return {
@@ -39,27 +38,6 @@ function geometry(slotCount: number): FifoGeometry {
 }
 
 /** A formatted device holding one FIFO section named 'fifo'. */
-/** Appends one record for recipient 0 (info, no details) with `seq`; returns its position. */
-function appendRecord(fifo: PersistentFifo, seq: number): number {
-  const position = fifo.reserve();
-  writeRecord(
-    fifo.buffer,
-    fifo.slotBase(position),
-    position,
-    seq,
-    6,
-    0,
-    1,
-    0,
-    0,
-    source,
-    type,
-    null,
-  );
-  fifo.commitAppend(position);
-  return position;
-}
-
 function freshDevice(slotCount: number): TracedNvram {
   const length = fifoSectionBytes(geometry(slotCount));
   const device = TracedNvram.format(4096 + length, [{ name: 'fifo', length }]);
